@@ -1,0 +1,36 @@
+"""Avtalstjänsten: draft, sign and archive partnership agreements."""
+
+import atexit
+import os
+
+from flask import Flask
+
+from . import config
+from .db import Database
+from .documents.convert import OfficePool
+from .storage import FileStore
+
+
+def create_app(test_config=None, office=None):
+    """The app factory. Tests pass `office` to share one warm LibreOffice pool."""
+    app = Flask(__name__, instance_path=os.environ.get("AVTAL_INSTANCE") or None, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(config.load(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+
+    app.extensions["db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["files"] = FileStore(app.config["STORAGE_DIR"])
+    if office is None:
+        office = OfficePool(
+            app.config["OFFICE_DIR"],
+            size=app.config["OFFICE_POOL_SIZE"],
+            timeout=app.config["CONVERT_TIMEOUT"],
+        )
+        atexit.register(office.stop)
+    app.extensions["office"] = office
+
+    from . import cli
+
+    cli.register(app)
+    return app

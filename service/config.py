@@ -1,0 +1,40 @@
+"""Settings: embedded defaults, overridden by AVTAL_* environment variables."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance_path: Path) -> str:
+    """A key kept in instance/, made once, so links and sessions survive restarts."""
+    path = instance_path / "secret_key"
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def load(instance_path: str) -> dict:
+    instance = Path(instance_path)
+    env = os.environ.get
+    return {
+        "SECRET_KEY": env("AVTAL_SECRET_KEY") or _secret_key(instance),
+        "DATABASE_URL": env("AVTAL_DATABASE_URL", f"sqlite:///{instance / 'avtal.sqlite3'}"),
+        "STORAGE_DIR": env("AVTAL_STORAGE_DIR", str(instance / "files")),
+        "OFFICE_DIR": env("AVTAL_OFFICE_DIR", str(instance / "office")),
+        "OFFICE_POOL_SIZE": int(env("AVTAL_OFFICE_POOL_SIZE", "1")),
+        "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),
+        "JOBS_PATH": env("AVTAL_JOBS_PATH", str(instance / "jobs.sqlite3")),
+        "LINK_MAX_AGE_DAYS": int(env("AVTAL_LINK_MAX_AGE_DAYS", "30")),
+        "REMINDER_DAYS_BEFORE": int(env("AVTAL_REMINDER_DAYS_BEFORE", "5")),
+        "PUBLIC_URL": env("AVTAL_PUBLIC_URL", "http://127.0.0.1:5000"),
+        "SMTP_HOST": env("AVTAL_SMTP_HOST", ""),
+        "SMTP_PORT": int(env("AVTAL_SMTP_PORT", "25")),
+        "MAIL_FROM": env("AVTAL_MAIL_FROM", "avtal@localhost"),
+        "SESSION_COOKIE_SECURE": env("AVTAL_SECURE_COOKIES", "") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "MAX_CONTENT_LENGTH": int(env("AVTAL_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+    }

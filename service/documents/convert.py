@@ -1,0 +1,228 @@
+"""DOCX to PDF through warm LibreOffice processes (unoserver), supervised here.
+
+One LibreOffice converts one document at a time, so the pool keeps one process
+per slot, each with its own ports and profile. A conversion that times out or
+hits a dead process restarts that process and is retried once.
+"""
+
+import http.client
+import logging
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import xmlrpc.client
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PDF_FILTER = "writer_pdf_Export"
+PDFA_OPTIONS = ["SelectPdfVersion=2", "UseTaggedPDF=true"]
+
+
+class ConversionError(Exception):
+    """Conversion failed even after a restart; `message` is Swedish and safe to show."""
+
+    def __init__(self, message="Dokumentet kunde inte omvandlas till PDF. Försök igen om en stund."):
+        self.message = message
+        super().__init__(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _TimeoutTransport(xmlrpc.client.Transport):
+    def __init__(self, timeout):
+        super().__init__()
+        self.timeout = timeout
+
+    def make_connection(self, host):
+        conn = super().make_connection(host)
+        conn.timeout = self.timeout
+        return conn
+
+
+def _set_parent_death_signal():
+    """Let the kernel stop unoserver if the service dies (Linux only)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class OfficeProcess:
+    """One unoserver with its own LibreOffice, ports and profile directory."""
+
+    def __init__(self, workdir: Path, startup_timeout=90):
+        self.workdir = workdir
+        self.startup_timeout = startup_timeout
+        self.process = None
+        self.port = None
+        self.conversions = 0
+
+    def start(self):
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._kill_leftover()
+        self.port, uno_port = _free_port(), _free_port()
+        log_file = open(self.workdir / "unoserver.log", "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "unoserver.server",
+                "--interface", "127.0.0.1", "--uno-interface", "127.0.0.1",
+                "--port", str(self.port), "--uno-port", str(uno_port),
+                "--user-installation", str(self.workdir / "profile"),
+            ],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            start_new_session=True, preexec_fn=_set_parent_death_signal,
+        )
+        log_file.close()
+        self.conversions = 0
+        self._wait_until_ready()
+
+    def _proxy(self, timeout):
+        return xmlrpc.client.ServerProxy(
+            f"http://127.0.0.1:{self.port}", allow_none=True, transport=_TimeoutTransport(timeout)
+        )
+
+    def _wait_until_ready(self):
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ConversionError("LibreOffice kunde inte startas.")
+            try:
+                self._proxy(5).info()
+                return
+            except (OSError, http.client.HTTPException, xmlrpc.client.Error):
+                time.sleep(0.25)
+        self.stop()
+        raise ConversionError("LibreOffice startade inte i tid.")
+
+    def convert(self, data: bytes, filter_options, timeout) -> bytes:
+        result = self._proxy(timeout).convert(
+            None, xmlrpc.client.Binary(data), None, "pdf", PDF_FILTER, filter_options, True, None, None
+        )
+        self.conversions += 1
+        return result.data
+
+    def healthy(self, max_conversions) -> bool:
+        """Running, and not yet due for the restart that bounds LibreOffice's leaks."""
+        return (
+            self.process is not None
+            and self.process.poll() is None
+            and self.conversions < max_conversions
+        )
+
+    def own_processes(self) -> dict[int, str]:
+        """pid -> name of every process started for this slot, found by the profile path
+        in its command line, so that leftovers of an earlier, killed service are found too."""
+        marker = str(self.workdir / "profile").encode()
+        found = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                with open(f"/proc/{entry.name}/comm") as f:
+                    name = f.read().strip()
+            except OSError:
+                continue
+            if marker in cmdline:
+                found[int(entry.name)] = name
+        return found
+
+    def soffice_pid(self):
+        """The pid of soffice.bin, the process that does the work (and may hang)."""
+        for pid, name in self.own_processes().items():
+            if name == "soffice.bin":
+                return pid
+        return None
+
+    def _kill_leftover(self):
+        for pid in self.own_processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+    def stop(self):
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.process.wait()
+        self._kill_leftover()  # anything that left the process group
+        self.process = None
+
+
+class OfficePool:
+    """A fixed number of warm LibreOffice processes, handed out one conversion at a time."""
+
+    def __init__(self, workdir, size=1, timeout=60, max_conversions=200):
+        self.workdir = Path(workdir)
+        self.size = size
+        self.timeout = timeout
+        self.max_conversions = max_conversions
+        self._idle = queue.Queue()
+        self._processes = []
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self):
+        """Start every process (each takes a few seconds); idempotent."""
+        with self._lock:
+            if self._started:
+                return
+            for i in range(self.size):
+                proc = OfficeProcess(self.workdir / f"office-{i}")
+                proc.start()
+                self._processes.append(proc)
+                self._idle.put(proc)
+            self._started = True
+
+    def stop(self):
+        with self._lock:
+            for proc in self._processes:
+                proc.stop()
+            self._processes.clear()
+            self._idle = queue.Queue()
+            self._started = False
+
+    def processes(self):
+        return list(self._processes)
+
+    def convert(self, docx: bytes, pdfa=False) -> bytes:
+        """DOCX bytes to PDF bytes (PDF/A-2b when pdfa is set)."""
+        self.start()
+        options = PDFA_OPTIONS if pdfa else []
+        try:
+            proc = self._idle.get(timeout=self.timeout * 2)
+        except queue.Empty:
+            raise ConversionError("Tjänsten är hårt belastad just nu. Försök igen om en stund.") from None
+        try:
+            for attempt in (1, 2):
+                try:
+                    if not proc.healthy(self.max_conversions):
+                        self._restart(proc)
+                    return proc.convert(docx, options, self.timeout)
+                except (OSError, http.client.HTTPException, xmlrpc.client.Error) as exc:
+                    log.warning("conversion failed (attempt %d): %r; restarting LibreOffice", attempt, exc)
+                    self._restart(proc)
+            raise ConversionError()
+        finally:
+            self._idle.put(proc)
+
+    def _restart(self, proc):
+        proc.stop()
+        proc.start()

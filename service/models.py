@@ -1,0 +1,158 @@
+"""Database tables. Rows that record what happened (versions, confirmations,
+final documents, audit events) are only ever inserted, never updated or deleted."""
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(20))  # official, archivist, admin
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Agreement(Base):
+    __tablename__ = "agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(300))
+    registration_number: Mapped[str] = mapped_column(String(60), default="")
+    status: Mapped[str] = mapped_column(String(20), default="draft")  # draft, sent, completed, declined
+    data: Mapped[dict] = mapped_column(JSON)  # the current draft, as validated form data
+    data_sha256: Mapped[str] = mapped_column(String(64))  # every saved draft is also kept in the file store
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
+    parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")
+    final_documents: Mapped[list["FinalDocument"]] = relationship(
+        back_populates="agreement", order_by="FinalDocument.number"
+    )
+
+
+class Version(Base):
+    """The agreement text frozen for signature: its PDF is what the parties confirm."""
+
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("agreement_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict] = mapped_column(JSON)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="versions")
+
+
+class Party(Base):
+    __tablename__ = "parties"
+    __table_args__ = (UniqueConstraint("agreement_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    position: Mapped[int] = mapped_column(Integer)  # index in the agreement's parties list
+    name: Mapped[str] = mapped_column(String(300))
+    org_number: Mapped[str] = mapped_column(String(11))
+    contact_email: Mapped[str] = mapped_column(String(254), default="")
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="parties")
+    links: Mapped[list["SigningLink"]] = relationship(back_populates="party", order_by="SigningLink.id")
+
+
+class SigningLink(Base):
+    """One party's one-time link to one frozen version. Only a hash of its nonce is kept."""
+
+    __tablename__ = "signing_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    nonce_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+
+    party: Mapped[Party] = relationship(back_populates="links")
+    version: Mapped[Version] = relationship()
+
+
+class Confirmation(Base):
+    """A party's answer through a link: confirmed (with place) or declined (with reason)."""
+
+    __tablename__ = "confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("signing_links.id"), unique=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    decision: Mapped[str] = mapped_column(String(20))  # confirmed, declined
+    signer_name: Mapped[str] = mapped_column(String(300), default="")
+    signer_title: Mapped[str] = mapped_column(String(300), default="")
+    place: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+
+    party: Mapped[Party] = relationship()
+    version: Mapped[Version] = relationship()
+
+
+class FinalDocument(Base):
+    """An assembled final PDF. A new one is made for each accession; none is replaced."""
+
+    __tablename__ = "final_documents"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "number"),
+        UniqueConstraint("agreement_id", "confirmation_count"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    confirmation_count: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="final_documents")
+
+
+class AuditEvent(Base):
+    """Append-only; each event's hash covers its content and the hash of the one before."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    event: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(320))
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

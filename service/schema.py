@@ -1,0 +1,303 @@
+"""What an agreement's form data must look like, one schema per document kind.
+
+Every entry point (the CLI, the web form, the JSON API) validates through
+`validate_agreement`, so the rules and the Swedish error messages live here only.
+"""
+
+import re
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+MAX_PARTIES = 500
+MAX_LIST = 200
+NAME_MAX = 300
+TEXT_MAX = 20_000
+
+# XML 1.0 cannot carry these, so a .docx containing them would be corrupt.
+_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+class SchemaError(ValueError):
+    """Invalid form data. `errors` maps a dotted field path to a Swedish message."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("; ".join(f"{path}: {msg}" for path, msg in errors.items()))
+
+
+def _clean_text(value: str) -> str:
+    if _FORBIDDEN_CHARS.search(value):
+        raise ValueError("forbidden_chars")
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(digits):
+        n = int(ch) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _check_org_number(value: str) -> str:
+    digits = value.replace("-", "").replace(" ", "")
+    if not re.fullmatch(r"\d{10}", digits):
+        raise ValueError("org_number_format")
+    if not _luhn_ok(digits):
+        raise ValueError("org_number_luhn")
+    return f"{digits[:6]}-{digits[6:]}"
+
+
+def _check_email(value: str) -> str:
+    if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        raise ValueError("email")
+    return value
+
+
+Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_clean_text)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_clean_text)]
+OptionalName = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_clean_text)]
+Line = Annotated[str, Field(min_length=1, max_length=2_000), AfterValidator(_clean_text)]
+OrgNumber = Annotated[str, Field(max_length=20), AfterValidator(_check_org_number)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(_clean_text), AfterValidator(_check_email)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Representative(_Model):
+    name: Name
+    title: OptionalName = ""
+
+
+class Resources(_Model):
+    text: Text = ""
+    amount_kr: Annotated[int, Field(ge=0, le=10**12)] | None = None
+
+
+class Party(_Model):
+    name: Name
+    org_number: OrgNumber
+    kind: Literal["offentlig", "idéburen"]
+    contact_email: Email = ""
+    description: Text = ""
+    responsibilities: Text = ""
+    resources: Resources = Resources()
+    representative: Representative
+
+
+class Period(_Model):
+    start: date
+    end: date
+    extension_years: Annotated[int, Field(ge=0, le=50)] = 0
+
+    @model_validator(mode="after")
+    def _end_after_start(self):
+        if self.end <= self.start:
+            raise ValueError("end_before_start")
+        return self
+
+
+class Goal(_Model):
+    heading: Name
+    text: Text = ""
+
+
+class Body(_Model):
+    heading: Name
+    items: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+
+
+DEFAULT_PRINCIPLES = [
+    "självständighet och oberoende",
+    "dialog",
+    "kvalitet",
+    "öppenhet och insyn",
+    "långsiktighet",
+    "mångfald",
+]
+
+
+class IopAgreement(_Model):
+    kind: Literal["iop"]
+    title: Name
+    registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
+    introduction: Text = ""
+    parties: Annotated[list[Party], Field(min_length=2, max_length=MAX_PARTIES)]
+    period: Period
+    principles: Annotated[list[Line], Field(min_length=1, max_length=50)] = DEFAULT_PRINCIPLES
+    values_text: Text = ""
+    goals_intro: Text = ""
+    goals: Annotated[list[Goal], Field(max_length=MAX_LIST)] = []
+    activities_intro: Text = ""
+    activities: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    activities_outro: Text = ""
+    cooperation_intro: Text = ""
+    bodies: Annotated[list[Body], Field(max_length=50)] = []
+    cooperation_outro: Text = ""
+    follow_up: Text = ""
+    resources_outro: Text = ""
+    notice_months: Annotated[int, Field(ge=0, le=120)]
+
+
+class Section(_Model):
+    heading: OptionalName = ""
+    text: Text = ""
+
+
+class Principle(_Model):
+    heading: Name
+    text: Text = ""
+    actions: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    responsibilities: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+
+
+class Overenskommelse(_Model):
+    kind: Literal["overenskommelse"]
+    title: Name
+    registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
+    sections: Annotated[list[Section], Field(max_length=50)] = []
+    principles_intro: Text = ""
+    principles: Annotated[list[Principle], Field(max_length=50)] = []
+    goals_heading: OptionalName = "Målbild"
+    goals: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    signing_text: Text = ""
+    blank_rows: Annotated[int, Field(ge=0, le=50)] = 0
+    parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_PARTIES)]
+
+
+Agreement = Annotated[IopAgreement | Overenskommelse, Field(discriminator="kind")]
+_agreement_adapter = TypeAdapter(Agreement)
+
+KIND_LABELS = {"iop": "Idéburet offentligt partnerskap (IOP)", "overenskommelse": "Överenskommelse"}
+
+FIELD_LABELS = {
+    "kind": "Avtalstyp",
+    "title": "Titel",
+    "registration_number": "Diarienummer",
+    "introduction": "Inledning",
+    "parties": "Parter",
+    "name": "Namn",
+    "org_number": "Organisationsnummer",
+    "contact_email": "E-postadress",
+    "description": "Beskrivning",
+    "responsibilities": "Ansvarsområden",
+    "resources": "Resurser",
+    "amount_kr": "Belopp (kr per år)",
+    "text": "Text",
+    "representative": "Ombud",
+    "period": "Period",
+    "start": "Startdatum",
+    "end": "Slutdatum",
+    "extension_years": "Förlängning (år)",
+    "principles": "Principer",
+    "values_text": "Värdegrund",
+    "goals_intro": "Målbild, inledning",
+    "goals": "Målbild",
+    "heading": "Rubrik",
+    "activities_intro": "Verksamhet, inledning",
+    "activities": "Insatser",
+    "activities_outro": "Verksamhet, avslutning",
+    "cooperation_intro": "Organisation och samverkan, inledning",
+    "bodies": "Samverkansorgan",
+    "items": "Punkter",
+    "cooperation_outro": "Organisation och samverkan, avslutning",
+    "follow_up": "Uppföljning",
+    "resources_outro": "Resurser, avslutning",
+    "notice_months": "Uppsägningstid (månader)",
+    "sections": "Avsnitt",
+    "principles_intro": "Principer, inledning",
+    "actions": "Åtgärder",
+    "goals_heading": "Målbild, rubrik",
+    "signing_text": "Signeringstext",
+    "blank_rows": "Tomma rader för signering på papper",
+}
+
+_CUSTOM_MESSAGES = {
+    "forbidden_chars": "innehåller otillåtna styrtecken",
+    "org_number_format": "ska ha tio siffror (NNNNNN-NNNN)",
+    "org_number_luhn": "har fel kontrollsiffra",
+    "email": "är inte en giltig e-postadress",
+    "end_before_start": "slutdatum måste vara efter startdatum",
+}
+
+
+def _message(err) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "value_error":
+        reason = str(ctx.get("error", ""))
+        return _CUSTOM_MESSAGES.get(reason, "har ett ogiltigt värde")
+    if kind == "missing":
+        return "måste fyllas i"
+    if kind == "string_too_short":
+        return "måste fyllas i"
+    if kind == "string_too_long":
+        return f"får vara högst {ctx.get('max_length')} tecken"
+    if kind == "too_short":
+        return f"måste ha minst {ctx.get('min_length')} rader"
+    if kind == "too_long":
+        return f"får ha högst {ctx.get('max_length')} rader"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "måste vara ett heltal"
+    if kind == "greater_than_equal":
+        return f"får inte vara mindre än {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"får inte vara större än {ctx.get('le')}"
+    if kind.startswith("date"):
+        return "måste vara ett datum (ÅÅÅÅ-MM-DD)"
+    if kind in ("literal_error", "union_tag_invalid", "union_tag_not_found"):
+        return "har ett värde som inte är tillåtet"
+    if kind == "extra_forbidden":
+        return "är ett okänt fält"
+    if kind in ("string_type", "list_type", "model_type", "dict_type", "model_attributes_type"):
+        return "har fel typ"
+    return "har ett ogiltigt värde"
+
+
+def _path(loc) -> str:
+    # Drop the discriminator tag pydantic puts first ("iop"/"overenskommelse").
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in KIND_LABELS:
+        parts = parts[1:]
+    return ".".join(parts) or "kind"
+
+
+def field_label(path: str) -> str:
+    """A Swedish label for a dotted path, e.g. 'parties.1.org_number' -> 'Parter 2: Organisationsnummer'."""
+    words = []
+    for part in path.split("."):
+        if part.isdigit():
+            words[-1] = f"{words[-1]} {int(part) + 1}" if words else part
+        else:
+            words.append(FIELD_LABELS.get(part, part))
+    return ": ".join(words)
+
+
+def validate_agreement(data) -> IopAgreement | Overenskommelse:
+    """Validate raw form data; raise SchemaError with Swedish messages per field."""
+    if not isinstance(data, dict):
+        raise SchemaError({"kind": "Indata måste vara ett JSON-objekt"})
+    try:
+        return _agreement_adapter.validate_python(data)
+    except ValidationError as exc:
+        errors = {}
+        for err in exc.errors():
+            path = _path(err["loc"])
+            errors.setdefault(path, f"{field_label(path)} {_message(err)}")
+        raise SchemaError(errors) from None
+
+
+def agreement_json_schema() -> dict:
+    """The JSON Schema of the input, for the API's OpenAPI description."""
+    return _agreement_adapter.json_schema()

@@ -1,0 +1,51 @@
+import io
+import os
+import signal
+import time
+
+from docx import Document
+from pypdf import PdfReader
+
+from .conftest import pdf_text
+
+
+def simple_docx(text: str) -> bytes:
+    doc = Document()
+    doc.add_paragraph(text)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def wait_gone(pid, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_converts_docx_to_pdf(office):
+    pdf = office.convert(simple_docx("Hej Malmö & Växjö"))
+    assert pdf.startswith(b"%PDF")
+    assert "Hej Malmö & Växjö" in pdf_text(pdf)
+
+
+def test_killed_libreoffice_is_restarted_and_next_conversion_succeeds(office):
+    proc = office.processes()[0]
+    old_pid = proc.soffice_pid()
+    os.kill(old_pid, signal.SIGKILL)
+    assert wait_gone(old_pid)
+    pdf = office.convert(simple_docx("Efter omstart"))
+    assert "Efter omstart" in pdf_text(pdf)
+    new_pid = proc.soffice_pid()
+    assert new_pid and new_pid != old_pid
+
+
+def test_pdfa_export_declares_pdfa_2b(office):
+    pdf = office.convert(simple_docx("Arkiv"), pdfa=True)
+    xmp = PdfReader(io.BytesIO(pdf)).xmp_metadata
+    assert xmp.pdfaid_part == "2" or b"pdfaid:part>2<" in pdf or b'pdfaid:part="2"' in pdf
