@@ -38,25 +38,49 @@ SIGN_TEXT = "Underskrift"
 # Low-level XML helpers
 # --------------------------------------------------------------------------
 
+# Word rejects a file whose property elements are out of schema order
+# (LibreOffice does not care), so elements python-docx has no API for are
+# inserted at their place in these sequences.
+PPR_ORDER = ["pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
+             "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku", "wordWrap",
+             "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi", "adjustRightInd",
+             "snapToGrid", "spacing", "ind", "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc",
+             "textDirection", "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr",
+             "sectPr", "pPrChange"]
+TBLPR_ORDER = ["tblStyle", "tblpPr", "tblOverlap", "bidiVisual", "tblStyleRowBandSize", "tblStyleColBandSize",
+               "tblW", "jc", "tblCellSpacing", "tblInd", "tblBorders", "shd", "tblLayout", "tblCellMar",
+               "tblLook", "tblCaption", "tblDescription"]
+TRPR_ORDER = ["cnfStyle", "divId", "gridBefore", "gridAfter", "wBefore", "wAfter", "cantSplit", "trHeight",
+              "tblHeader", "tblCellSpacing", "jc", "hidden"]
+TCPR_ORDER = ["cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar",
+              "textDirection", "tcFitText", "vAlign", "hideMark"]
+
+
+def insert_ordered(parent, child, order):
+    """Replace parent's element of child's kind, keeping the schema order of children."""
+    for old in parent.findall(child.tag):
+        parent.remove(old)
+    later = {qn(f"w:{name}") for name in order[order.index(child.tag.split("}")[1]) + 1:]}
+    for index, existing in enumerate(parent):
+        if existing.tag in later:
+            parent.insert(index, child)
+            return child
+    parent.append(child)
+    return child
+
+
 def set_rfonts(rpr, name):
     """Set one font for every script and drop theme fonts (they override names in Word)."""
-    rfonts = rpr.find(qn("w:rFonts"))
-    if rfonts is None:
-        rfonts = OxmlElement("w:rFonts")
-        rpr.insert(0, rfonts)
+    rfonts = rpr.get_or_add_rFonts()
     for key in list(rfonts.attrib):
         del rfonts.attrib[key]
     for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
         rfonts.set(qn(attr), name)
 
 
-def set_color(rpr, hex_color):
-    """Replace a (possibly theme-based) colour with a plain RGB colour."""
-    for old in rpr.findall(qn("w:color")):
-        rpr.remove(old)
-    color = OxmlElement("w:color")
-    color.set(qn("w:val"), hex_color)
-    rpr.append(color)
+def set_color(font, hex_color):
+    """Plain RGB colour; replaces a theme colour (and its shade) from the default template."""
+    font.color.rgb = RGBColor.from_string(hex_color)
 
 
 def set_bottom_border(ppr, color=RULE_COLOR, size=6, space=4):
@@ -66,16 +90,11 @@ def set_bottom_border(ppr, color=RULE_COLOR, size=6, space=4):
     for key, value in (("val", "single"), ("sz", str(size)), ("space", str(space)), ("color", color)):
         bottom.set(qn(f"w:{key}"), value)
     pbdr.append(bottom)
-    for old in ppr.findall(qn("w:pBdr")):
-        ppr.remove(old)
-    ppr.append(pbdr)
+    insert_ordered(ppr, pbdr, PPR_ORDER)
 
 
 def set_table_borders(table, value="single", color=RULE_COLOR, size=4, inside=True):
     """Set the outer (and optionally inner) borders of a table."""
-    tblpr = table._tbl.tblPr
-    for old in tblpr.findall(qn("w:tblBorders")):
-        tblpr.remove(old)
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         el = OxmlElement(f"w:{edge}")
@@ -86,27 +105,23 @@ def set_table_borders(table, value="single", color=RULE_COLOR, size=4, inside=Tr
             el.set(qn("w:space"), "0")
             el.set(qn("w:color"), color)
         borders.append(el)
-    tblpr.append(borders)
+    insert_ordered(table._tbl.tblPr, borders, TBLPR_ORDER)
 
 
 def set_cell_margins(table, left_cm, right_cm, top_cm=0.0, bottom_cm=0.0):
     """Default cell padding for the whole table."""
-    tblpr = table._tbl.tblPr
     mar = OxmlElement("w:tblCellMar")
     for edge, cm in (("top", top_cm), ("left", left_cm), ("bottom", bottom_cm), ("right", right_cm)):
         el = OxmlElement(f"w:{edge}")
         el.set(qn("w:w"), str(int(Cm(cm).twips)))
         el.set(qn("w:type"), "dxa")
         mar.append(el)
-    tblpr.append(mar)
+    insert_ordered(table._tbl.tblPr, mar, TBLPR_ORDER)
 
 
 def set_fixed_widths(table, widths_cm):
     """Fixed layout with explicit column widths (both grid and cells, for Word and LibreOffice)."""
-    table.autofit = False
-    layout = OxmlElement("w:tblLayout")
-    layout.set(qn("w:type"), "fixed")
-    table._tbl.tblPr.append(layout)
+    table.autofit = False  # writes <w:tblLayout w:type="fixed"/>
     for col, width in zip(table.columns, widths_cm):
         col.width = Cm(width)
         for cell in col.cells:
@@ -117,9 +132,9 @@ def set_row_flags(row, header=False, cant_split=True):
     """Repeat a row as table header on each page and/or keep it on one page."""
     trpr = row._tr.get_or_add_trPr()
     if cant_split:
-        trpr.append(OxmlElement("w:cantSplit"))
+        insert_ordered(trpr, OxmlElement("w:cantSplit"), TRPR_ORDER)
     if header:
-        trpr.append(OxmlElement("w:tblHeader"))
+        insert_ordered(trpr, OxmlElement("w:tblHeader"), TRPR_ORDER)
 
 
 def shade_cell(cell, fill):
@@ -128,7 +143,7 @@ def shade_cell(cell, fill):
     shd.set(qn("w:val"), "clear")
     shd.set(qn("w:color"), "auto")
     shd.set(qn("w:fill"), fill)
-    tcpr.append(shd)
+    insert_ordered(tcpr, shd, TCPR_ORDER)
 
 
 def add_field(paragraph, instruction):
@@ -209,17 +224,20 @@ def setup_styles(doc):
     heading_style(styles["Heading 1"], size=14, before=18, after=6)
     heading_style(styles["Heading 2"], size=12, before=12, after=3)
 
+    # Keep a little space between list items (the default style suppresses it).
     bullet = styles["List Bullet"]
+    for old in bullet.element.pPr.findall(qn("w:contextualSpacing")):
+        bullet.element.pPr.remove(old)
     bullet.paragraph_format.space_after = Pt(3)
 
     for name in ("Header", "Footer"):
         style = styles[name]
         style.font.size = Pt(8.5)
-        set_color(style.element.get_or_add_rPr(), MUTED_COLOR)
+        set_color(style.font, MUTED_COLOR)
 
     small = add_paragraph_style(styles, SMALL)
     small.font.size = Pt(9)
-    set_color(small.element.get_or_add_rPr(), MUTED_COLOR)
+    set_color(small.font, MUTED_COLOR)
     small.paragraph_format.space_after = Pt(6)
 
     label = add_paragraph_style(styles, LABEL)
@@ -232,7 +250,7 @@ def setup_styles(doc):
     kicker.font.size = Pt(10)
     kicker.font.bold = True
     kicker.font.all_caps = True
-    set_color(kicker.element.get_or_add_rPr(), MUTED_COLOR)
+    set_color(kicker.font, MUTED_COLOR)
     kicker.paragraph_format.space_after = Pt(4)
     kicker.paragraph_format.keep_with_next = True
 
@@ -246,7 +264,7 @@ def heading_style(style, size, before, after):
     """Bold sans heading in the heading colour; keeps with the next paragraph."""
     rpr = style.element.get_or_add_rPr()
     set_rfonts(rpr, FONT)
-    set_color(rpr, HEADING_COLOR)
+    set_color(style.font, HEADING_COLOR)
     style.font.size = Pt(size)
     style.font.bold = True
     style.font.italic = False
@@ -384,8 +402,10 @@ def title_block(doc, kicker=None, meta_lines=()):
     if kicker:
         para(doc, kicker, style=KICKER)
     para(doc, "{{ title }}", style="Title")
-    for line in meta_lines:
-        para(doc, line, style=SMALL)
+    for i, line in enumerate(meta_lines):
+        meta = para(doc, line, style=SMALL)
+        if i < len(meta_lines) - 1:
+            meta.paragraph_format.space_after = Pt(1)
 
 
 # --------------------------------------------------------------------------
@@ -454,9 +474,12 @@ def signing_table(doc):
     org, sig, name = rows[2].cells
     set_text(org.paragraphs[0], "{{ p.name }}")
     para(org, "{{ p.org_number }}", style=SMALL)
-    set_text(sig.paragraphs[0],
-             "{% if p.signature %}Bekräftat elektroniskt {{ p.signature.confirmed_at_text }}{% endif %}",
-             style=SMALL)
+    # One run: "Bekräftat elektroniskt", a line break, the time; all inside the if.
+    confirmed = sig.paragraphs[0]
+    confirmed.style = SMALL
+    run = confirmed.add_run("{% if p.signature %}Bekräftat elektroniskt")
+    run.add_break()
+    run.add_text("{{ p.signature.confirmed_at_text }}{% endif %}")
     set_text(name.paragraphs[0], "{% if p.signature %}{{ p.signature.name }}{% endif %}")
     set_text(rows[3].cells[0].paragraphs[0], "{%tr endfor %}")
 
@@ -530,7 +553,7 @@ def build_iop_agreement():
     paragraphs(doc, "cooperation_intro")
     tag(doc, "{%p for body in bodies %}")
     heading(doc, "{{ body.heading }}", level=2)
-    bullets(doc, "body.items")
+    bullets(doc, "body['items']")  # body.items would be the dict method
     tag(doc, "{%p endfor %}")
     heading(doc, "Parternas ansvarsområden", level=2)
     tag(doc, "{%p for p in parties %}")

@@ -8,6 +8,7 @@ from flask import Flask
 from . import config
 from .db import Database
 from .documents.convert import OfficePool
+from .jobs import Jobs
 from .storage import FileStore
 
 
@@ -29,8 +30,12 @@ def create_app(test_config=None, office=None):
         )
         atexit.register(office.stop)
     app.extensions["office"] = office
+    app.extensions["jobs"] = Jobs(app)
+    if app.config["RUN_JOBS"]:
+        app.extensions["jobs"].start_consumer()
 
-    from . import cli
+    from . import cli, web
 
     cli.register(app)
+    web.register(app)
     return app

@@ -5,8 +5,10 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from . import migrate as migrations
+from . import users
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
 from .schema import SchemaError, validate_agreement
 from .storage import StorageError
@@ -18,6 +20,7 @@ def _fail(message):
 
 
 @click.command("migrate")
+@with_appcontext
 def migrate_command():
     """Create or upgrade the database to the newest schema."""
     migrations.upgrade(current_app.extensions["db"])
@@ -25,6 +28,7 @@ def migrate_command():
 
 
 @click.command("render")
+@with_appcontext
 @click.argument("input_file", type=click.File("rb"))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True))
 def render_command(input_file, output):
@@ -47,6 +51,49 @@ def render_command(input_file, output):
     click.echo(f"Skrev {output} ({len(pdf)} byte, SHA-256 {digest}).")
 
 
+@click.group("users")
+def users_group():
+    """Manage user accounts."""
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@click.option("--password", help="Generated and printed if not given.")
+def create_user_command(email, role, password):
+    """Create a user and print a new API token for it."""
+    generated = password is None
+    password = password or users.generate_password()
+    try:
+        with current_app.extensions["db"].session() as db:
+            user = users.create_user(db, email, role, password)
+            token = users.issue_api_token(db, user)
+    except users.UserError as exc:
+        _fail(exc.message)
+    click.echo(f"Skapade {user.email} ({users.ROLE_NAMES[role]}).")
+    if generated:
+        click.echo(f"Lösenord: {password}")
+    click.echo(f"API-nyckel (visas bara nu): {token}")
+
+
+@users_group.command("demo")
+def demo_users_command():
+    """Create a demo official and archivist, only while there are no users at all."""
+    demo = [("handlaggare@example.se", "official"), ("arkivarie@example.se", "archivist")]
+    with current_app.extensions["db"].session() as db:
+        if users.has_users(db):
+            click.echo("Det finns redan användare; inga demoanvändare skapades.")
+            return
+        created = []
+        for email, role in demo:
+            password = users.generate_password()
+            users.create_user(db, email, role, password)
+            created.append((email, role, password))
+    click.echo("Demoanvändare (byt lösenord eller ta bort dem innan tjänsten används på riktigt):")
+    for email, role, password in created:
+        click.echo(f"  {email} ({users.ROLE_NAMES[role]})  lösenord: {password}")
+
+
 def register(app):
-    for command in (migrate_command, render_command):
+    for command in (migrate_command, render_command, users_group):
         app.cli.add_command(command)

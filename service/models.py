@@ -154,5 +154,5 @@ class AuditEvent(Base):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a fork in the chain cannot be stored
     hash: Mapped[str] = mapped_column(String(64), unique=True)

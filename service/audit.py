@@ -1,0 +1,99 @@
+"""The append-only audit trail. Every event carries the hash of the one before it, so a
+changed, removed or inserted row breaks the chain and `verify_chain` names where."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from .models import AuditEvent, utcnow
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, and from where: 'user:<email>', 'party:<id>' or 'system'."""
+
+    name: str
+    ip: str = ""
+    user_agent: str = ""
+
+
+SYSTEM = Actor("system")
+
+
+def _event_hash(event: AuditEvent) -> str:
+    content = {
+        "agreement_id": event.agreement_id,
+        "created_at": event.created_at.isoformat(),
+        "event": event.event,
+        "actor": event.actor,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _lock_chain(session):
+    """Serialise appends. SQLite already does (BEGIN IMMEDIATE); PostgreSQL needs a lock."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(7_318_224)))
+
+
+def record(session, event: str, actor: Actor, agreement_id=None, **details) -> AuditEvent:
+    """Append one event in the caller's transaction (it commits with the change it describes)."""
+    _lock_chain(session)
+    last = session.scalars(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    row = AuditEvent(
+        agreement_id=agreement_id,
+        created_at=utcnow(),
+        event=event,
+        actor=actor.name[:320],
+        ip=actor.ip[:64],
+        user_agent=actor.user_agent[:500],
+        details=details,
+        prev_hash=last or GENESIS,
+    )
+    row.hash = _event_hash(row)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def verify_chain(session):
+    """Check every event in order. Returns None if intact, else (event id, Swedish reason)."""
+    expected_prev = GENESIS
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if row.prev_hash != expected_prev:
+            return row.id, "länken till föregående händelse stämmer inte (en händelse saknas eller har lagts till)"
+        if _event_hash(row) != row.hash:
+            return row.id, "händelsens innehåll har ändrats"
+        expected_prev = row.hash
+    return None
+
+
+def events_for(session, agreement_id):
+    return list(
+        session.scalars(select(AuditEvent).where(AuditEvent.agreement_id == agreement_id).order_by(AuditEvent.id))
+    )
+
+
+EVENT_LABELS = {
+    "created": "Utkast skapat",
+    "draft_saved": "Utkast sparat",
+    "version_frozen": "Version låst för signering",
+    "link_issued": "Länk skickad",
+    "link_opened": "Länk öppnad",
+    "confirmed": "Bekräftat",
+    "declined": "Avböjt",
+    "revoked": "Länk återkallad",
+    "party_added": "Part ansluten",
+    "final_assembled": "Slutlig PDF skapad",
+    "downloaded": "Nedladdad",
+    "reminder_sent": "Påminnelse skickad",
+}

@@ -1,0 +1,98 @@
+"""The final PDF: agreement + signing sheet + verification appendix, one PDF/A-2b file.
+
+Made by a background job when the last party confirms, and again after each accession.
+The job is idempotent: a final document is keyed by the number of confirmations it
+covers, so a job delivered twice (a queue may do that after a crash) stores one file.
+"""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from . import audit, signing
+from .documents.appendix import build_appendix
+from .documents.assemble import merge_pdfs
+from .documents.fill import fill_signing_sheet, signature_context
+from .formatting import local_time
+from .models import Agreement, FinalDocument
+from .schema import validate_agreement
+
+LINK_EVENTS = ("version_frozen", "link_issued", "link_opened", "confirmed", "declined", "revoked", "party_added")
+
+
+def _signatures(parties, confirmations) -> dict:
+    by_position = {}
+    for party in parties:
+        c = confirmations.get(party.id)
+        if c:
+            by_position[party.position] = signature_context(
+                c.place, local_time(c.created_at).date(), c.signer_name, c.signer_title, c.created_at
+            )
+    return by_position
+
+
+def assemble_final(session, files, office, agreement_id) -> FinalDocument | None:
+    """Build and store the final PDF if the agreement is complete and this state has none yet."""
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None or agreement.status != "completed":
+        return None
+    confirmations = signing.confirmations_by_party(session, agreement)
+    existing = session.scalars(
+        select(FinalDocument).where(
+            FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == len(confirmations)
+        )
+    ).first()
+    if existing:
+        return existing
+
+    version = signing.latest_version(session, agreement.id)
+    parties = signing.active_parties(session, agreement)
+    model = validate_agreement(agreement.data)
+    sheet = office.convert(fill_signing_sheet(model, _signatures(parties, confirmations)), pdfa=True)
+    events = [
+        {"at": e.created_at, "label": audit.EVENT_LABELS.get(e.event, e.event), "party": e.details.get("party", ""), "ip": e.ip}
+        for e in audit.events_for(session, agreement.id)
+        if e.event in LINK_EVENTS
+    ]
+    rows = [
+        {"party": p.name, "name": c.signer_name, "title": c.signer_title, "place": c.place, "at": c.created_at, "ip": c.ip}
+        for p in parties
+        if (c := confirmations.get(p.id))
+    ]
+    appendix = office.convert(
+        build_appendix(agreement.title, agreement.registration_number, version, rows, events), pdfa=True
+    )
+    frozen = files.get(version.pdf_sha256)
+    final = merge_pdfs([frozen, sheet, appendix], {f"avtal-version-{version.number}.pdf": frozen})
+    digest = files.put(final)
+
+    count = len(session.scalars(select(FinalDocument.id).where(FinalDocument.agreement_id == agreement.id)).all())
+    document = FinalDocument(
+        agreement_id=agreement.id,
+        number=count + 1,
+        version_id=version.id,
+        confirmation_count=len(confirmations),
+        sha256=digest,
+    )
+    try:
+        with session.begin_nested():
+            session.add(document)
+            session.flush()
+    except IntegrityError:  # another delivery of the same job got there first
+        return None
+    audit.record(session, "final_assembled", audit.SYSTEM, agreement.id, sha256=digest, number=document.number)
+    return document
+
+
+def agreements_missing_final(session) -> list[int]:
+    """Completed agreements whose newest state has no final PDF (e.g. a job lost in a crash)."""
+    missing = []
+    for agreement in session.scalars(select(Agreement).where(Agreement.status == "completed")):
+        count = len(signing.confirmations_by_party(session, agreement))
+        has = session.scalars(
+            select(FinalDocument.id).where(
+                FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == count
+            )
+        ).first()
+        if not has:
+            missing.append(agreement.id)
+    return missing

@@ -1,0 +1,202 @@
+"""The signing rules: one-time links, confirmation and decline.
+
+A link token is an itsdangerous signature over (link id, random nonce, prefix of the
+frozen PDF's SHA-256). The signature proves we issued it; the database row makes it
+one-time, revocable and expiring. Only the nonce's SHA-256 is stored, so a copy of
+the database does not yield working links. Opening a link (GET) changes nothing but
+the audit trail: mail scanners open links before people do. Only a confirmation or a
+decline consumes it, in one atomic update from unused to used.
+"""
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from itsdangerous import BadData, URLSafeSerializer
+from sqlalchemy import select, update
+
+from . import audit
+from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
+
+LINK_SALT = "avtal.signing-link.v1"
+
+
+class LinkProblem(Exception):
+    """Why a link cannot be used: invalid, expired, used, revoked or outdated."""
+
+    def __init__(self, kind, link=None, confirmation=None):
+        self.kind = kind
+        self.link = link
+        self.confirmation = confirmation
+        super().__init__(kind)
+
+
+def link_serializer(secret_key) -> URLSafeSerializer:
+    return URLSafeSerializer(secret_key, salt=LINK_SALT)
+
+
+def _nonce_hash(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def latest_version(session, agreement_id):
+    return session.scalars(
+        select(Version).where(Version.agreement_id == agreement_id).order_by(Version.number.desc()).limit(1)
+    ).first()
+
+
+def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> str:
+    """Create a new link for `party` to sign `version`; revokes the party's earlier open links."""
+    now = utcnow()
+    for old in session.scalars(
+        select(SigningLink).where(
+            SigningLink.party_id == party.id, SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None)
+        )
+    ):
+        old.revoked_at = now
+        audit.record(session, "revoked", actor, party.agreement_id, link_id=old.id, party=party.name)
+    nonce = secrets.token_urlsafe(24)
+    link = SigningLink(
+        party_id=party.id,
+        version_id=version.id,
+        nonce_sha256=_nonce_hash(nonce),
+        created_at=now,
+        expires_at=now + timedelta(days=max_age_days),
+    )
+    session.add(link)
+    session.flush()
+    audit.record(
+        session, "link_issued", actor, party.agreement_id,
+        link_id=link.id, party=party.name, version=version.number, expires_at=link.expires_at.isoformat(),
+    )
+    return serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
+
+
+def _load(session, serializer, token) -> SigningLink:
+    """The link a token names, if the token is ours and untampered; else LinkProblem('invalid')."""
+    try:
+        payload = serializer.loads(token)
+        link_id, nonce, hash_prefix = payload["l"], payload["n"], payload["h"]
+    except (BadData, TypeError, KeyError):
+        raise LinkProblem("invalid") from None
+    if not isinstance(link_id, int) or not isinstance(nonce, str) or not isinstance(hash_prefix, str):
+        raise LinkProblem("invalid")
+    link = session.get(SigningLink, link_id)
+    if (
+        link is None
+        or not hmac.compare_digest(link.nonce_sha256, _nonce_hash(nonce))
+        or link.version.pdf_sha256[:16] != hash_prefix
+    ):
+        raise LinkProblem("invalid")
+    return link
+
+
+def answer_for(session, link) -> Confirmation | None:
+    return session.scalars(select(Confirmation).where(Confirmation.link_id == link.id)).first()
+
+
+def check_link(session, serializer, token) -> SigningLink:
+    """The link, if it can still be answered; otherwise LinkProblem saying why."""
+    link = _load(session, serializer, token)
+    if link.used_at is not None:
+        raise LinkProblem("used", link, answer_for(session, link))
+    if link.revoked_at is not None:
+        raise LinkProblem("revoked", link)
+    agreement = session.get(Agreement, link.party.agreement_id)
+    current = latest_version(session, agreement.id)
+    if agreement.status == "draft" or current is None or current.id != link.version_id:
+        raise LinkProblem("outdated", link)
+    if link.expires_at <= utcnow():
+        raise LinkProblem("expired", link)
+    return link
+
+
+def open_link(session, serializer, token, actor) -> SigningLink:
+    """What a GET of the party's page does: check, and note that the link was opened."""
+    link = check_link(session, serializer, token)
+    audit.record(session, "link_opened", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
+    return link
+
+
+def _consume(session, serializer, token) -> SigningLink:
+    """Mark the link used, atomically: of two simultaneous answers exactly one gets here."""
+    link = check_link(session, serializer, token)
+    result = session.execute(
+        update(SigningLink)
+        .where(SigningLink.id == link.id, SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if result.rowcount != 1:
+        session.rollback()
+        session.expire_all()
+        check_link(session, serializer, token)  # raises 'used' or 'revoked' now
+        raise LinkProblem("used", link)
+    return link
+
+
+def confirm(session, serializer, token, signer_name, signer_title, place, actor) -> Confirmation:
+    """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
+    link = _consume(session, serializer, token)
+    answer = Confirmation(
+        link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="confirmed",
+        signer_name=signer_name, signer_title=signer_title, place=place,
+        created_at=utcnow(), ip=actor.ip[:64], user_agent=actor.user_agent[:500],
+    )
+    session.add(answer)
+    session.flush()
+    agreement = session.get(Agreement, link.party.agreement_id)
+    audit.record(
+        session, "confirmed", actor, agreement.id,
+        link_id=link.id, party=link.party.name, name=signer_name, title=signer_title, place=place,
+        version=link.version.number, pdf_sha256=link.version.pdf_sha256,
+    )
+    if all_confirmed(session, agreement):
+        agreement.status = "completed"
+    return answer
+
+
+def decline(session, serializer, token, reason, actor) -> Confirmation:
+    link = _consume(session, serializer, token)
+    answer = Confirmation(
+        link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="declined",
+        reason=reason, created_at=utcnow(), ip=actor.ip[:64], user_agent=actor.user_agent[:500],
+    )
+    session.add(answer)
+    agreement = session.get(Agreement, link.party.agreement_id)
+    agreement.status = "declined"
+    audit.record(session, "declined", actor, agreement.id, link_id=link.id, party=link.party.name, reason=reason)
+    return answer
+
+
+def revoke(session, link: SigningLink, actor):
+    if link.used_at is None and link.revoked_at is None:
+        link.revoked_at = utcnow()
+        audit.record(session, "revoked", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
+
+
+def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
+    """Each active party's confirmation of the current version, by party id."""
+    version = latest_version(session, agreement.id)
+    if version is None:
+        return {}
+    rows = session.scalars(
+        select(Confirmation).where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed")
+    )
+    return {c.party_id: c for c in rows}
+
+
+def all_confirmed(session, agreement) -> bool:
+    parties = active_parties(session, agreement)
+    confirmed = confirmations_by_party(session, agreement)
+    return bool(parties) and all(p.id in confirmed for p in parties)
+
+
+def active_parties(session, agreement) -> list[Party]:
+    """The parties named in the agreement's data, in order (rows past its list are stale)."""
+    count = len(agreement.data["parties"])
+    return list(
+        session.scalars(
+            select(Party).where(Party.agreement_id == agreement.id, Party.position < count).order_by(Party.position)
+        )
+    )

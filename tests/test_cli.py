@@ -1,0 +1,37 @@
+import json
+
+from .conftest import flat, pdf_text
+
+
+def stored_files(app):
+    root = app.extensions["files"].root
+    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def test_render_writes_the_pdf(app, runner, tmp_path):
+    out = tmp_path / "iop.pdf"
+    result = runner.invoke(args=["render", "scripts/examples/iop-skane-2021.json", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 750 000 kr" in flat(pdf_text(out.read_bytes()))
+    assert len(stored_files(app)) == 2  # the filled .docx and the PDF
+
+
+def test_invalid_input_names_the_field_and_writes_nothing(app, runner, tmp_path, iop_data):
+    iop_data["parties"][0]["org_number"] = "232100-0256"
+    del iop_data["period"]["end"]
+    source = tmp_path / "bad.json"
+    source.write_text(json.dumps(iop_data), encoding="utf-8")
+    out = tmp_path / "bad.pdf"
+    result = runner.invoke(args=["render", str(source), "--output", str(out)])
+    assert result.exit_code == 1
+    assert "Parter 1: Organisationsnummer har fel kontrollsiffra" in result.output
+    assert "Period: Slutdatum måste fyllas i" in result.output
+    assert not out.exists()
+    assert stored_files(app) == []
+
+
+def test_not_json(app, runner, tmp_path):
+    source = tmp_path / "bad.json"
+    source.write_text("{ inte json", encoding="utf-8")
+    result = runner.invoke(args=["render", str(source), "--output", str(tmp_path / "x.pdf")])
+    assert result.exit_code == 1 and "inte giltig JSON" in result.output

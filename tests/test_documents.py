@@ -1,0 +1,99 @@
+"""The examples rendered through the real templates and LibreOffice, read back with pypdf."""
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from service.documents import render_agreement_pdf
+from service.documents.assemble import merge_pdfs
+from service.documents.fill import fill_signing_sheet, signature_context
+from service.schema import validate_agreement
+from service.storage import sha256_hex
+from datetime import date, datetime
+
+from .conftest import flat, pdf_text
+
+A4 = (595, 842)  # points, rounded
+
+IOP_HEADINGS = [
+    "1. Inledning", "2. Parterna", "3. Perioden", "4. Värdegrund", "5. Målbild", "6. Verksamhet",
+    "7. Organisation och samverkan", "8. Uppföljning", "9. Resurser", "10. Uppsägning", "11. Ombud",
+]
+
+
+def render(app, office, data):
+    model = validate_agreement(data)
+    pdf, digest = render_agreement_pdf(model, office, app.extensions["files"])
+    assert sha256_hex(pdf) == digest and app.extensions["files"].get(digest) == pdf
+    return pdf
+
+
+def page_sizes(pdf):
+    return {tuple(round(float(v)) for v in page.mediabox[2:]) for page in PdfReader(io.BytesIO(pdf)).pages}
+
+
+def test_skane_iop(app, office, iop_data):
+    pdf = render(app, office, iop_data)
+    text = flat(pdf_text(pdf))
+    assert page_sizes(pdf) == {A4}
+    for heading in IOP_HEADINGS:
+        assert heading in text
+    assert "Region Skåne" in text and "NÄTVERKET – Idéburen sektor Skåne" in text
+    assert "1 750 000 kr" in text
+    assert "från 2021-01-01 till 2024-12-31" in text
+    assert "9 månaders uppsägningstid" in text
+    assert "Dnr RS 2020/2741" in text
+    assert "Sida 1 av" in text
+    assert "{{" not in text and "{%" not in text
+
+
+def test_halland_overenskommelse_lists_twelve_organisations(app, office, halland_data):
+    pdf = render(app, office, halland_data)
+    text = flat(pdf_text(pdf))
+    assert page_sizes(pdf) == {A4}
+    assert "Signering" in text and "Namnförtydligande" in text
+    assert len(halland_data["parties"]) == 12
+    for party in halland_data["parties"]:
+        assert flat(party["name"]) in text
+    for heading in ("Dialog", "Långsiktighet", "Mångfald", "Kvalitet", "Åtgärder:", "Ansvar:", "Målbild 2024"):
+        assert heading in text
+
+
+def test_hostile_input_appears_literally(app, office, iop_data):
+    hostile = "<b>&amp; {{ 7*7 }} {% for x in y %} </w:t> ]]> \"'"
+    iop_data["title"] = "Avtal " + hostile
+    iop_data["parties"][0]["description"] = hostile
+    iop_data["activities"] = ["{{ cycler.__init__.__globals__.os.system('id') }}"]
+    text = flat(pdf_text(render(app, office, iop_data)))
+    assert flat(hostile) in text
+    assert "{{ cycler.__init__.__globals__.os.system('id') }}" in text
+
+
+def test_swedish_letters_survive(app, office, iop_data):
+    iop_data["parties"][1]["name"] = "Föreningen Åäö ÅÄÖ é"
+    iop_data["parties"][1]["representative"]["name"] = "Åsa Ödegård-Émile"
+    text = flat(pdf_text(render(app, office, iop_data)))
+    assert "Föreningen Åäö ÅÄÖ é" in text and "Åsa Ödegård-Émile" in text
+
+
+def test_signing_sheets_show_place_and_date(app, office, iop_data, halland_data):
+    moment = datetime(2021, 3, 16, 13, 2)  # UTC; 14:02 in Stockholm
+    signature = signature_context("Malmö", date(2021, 3, 16), "Birthe Wallin", "Ordförande", moment)
+    iop = validate_agreement(iop_data)
+    iop_sheet = flat(pdf_text(office.convert(fill_signing_sheet(iop, {1: signature}))))
+    assert "Malmö den 16/3 2021" in iop_sheet and "Birthe Wallin" in iop_sheet
+
+    halland = validate_agreement(halland_data)
+    table = flat(pdf_text(office.convert(fill_signing_sheet(halland, {0: signature}))))
+    assert "Bekräftat elektroniskt 2021-03-16 14:02" in table
+    assert all(flat(p["name"]) in table for p in halland_data["parties"])
+
+
+def test_merge_keeps_every_page(app, office, iop_data, halland_data):
+    a = render(app, office, iop_data)
+    b = render(app, office, halland_data)
+    merged = merge_pdfs([a, b])
+    assert len(PdfReader(io.BytesIO(merged)).pages) == len(PdfReader(io.BytesIO(a)).pages) + len(
+        PdfReader(io.BytesIO(b)).pages
+    )
