@@ -35,6 +35,9 @@ def create_app(test_config=None, office=None):
         app.extensions["jobs"].start_consumer()
 
     from . import cli, web
+    from .formatting import kronor, local_minute
+
+    app.jinja_env.filters.update(sv_minute=local_minute, kr=kronor)
 
     cli.register(app)
     web.register(app)

@@ -139,6 +139,10 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
     return IssuedLink(party, signing.issue_link(session, serializer, party, version, max_age_days, actor))
 
 
+def record_download(session, agreement, document, actor):
+    audit.record(session, "downloaded", actor, agreement.id, number=document.number, sha256=document.sha256)
+
+
 def progress(session, agreement) -> tuple[int, int]:
     """(confirmed, total) parties for the current version."""
     parties = signing.active_parties(session, agreement)

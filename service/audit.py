@@ -77,6 +77,10 @@ def verify_chain(session):
     return None
 
 
+def count(session) -> int:
+    return session.scalar(select(func.count(AuditEvent.id)))
+
+
 def events_for(session, agreement_id):
     return list(
         session.scalars(select(AuditEvent).where(AuditEvent.agreement_id == agreement_id).order_by(AuditEvent.id))

@@ -5,8 +5,10 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 from flask.cli import with_appcontext
 
+from . import audit
 from . import migrate as migrations
 from . import users
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
@@ -51,9 +53,7 @@ def render_command(input_file, output):
     click.echo(f"Skrev {output} ({len(pdf)} byte, SHA-256 {digest}).")
 
 
-@click.group("users")
-def users_group():
-    """Manage user accounts."""
+users_group = AppGroup("users", help="Manage user accounts.")
 
 
 @users_group.command("create")
@@ -89,11 +89,26 @@ def demo_users_command():
             password = users.generate_password()
             users.create_user(db, email, role, password)
             created.append((email, role, password))
-    click.echo("Demoanvändare (byt lösenord eller ta bort dem innan tjänsten används på riktigt):")
+    click.echo("Demoanvändare för att prova tjänsten:")
     for email, role, password in created:
         click.echo(f"  {email} ({users.ROLE_NAMES[role]})  lösenord: {password}")
 
 
+audit_group = AppGroup("audit", help="The audit trail.")
+
+
+@audit_group.command("verify")
+def verify_audit_command():
+    """Check the whole hash chain; name the first broken event."""
+    with current_app.extensions["db"].session() as session:
+        broken = audit.verify_chain(session)
+        count = audit.count(session)
+    if broken:
+        event_id, reason = broken
+        _fail(f"Granskningsloggen är bruten vid händelse {event_id}: {reason}.")
+    click.echo(f"Granskningsloggen är hel ({count} händelser).")
+
+
 def register(app):
-    for command in (migrate_command, render_command, users_group):
+    for command in (migrate_command, render_command, users_group, audit_group):
         app.cli.add_command(command)

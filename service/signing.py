@@ -10,6 +10,7 @@ decline consumes it, in one atomic update from unused to used.
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from . import audit
 from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
 
 LINK_SALT = "avtal.signing-link.v1"
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 class LinkProblem(Exception):
@@ -30,6 +32,31 @@ class LinkProblem(Exception):
         self.link = link
         self.confirmation = confirmation
         super().__init__(kind)
+
+
+def check_answer(name, title, place, accepted) -> dict[str, str]:
+    """Swedish errors per field for a confirmation form; empty if it may be stored."""
+    errors = {}
+    for field, value, label, limit in (
+        ("signer_name", name, "Namn", 300), ("signer_title", title, "Titel", 300), ("place", place, "Ort", 100)
+    ):
+        if field != "signer_title" and not value.strip():
+            errors[field] = f"{label} måste fyllas i."
+        elif len(value) > limit:
+            errors[field] = f"{label} får vara högst {limit} tecken."
+        elif _CONTROL.search(value):
+            errors[field] = f"{label} innehåller otillåtna tecken."
+    if not accepted:
+        errors["accept"] = "Kryssa i att du har läst och godkänner avtalet."
+    return errors
+
+
+def check_reason(reason) -> dict[str, str]:
+    if not reason.strip():
+        return {"reason": "Skriv varför ni avböjer, så att handläggaren kan återkomma."}
+    if len(reason) > 2000 or _CONTROL.search(reason.replace("\n", "").replace("\r", "")):
+        return {"reason": "Motiveringen får vara högst 2000 tecken utan styrtecken."}
+    return {}
 
 
 def link_serializer(secret_key) -> URLSafeSerializer:
@@ -112,9 +139,15 @@ def check_link(session, serializer, token) -> SigningLink:
     return link
 
 
-def open_link(session, serializer, token, actor) -> SigningLink:
+def _party_actor(link, client) -> audit.Actor:
+    """The party as the audit trail names it, with the client's address and browser."""
+    return audit.Actor(f"party:{link.party_id} {link.party.name}", client.ip, client.user_agent)
+
+
+def open_link(session, serializer, token, client) -> SigningLink:
     """What a GET of the party's page does: check, and note that the link was opened."""
     link = check_link(session, serializer, token)
+    actor = _party_actor(link, client)
     audit.record(session, "link_opened", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
     return link
 
@@ -135,9 +168,10 @@ def _consume(session, serializer, token) -> SigningLink:
     return link
 
 
-def confirm(session, serializer, token, signer_name, signer_title, place, actor) -> Confirmation:
+def confirm(session, serializer, token, signer_name, signer_title, place, client) -> Confirmation:
     """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
     link = _consume(session, serializer, token)
+    actor = _party_actor(link, client)
     answer = Confirmation(
         link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="confirmed",
         signer_name=signer_name, signer_title=signer_title, place=place,
@@ -156,8 +190,9 @@ def confirm(session, serializer, token, signer_name, signer_title, place, actor)
     return answer
 
 
-def decline(session, serializer, token, reason, actor) -> Confirmation:
+def decline(session, serializer, token, reason, client) -> Confirmation:
     link = _consume(session, serializer, token)
+    actor = _party_actor(link, client)
     answer = Confirmation(
         link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="declined",
         reason=reason, created_at=utcnow(), ip=actor.ip[:64], user_agent=actor.user_agent[:500],
@@ -182,6 +217,17 @@ def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
         return {}
     rows = session.scalars(
         select(Confirmation).where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed")
+    )
+    return {c.party_id: c for c in rows}
+
+
+def answers_by_party(session, agreement) -> dict[int, Confirmation]:
+    """Each party's answer (confirmed or declined) to the current version, by party id."""
+    version = latest_version(session, agreement.id)
+    if version is None:
+        return {}
+    rows = session.scalars(
+        select(Confirmation).where(Confirmation.version_id == version.id).order_by(Confirmation.id)
     )
     return {c.party_id: c for c in rows}
 

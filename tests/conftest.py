@@ -1,5 +1,6 @@
 import io
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,140 @@ def app(tmp_path, office, monkeypatch):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def api_token(app):
+    """A bearer token for an official, as `flask users create` prints it."""
+    from service import users as accounts
+
+    with app.extensions["db"].session() as db:
+        user = accounts.create_user(db, "api@example.se", "official", accounts.generate_password())
+        return accounts.issue_api_token(db, user)
+
+
+@pytest.fixture
+def run_jobs(app):
+    """The background consumer, running in this process as the embedded default does."""
+    jobs = app.extensions["jobs"]
+    jobs.start_consumer()
+    yield jobs
+    jobs.stop_consumer()
+
+
+def save_artifact(name, data: bytes):
+    """Keep a file a person may want to look at after the run (test-artifacts/, not in git)."""
+    path = ROOT / "test-artifacts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def wait_for(predicate, seconds=90, interval=0.2):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
+
+
+# --- web and browser fixtures ---
+
+import itertools
+import re
+import threading
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from service import users
+
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(role, email=None) -> (user, password): a user saved in the app's database."""
+    numbers = itertools.count(1)
+
+    def make(role="official", email=None):
+        email = email or f"{role}{next(numbers)}@example.se"
+        password = users.generate_password()
+        with app.extensions["db"].session() as db:
+            user = users.create_user(db, email, role, password)
+        return user, password
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client, email, password, follow_redirects=False):
+    """Log in through the real login form, CSRF token included."""
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    return client.post(
+        "/login",
+        data={"csrf_token": token, "email": email, "password": password},
+        follow_redirects=follow_redirects,
+    )
+
+
+@pytest.fixture
+def live_server(app):
+    """The test's own app served over HTTP on a free port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh Swedish browser context on the live server: `page.goto("/login")` works."""
+    context = browser.new_context(locale="sv-SE", base_url=live_server)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_check(page):
+    """Fail on any serious or critical accessibility violation axe-core finds on the page."""
+    violations = Axe().run(page).response["violations"]
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, "\n".join(
+        f"{v['impact']}: {v['id']} – {v['help']}: {[n['target'] for n in v['nodes']]}"
+        for v in serious
+    )
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

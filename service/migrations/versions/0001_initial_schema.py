@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: c1fff2b44e19
+Revision ID: 72d8848dfab9
 Revises: 
-Create Date: 2026-11-25 06:34:05.702745
+Create Date: 2026-11-25 06:41:37.190346
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'c1fff2b44e19'
+revision = '72d8848dfab9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -55,7 +55,8 @@ def upgrade():
     sa.Column('hash', sa.String(length=64), nullable=False),
     sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('hash')
+    sa.UniqueConstraint('hash'),
+    sa.UniqueConstraint('prev_hash')
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_agreement_id'), ['agreement_id'], unique=False)

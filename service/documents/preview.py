@@ -1,0 +1,34 @@
+"""PDF pages as PNG images (pypdfium2), for previews and the party's page."""
+
+import io
+import threading
+
+import pypdfium2 as pdfium
+
+_lock = threading.Lock()  # PDFium is not thread-safe
+
+
+def page_count(pdf: bytes) -> int:
+    with _lock:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            return len(doc)
+        finally:
+            doc.close()
+
+
+def page_png(pdf: bytes, index: int, width_px: int = 900) -> bytes:
+    """Page `index` (0-based) rendered `width_px` wide; IndexError if there is no such page."""
+    with _lock:
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            if not 0 <= index < len(doc):
+                raise IndexError(index)
+            page = doc[index]
+            scale = width_px / page.get_width()
+            image = page.render(scale=scale).to_pil()
+        finally:
+            doc.close()
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

@@ -1,0 +1,136 @@
+"""Accounts: creating users, checking passwords, API tokens and a login throttle."""
+
+import hashlib
+import secrets
+import threading
+import time
+from collections import deque
+from functools import cache
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .models import User
+
+ROLES = ("official", "archivist", "admin")
+ROLE_NAMES = {"official": "handläggare", "archivist": "arkivarie", "admin": "administratör"}
+
+
+class UserError(Exception):
+    """The user could not be created; `message` is Swedish and safe to show."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(message)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def create_user(session, email: str, role: str, password: str) -> User:
+    email = normalize_email(email)
+    if role not in ROLES:
+        raise UserError(f"Okänd roll: {role}. Välj en av {', '.join(ROLES)}.")
+    if "@" not in email:
+        raise UserError("Ange en giltig e-postadress.")
+    if len(password) < 10:
+        raise UserError("Lösenordet måste ha minst 10 tecken.")
+    if user_by_email(session, email):
+        raise UserError(f"Det finns redan en användare med e-postadressen {email}.")
+    user = User(email=email, role=role, password_hash=generate_password_hash(password))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def user_by_email(session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def has_users(session) -> bool:
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
+@cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def authenticate(session, email: str, password: str) -> User | None:
+    """The user with this email and password, or None.
+
+    An unknown email still costs one password check, so response times do not
+    reveal which addresses have accounts.
+    """
+    user = user_by_email(session, email)
+    if user is None:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(session, user: User) -> str:
+    """A new bearer token for `user`, replacing any earlier one.
+
+    Only its SHA-256 is stored, so the plain token is shown this once. A fast hash
+    is enough here: the token is 256 random bits, not a guessable password.
+    """
+    token = secrets.token_urlsafe(32)
+    user.api_token_hash = _token_hash(token)
+    session.flush()
+    return token
+
+
+def user_for_token(session, token: str) -> User | None:
+    if not token:
+        return None
+    return session.scalar(select(User).where(User.api_token_hash == _token_hash(token)))
+
+
+class LoginThrottle:
+    """Refuses logins after `max_failures` failed attempts per (email, IP) within `window` seconds.
+
+    Kept in memory, per process: it needs no table, and losing the counts on a
+    restart only gives an attacker a fresh window. With N worker processes an
+    attacker may get up to N times the attempts, which still keeps guessing slow.
+    Move it to the database (or Redis) when running many workers on many hosts.
+    """
+
+    def __init__(self, max_failures=5, window=15 * 60, clock=time.monotonic):
+        self.max_failures = max_failures
+        self.window = window
+        self.clock = clock
+        self._failures = {}  # (email, ip) -> times of recent failures, oldest first
+        self._lock = threading.Lock()
+
+    def _recent(self, key) -> deque:
+        failures = self._failures.get(key, deque())
+        cutoff = self.clock() - self.window
+        while failures and failures[0] <= cutoff:
+            failures.popleft()
+        return failures
+
+    def blocked(self, email: str, ip: str) -> bool:
+        with self._lock:
+            return len(self._recent((normalize_email(email), ip))) >= self.max_failures
+
+    def record_failure(self, email: str, ip: str) -> None:
+        key = (normalize_email(email), ip)
+        with self._lock:
+            if len(self._failures) > 10_000:  # many addresses tried: keep memory bounded
+                self._failures = {k: f for k in self._failures if (f := self._recent(k))}
+            self._failures[key] = self._recent(key)
+            self._failures[key].append(self.clock())
+
+    def reset(self, email: str, ip: str) -> None:
+        with self._lock:
+            self._failures.pop((normalize_email(email), ip), None)

@@ -1,0 +1,12 @@
+"""The web interface: one blueprint per role."""
+
+
+def register(app):
+    from . import api, auth, home, security, sign
+
+    app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
+    app.register_blueprint(home.bp)
+    app.register_blueprint(sign.bp)
+    app.register_blueprint(api.bp)
+    security.init_app(app)
+    security.csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie

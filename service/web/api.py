@@ -1,0 +1,298 @@
+"""JSON API for integrations, authenticated by a per-user bearer token.
+
+Errors are JSON objects with a Swedish `message` (and `errors` per field for invalid data).
+"""
+
+import functools
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from .. import agreements, signing, users
+from ..documents import ConversionError, TemplateFillError
+from ..formatting import local_time
+from ..models import Agreement
+from ..schema import SchemaError, agreement_json_schema
+from ..storage import StorageError
+from .context import db, files, link_serializer, request_actor, sign_url
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+WRITE_ROLES = ("official", "admin")
+READ_ROLES = ("official", "admin", "archivist")
+
+
+class ApiError(Exception):
+    def __init__(self, status, message, errors=None):
+        self.status, self.message, self.errors = status, message, errors
+        super().__init__(message)
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc):
+    body = {"message": exc.message}
+    if exc.errors:
+        body["errors"] = exc.errors
+    return jsonify(body), exc.status
+
+
+@bp.errorhandler(SchemaError)
+def _schema_error(exc):
+    return _api_error(ApiError(422, "Uppgifterna är inte giltiga.", exc.errors))
+
+
+@bp.errorhandler(agreements.AgreementError)
+def _agreement_error(exc):
+    return _api_error(ApiError(exc.status, exc.message))
+
+
+@bp.errorhandler(ConversionError)
+@bp.errorhandler(TemplateFillError)
+@bp.errorhandler(StorageError)
+def _document_error(exc):
+    return _api_error(ApiError(503, exc.message))
+
+
+def token_required(*roles):
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(**kwargs):
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            user = None
+            if scheme.lower() == "bearer" and token.strip():
+                with db().session() as session:
+                    user = users.user_for_token(session, token.strip())
+            if user is None:
+                raise ApiError(401, "Ogiltig eller saknad API-nyckel.")
+            if user.role not in roles:
+                raise ApiError(403, "Din roll får inte göra detta.")
+            g.user = user
+            return view(**kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _json_body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "Förfrågan måste vara ett JSON-objekt.")
+    return data
+
+
+def _agreement(session, agreement_id) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise ApiError(404, "Avtalet finns inte.")
+    return agreement
+
+
+def _links(issued):
+    return [{"party": link.party.name, "url": sign_url(link.token)} for link in issued]
+
+
+def _max_age():
+    return current_app.config["LINK_MAX_AGE_DAYS"]
+
+
+@bp.post("/agreements")
+@token_required(*WRITE_ROLES)
+def create():
+    with db().session() as session:
+        agreement = agreements.create_draft(session, files(), _json_body(), g.user, request_actor())
+        return jsonify({"id": agreement.id, "status": agreement.status}), 201
+
+
+@bp.get("/agreements/<int:agreement_id>")
+@token_required(*READ_ROLES)
+def show(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        answers = signing.answers_by_party(session, agreement)
+        parties = []
+        for party in signing.active_parties(session, agreement):
+            answer = answers.get(party.id)
+            entry = {"party": party.name, "org_number": party.org_number, "status": "pending", "confirmation": None}
+            if answer is not None:
+                entry["status"] = answer.decision
+                entry["confirmation"] = {
+                    "name": answer.signer_name,
+                    "title": answer.signer_title,
+                    "place": answer.place,
+                    "date": local_time(answer.created_at).date().isoformat(),
+                    "time": local_time(answer.created_at).isoformat(timespec="seconds"),
+                    "reason": answer.reason or None,
+                }
+            parties.append(entry)
+        version = signing.latest_version(session, agreement.id)
+        return jsonify(
+            {
+                "id": agreement.id,
+                "kind": agreement.kind,
+                "title": agreement.title,
+                "status": agreement.status,
+                "version": version.number if version else None,
+                "pdf_sha256": version.pdf_sha256 if version else None,
+                "parties": parties,
+                "final_documents": [
+                    {"number": f.number, "sha256": f.sha256} for f in agreement.final_documents
+                ],
+            }
+        )
+
+
+@bp.post("/agreements/<int:agreement_id>/send")
+@token_required(*WRITE_ROLES)
+def send(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        issued = agreements.send_for_signature(
+            session, files(), current_app.extensions["office"], link_serializer(), agreement, _max_age(),
+            request_actor(),
+        )
+        return jsonify({"status": agreement.status, "links": _links(issued)})
+
+
+@bp.post("/agreements/<int:agreement_id>/parties")
+@token_required(*WRITE_ROLES)
+def add_party(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        issued = agreements.add_party(
+            session, files(), link_serializer(), agreement, _json_body(), _max_age(), request_actor()
+        )
+        return jsonify({"status": agreement.status, "links": _links([issued])}), 201
+
+
+@bp.get("/agreements/<int:agreement_id>/final.pdf")
+@token_required(*READ_ROLES)
+def final_pdf(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        if not agreement.final_documents:
+            raise ApiError(404, "Avtalet har ingen slutlig PDF ännu.")
+        document = agreement.final_documents[-1]
+        agreements.record_download(session, agreement, document, request_actor())
+        data = files().get(document.sha256)
+    return Response(
+        data, mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="avtal-{agreement_id}-v{document.number}.pdf"'},
+    )
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+def openapi_document() -> dict:
+    schema = agreement_json_schema()
+    defs = schema.pop("$defs", {})
+    components = {name: _rewrite_refs(s) for name, s in defs.items()}
+    components["Agreement"] = _rewrite_refs(schema)
+    party = components.get("Party", {})
+    error = {
+        "type": "object",
+        "properties": {"message": {"type": "string"}, "errors": {"type": "object"}},
+        "required": ["message"],
+    }
+    components["Error"] = error
+    links = {
+        "type": "object",
+        "properties": {
+            "status": {"type": "string"},
+            "links": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"party": {"type": "string"}, "url": {"type": "string"}},
+                },
+            },
+        },
+    }
+    components["Links"] = links
+
+    def responses(ok_status, ok_schema, *errors):
+        out = {str(ok_status): {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
+        for status in errors:
+            out[str(status)] = {
+                "description": "Fel",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+        return out
+
+    id_param = [{"name": "agreement_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    ref = {"$ref": "#/components/schemas/Links"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Avtalstjänsten API", "version": "1"},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/agreements": {
+                "post": {
+                    "summary": "Skapa ett utkast",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Agreement"}}},
+                    },
+                    "responses": responses(
+                        201, {"type": "object", "properties": {"id": {"type": "integer"}}}, 400, 401, 403, 413, 422
+                    ),
+                }
+            },
+            "/api/agreements/{agreement_id}": {
+                "get": {
+                    "summary": "Status och parternas bekräftelser",
+                    "parameters": id_param,
+                    "responses": responses(200, {"type": "object"}, 401, 403, 404),
+                }
+            },
+            "/api/agreements/{agreement_id}/send": {
+                "post": {
+                    "summary": "Lås versionen och skicka länkar",
+                    "parameters": id_param,
+                    "responses": responses(200, ref, 401, 403, 404, 409, 503),
+                }
+            },
+            "/api/agreements/{agreement_id}/parties": {
+                "post": {
+                    "summary": "Anslut en ny part (överenskommelse)",
+                    "parameters": id_param,
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": party}}},
+                    "responses": responses(201, ref, 400, 401, 403, 404, 409, 413, 422),
+                }
+            },
+            "/api/agreements/{agreement_id}/final.pdf": {
+                "get": {
+                    "summary": "Den senaste slutliga PDF:en",
+                    "parameters": id_param,
+                    "responses": {
+                        "200": {"description": "PDF", "content": {"application/pdf": {}}},
+                        **{
+                            str(s): {
+                                "description": "Fel",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                            }
+                            for s in (401, 403, 404)
+                        },
+                    },
+                }
+            },
+        },
+    }
+
+
+def _rewrite_refs(node):
+    """pydantic writes '#/$defs/X'; OpenAPI wants '#/components/schemas/X'."""
+    if isinstance(node, dict):
+        return {k: _rewrite_refs(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    if isinstance(node, str) and node.startswith("#/$defs/"):
+        return node.replace("#/$defs/", "#/components/schemas/")
+    return node

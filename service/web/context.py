@@ -1,0 +1,31 @@
+"""Small helpers the views share."""
+
+from flask import current_app, g, request, url_for
+
+from ..audit import Actor
+
+
+def request_actor(name=None) -> Actor:
+    """The audit actor for this request: the logged-in user unless `name` is given."""
+    if name is None:
+        name = f"user:{g.user.email}" if g.get("user") else "anonymous"
+    return Actor(name, ip=request.remote_addr or "", user_agent=request.user_agent.string or "")
+
+
+def db():
+    return current_app.extensions["db"]
+
+
+def files():
+    return current_app.extensions["files"]
+
+
+def link_serializer():
+    from ..signing import link_serializer as make
+
+    return make(current_app.config["SECRET_KEY"])
+
+
+def sign_url(token) -> str:
+    """The party's link, on the host the request came to."""
+    return url_for("sign.show", token=token, _external=True)

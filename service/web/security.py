@@ -1,0 +1,60 @@
+"""Security headers, CSRF protection and Swedish error pages for the whole app."""
+
+from flask import jsonify, make_response, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+csrf = CSRFProtect()
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+
+ERRORS = {
+    400: ("Felaktig begäran", "Begäran kunde inte behandlas. Kontrollera uppgifterna och försök igen."),
+    401: ("Inloggning krävs", "Du behöver logga in för att fortsätta."),
+    403: ("Ingen behörighet", "Du har inte behörighet att se den här sidan."),
+    404: ("Sidan finns inte", "Sidan du söker finns inte. Kontrollera adressen eller gå till startsidan."),
+    405: ("Otillåten metod", "Sidan kan inte användas på det här sättet."),
+    413: ("För stort", "Filen eller formuläret är för stort."),
+    429: ("För många försök", "Du har gjort för många försök. Vänta en stund och försök igen."),
+    500: ("Tekniskt fel", "Något gick fel hos oss. Försök igen om en stund."),
+}
+CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
+
+
+def init_app(app):
+    csrf.init_app(app)
+    app.after_request(set_headers)
+    app.register_error_handler(CSRFError, lambda e: error_response(400, CSRF_MESSAGE))
+    app.register_error_handler(HTTPException, handle_http_error)
+
+
+def set_headers(response):
+    """Set the default headers; a view that needs a stricter one (no-referrer) sets it itself."""
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def handle_http_error(error):
+    title, message = ERRORS.get(error.code, ERRORS[400] if error.code < 500 else ERRORS[500])
+    response = error_response(error.code, message, title)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(error.valid_methods or ())
+    return response
+
+
+def error_response(status, message, title=None):
+    """JSON for the API, a page for people."""
+    if request.path.startswith("/api/"):
+        body = jsonify(message=message)
+    else:
+        body = render_template("error.html", status=status, title=title or ERRORS[status][0], message=message)
+    return make_response(body, status)

@@ -1,0 +1,138 @@
+import re
+
+from sqlalchemy import select
+
+from service import users
+from service.models import User
+
+from .conftest import csrf_token, login
+
+
+def test_login_shows_the_users_start_page(client, make_user):
+    user, password = make_user("official", "anna@example.se")
+    response = login(client, "Anna@Example.se ", password, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Välkommen" in page
+    assert "anna@example.se" in page
+    assert "(handläggare)" in page
+
+
+def test_wrong_password_is_refused_in_swedish(client, make_user):
+    make_user("official", "anna@example.se")
+    response = login(client, "anna@example.se", "fel-lösenord")
+    assert "Fel e-postadress eller lösenord." in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still not logged in
+
+
+def test_unknown_email_gets_the_same_message(client):
+    response = login(client, "ingen@example.se", "vad-som-helst")
+    assert "Fel e-postadress eller lösenord." in response.get_data(as_text=True)
+
+
+def test_empty_fields_are_marked_on_the_field(client):
+    page = login(client, "", "").get_data(as_text=True)
+    assert "Ange din e-postadress." in page
+    assert 'aria-describedby="email-error"' in page
+    assert 'aria-invalid="true"' in page
+
+
+def test_anonymous_user_is_sent_to_login_and_back(client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?next=")
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login?next=/", data={"csrf_token": token, "email": "anna@example.se", "password": password}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_login_does_not_redirect_to_another_site(client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login?next=//evil.example/", data={"csrf_token": token, "email": "anna@example.se", "password": password}
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_logout_ends_the_session(client, make_user):
+    _, password = make_user("archivist")
+    login(client, "archivist1@example.se", password)
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    response = client.post("/logout", data={"csrf_token": token}, follow_redirects=True)
+    assert "Du är utloggad." in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_password_is_stored_hashed(app, make_user):
+    _, password = make_user("official", "anna@example.se")
+    with app.extensions["db"].session() as db:
+        stored = db.scalar(select(User.password_hash).where(User.email == "anna@example.se"))
+    assert password not in stored
+    assert stored.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_sixth_attempt_is_refused_even_with_the_right_password(client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    for _ in range(5):
+        assert "Fel e-postadress" in login(client, "anna@example.se", "fel-lösenord").get_data(as_text=True)
+    response = login(client, "anna@example.se", password)
+    assert response.status_code == 429
+    assert "För många misslyckade inloggningsförsök" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_a_successful_login_clears_earlier_failures(client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    for _ in range(4):
+        login(client, "anna@example.se", "fel-lösenord")
+    assert login(client, "anna@example.se", password).status_code == 302
+
+
+def test_throttle_forgets_failures_after_the_window():
+    now = [0.0]
+    throttle = users.LoginThrottle(max_failures=5, window=900, clock=lambda: now[0])
+    for _ in range(5):
+        throttle.record_failure("anna@example.se", "10.0.0.1")
+    assert throttle.blocked("ANNA@example.se", "10.0.0.1")
+    assert not throttle.blocked("anna@example.se", "10.0.0.2")
+    now[0] = 901.0
+    assert not throttle.blocked("anna@example.se", "10.0.0.1")
+
+
+def test_users_create_prints_a_working_token(app, runner):
+    result = runner.invoke(args=["users", "create", "--email", "Anna@example.se", "--role", "official"])
+    assert result.exit_code == 0, result.output
+    token = re.search(r"API-nyckel \(visas bara nu\): (\S+)", result.output).group(1)
+    password = re.search(r"Lösenord: (\S+)", result.output).group(1)
+    with app.extensions["db"].session() as db:
+        assert users.user_for_token(db, token).email == "anna@example.se"
+        assert users.user_for_token(db, token + "x") is None
+        stored = db.scalar(select(User.api_token_hash))
+        assert users.authenticate(db, "anna@example.se", password).role == "official"
+    assert token not in stored
+
+
+def test_users_create_refuses_a_duplicate_email(runner):
+    runner.invoke(args=["users", "create", "--email", "anna@example.se", "--role", "official"])
+    result = runner.invoke(args=["users", "create", "--email", "anna@example.se", "--role", "archivist"])
+    assert result.exit_code == 1
+    assert "Det finns redan en användare med e-postadressen anna@example.se." in result.output
+
+
+def test_users_demo_only_on_an_empty_database(app, runner, client):
+    result = runner.invoke(args=["users", "demo"])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"handlaggare@example\.se \(handläggare\)  lösenord: (\S+)", result.output).group(1)
+    assert "arkivarie@example.se (arkivarie)" in result.output
+    assert "Välkommen" in login(client, "handlaggare@example.se", password, follow_redirects=True).get_data(
+        as_text=True
+    )
+
+    again = runner.invoke(args=["users", "demo"])
+    assert "inga demoanvändare skapades" in again.output
+    with app.extensions["db"].session() as db:
+        assert len(db.scalars(select(User)).all()) == 2

@@ -1,0 +1,235 @@
+"""The signing flow through the real app, database, LibreOffice and job queue."""
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from service import agreements, signing
+from service.audit import Actor
+from service.formatting import local_time, short_date
+from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
+
+from .conftest import csrf_token, save_artifact, flat, org_number, pdf_text, wait_for
+
+OFFICIAL = Actor("user:test@example.se")
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def create_and_send(client, api_token, data):
+    created = client.post("/api/agreements", json=data, headers=bearer(api_token))
+    assert created.status_code == 201, created.json
+    agreement_id = created.json["id"]
+    sent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token))
+    assert sent.status_code == 200, sent.json
+    return agreement_id, sent.json["links"]
+
+
+def path_of(url):
+    return url[url.index("/sign/"):]
+
+
+def confirm(client, url, place, name="Anna Andersson", title="Ordförande", accept="ja"):
+    page = client.get(path_of(url))
+    assert page.status_code == 200
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "signer_name": name,
+            "signer_title": title, "place": place}
+    if accept:
+        form["accept"] = accept
+    return client.post(path_of(url) + "/bekrafta", data=form)
+
+
+def count(app, model, *where):
+    with app.extensions["db"].session() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def final_pdf(app, client, api_token, agreement_id, number=1):
+    def ready():
+        with app.extensions["db"].session() as session:
+            return session.scalar(
+                select(func.count(FinalDocument.id)).where(FinalDocument.agreement_id == agreement_id)
+            ) >= number
+    wait_for(ready)
+    response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert response.status_code == 200
+    return response.data
+
+
+def test_skane_iop_signed_by_both_parties(app, client, api_token, iop_data, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert [link["party"] for link in links] == ["Region Skåne", "NÄTVERKET – Idéburen sektor Skåne"]
+
+    page = client.get(path_of(links[0]["url"]))
+    html = page.get_data(as_text=True)
+    assert "Region Skåne" in html and "Jag har läst och godkänner avtalet" in html
+    assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+    assert client.get(path_of(links[0]["url"]) + "/sida/1.png").mimetype == "image/png"
+
+    assert confirm(client, links[0]["url"], "Kristianstad", "Carl Johan Sonesson").status_code == 200
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "sent"
+    assert confirm(client, links[1]["url"], "Malmö", "Birthe Wallin").status_code == 200
+
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "completed"
+    today = local_time(utcnow()).date()
+    assert [p["confirmation"]["place"] for p in status["parties"]] == ["Kristianstad", "Malmö"]
+    assert {p["confirmation"]["date"] for p in status["parties"]} == {today.isoformat()}
+
+    pdf = final_pdf(app, client, api_token, agreement_id)
+    save_artifact("final-iop-skane.pdf", pdf)
+    text = flat(pdf_text(pdf))
+    assert f"Kristianstad den {short_date(today)}" in text
+    assert f"Malmö den {short_date(today)}" in text
+    assert status["pdf_sha256"] in text.replace(" ", "")
+    assert "Verifieringsbilaga" in text and "1 750 000 kr" in text
+
+
+def test_halland_with_twelve_organisations_and_accession(app, client, api_token, halland_data, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, halland_data)
+    assert len(links) == 12
+    for link in links:
+        assert confirm(client, link["url"], "Halmstad").status_code == 200
+    first = flat(pdf_text(final_pdf(app, client, api_token, agreement_id)))
+    assert first.count("Bekräftat elektroniskt") == 12
+    assert all(flat(p["name"]) in first for p in halland_data["parties"])
+
+    newcomer = dict(halland_data["parties"][1], name="Nya Föreningen i Varberg", org_number=org_number("802479456"))
+    added = client.post(f"/api/agreements/{agreement_id}/parties", json=newcomer, headers=bearer(api_token))
+    assert added.status_code == 201, added.json
+    assert confirm(client, added.json["links"][0]["url"], "Varberg").status_code == 200
+    second = flat(pdf_text(final_pdf(app, client, api_token, agreement_id, number=2)))
+    assert second.count("Bekräftat elektroniskt") == 13 and "Nya Föreningen i Varberg" in second
+    assert count(app, FinalDocument, FinalDocument.agreement_id == agreement_id) == 2
+
+
+def test_concurrent_confirmations_of_one_link_give_exactly_one(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    url = links[0]["url"]
+    clients = [app.test_client() for _ in range(6)]
+    forms = []
+    for c in clients:
+        html = c.get(path_of(url)).get_data(as_text=True)
+        forms.append({"csrf_token": csrf_token(html), "signer_name": "A", "signer_title": "", "place": "Lund",
+                      "accept": "ja"})
+    statuses = []
+    barrier = threading.Barrier(len(clients))
+
+    def post(c, form):
+        barrier.wait()
+        statuses.append(c.post(path_of(url) + "/bekrafta", data=form).status_code)
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, forms)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] + [409] * 5
+    assert count(app, Confirmation) == 1
+
+
+def test_replayed_link_says_who_confirmed_and_changes_nothing(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad", "Carl Johan Sonesson").status_code == 200
+    again = client.get(path_of(links[0]["url"]))
+    assert again.status_code == 409
+    assert "bekräftades av Carl Johan Sonesson i Kristianstad" in again.get_data(as_text=True)
+    before = count(app, AuditEvent)
+    replay = client.post(path_of(links[0]["url"]) + "/bekrafta", data={"place": "Ystad", "signer_name": "X",
+                                                                         "accept": "ja"})
+    assert replay.status_code in (400, 409)  # without a fresh CSRF token the form is refused outright
+    assert count(app, Confirmation) == 1 and count(app, AuditEvent) == before
+
+
+def test_expired_link(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    with app.extensions["db"].session() as session:
+        session.execute(update(SigningLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+    page = client.get(path_of(links[0]["url"]))
+    assert page.status_code == 410
+    assert "Kontakta handläggaren som skickade avtalet och be om en ny länk" in page.get_data(as_text=True)
+    assert count(app, Confirmation) == 0
+
+
+def test_revoked_link_after_reissue(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    with app.extensions["db"].session() as session:
+        link = session.scalars(select(SigningLink).order_by(SigningLink.id)).first()
+        version = signing.latest_version(session, agreement_id)
+        new_token = signing.issue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), link.party,
+                                       version, 30, OFFICIAL)
+    old = client.get(path_of(links[0]["url"]))
+    assert old.status_code == 410 and "återkallat" in old.get_data(as_text=True)
+    assert client.get(f"/sign/{new_token}").status_code == 200
+
+
+def test_tampered_and_unknown_tokens_get_a_plain_invalid_page(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    token = path_of(links[0]["url"])[len("/sign/"):]
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    for bad in (tampered, token[:20], "x", "eyJsIjoxfQ.abc"):
+        page = client.get(f"/sign/{bad}")
+        assert page.status_code == 404
+        html = page.get_data(as_text=True)
+        assert "Ogiltig länk" in html and "Traceback" not in html and "Region Skåne" not in html
+
+
+def test_changed_text_makes_old_links_outdated(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    iop_data["notice_months"] = 6
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, OFFICIAL)
+    outdated = client.get(path_of(links[1]["url"]))
+    assert outdated.status_code == 410 and "Avtalstexten har ändrats" in outdated.get_data(as_text=True)
+
+    resent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).json
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["version"] == 2 and all(p["status"] == "pending" for p in status["parties"])
+    assert confirm(client, resent["links"][0]["url"], "Kristianstad").status_code == 200
+    assert count(app, AuditEvent, AuditEvent.event == "confirmed") == 2  # version 1's confirmation stays
+
+
+def test_confirmation_needs_place_and_consent(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    response = confirm(client, links[0]["url"], place="", accept=None)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Ort måste fyllas i." in html and "Kryssa i att du har läst och godkänner avtalet." in html
+    assert count(app, Confirmation) == 0
+    assert client.get(path_of(links[0]["url"])).status_code == 200  # still usable
+
+
+def test_decline_with_reason(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    page = client.get(path_of(links[1]["url"]))
+    response = client.post(path_of(links[1]["url"]) + "/avboj", data={
+        "csrf_token": csrf_token(page.get_data(as_text=True)), "reason": "Beloppet är fel."})
+    assert response.status_code == 200
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "declined"
+    assert status["parties"][1]["status"] == "declined"
+    assert status["parties"][1]["confirmation"]["reason"] == "Beloppet är fel."
+
+
+def test_final_job_finishes_after_a_restart(app, client, api_token, iop_data, office, tmp_path, monkeypatch):
+    from service import create_app
+
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    assert app.extensions["jobs"].pending() == 1  # queued; no consumer ran in this "process"
+
+    restarted = create_app({"TESTING": True}, office=office)  # same instance: same database, same queue
+    restarted.extensions["jobs"].start_consumer()
+    try:
+        text = flat(pdf_text(final_pdf(restarted, restarted.test_client(), api_token, agreement_id)))
+    finally:
+        restarted.extensions["jobs"].stop_consumer()
+    assert "Malmö den" in text
+    assert count(app, FinalDocument) == 1
