@@ -136,3 +136,12 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     assert "inga demoanvändare skapades" in again.output
     with app.extensions["db"].session() as db:
         assert len(db.scalars(select(User)).all()) == 2
+
+
+def test_start_page_leads_to_the_roles_section_once_it_exists(app, client, make_user):
+    app.add_url_rule("/avtal", "drafting_list", lambda: "Avtalslista")
+    _, password = make_user("official", "anna@example.se")
+    assert login(client, "anna@example.se", password, follow_redirects=True).get_data(as_text=True) == "Avtalslista"
+    _, password = make_user("archivist", "arkiv@example.se")
+    other = app.test_client()
+    assert "Välkommen" in login(other, "arkiv@example.se", password, follow_redirects=True).get_data(as_text=True)

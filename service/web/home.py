@@ -1,16 +1,20 @@
 """The start page: sends each user to the section for their role."""
 
-from flask import Blueprint, current_app, g, redirect, render_template, url_for
+from collections import namedtuple
+
+from flask import Blueprint, current_app, g, redirect, render_template
 from werkzeug.exceptions import HTTPException, NotFound
 
 from .auth import login_required
 
 bp = Blueprint("home", __name__)
 
-# Each role's sections, first one is where `/` leads: (path, name, description).
+Section = namedtuple("Section", "path name description")
+
+# The sections each role may use, shown in the menu; `/` leads to the first one.
 SECTIONS = {
-    "official": [("/avtal", "Avtal", "Skriv avtal, skicka dem för underskrift och följ upp svaren.")],
-    "archivist": [("/arkiv", "Arkiv", "Sök färdiga avtal och hämta slutlig PDF, logg och arkivpaket.")],
+    "official": [Section("/avtal", "Avtal", "Skriv avtal, skicka dem för underskrift och följ upp svaren.")],
+    "archivist": [Section("/arkiv", "Arkiv", "Sök färdiga avtal och hämta slutlig PDF, logg och arkivpaket.")],
     "admin": [],
 }
 
@@ -25,8 +29,8 @@ def inject_sections():
 @login_required()
 def index():
     sections = SECTIONS.get(g.user.role, [])
-    if sections and _exists(sections[0][0]):
-        return redirect(sections[0][0])
+    if sections and _exists(sections[0].path):
+        return redirect(sections[0].path)
     return render_template("home/index.html")
 
 

@@ -32,7 +32,7 @@ CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
 def init_app(app):
     csrf.init_app(app)
     app.after_request(set_headers)
-    app.register_error_handler(CSRFError, lambda e: error_response(400, CSRF_MESSAGE))
+    app.register_error_handler(CSRFError, lambda error: error_response(400, CSRF_MESSAGE))
     app.register_error_handler(HTTPException, handle_http_error)
 
 
@@ -44,17 +44,20 @@ def set_headers(response):
 
 
 def handle_http_error(error):
-    title, message = ERRORS.get(error.code, ERRORS[400] if error.code < 500 else ERRORS[500])
-    response = error_response(error.code, message, title)
+    response = error_response(error.code, _describe(error.code)[1])
     if error.code == 405:
         response.headers["Allow"] = ", ".join(error.valid_methods or ())
     return response
 
 
-def error_response(status, message, title=None):
+def error_response(status, message):
     """JSON for the API, a page for people."""
     if request.path.startswith("/api/"):
         body = jsonify(message=message)
     else:
-        body = render_template("error.html", status=status, title=title or ERRORS[status][0], message=message)
+        body = render_template("error.html", status=status, title=_describe(status)[0], message=message)
     return make_response(body, status)
+
+
+def _describe(status):
+    return ERRORS.get(status) or ERRORS[500 if status >= 500 else 400]

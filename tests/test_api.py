@@ -1,0 +1,79 @@
+"""The JSON API's contract: authentication, roles, errors as JSON with Swedish messages."""
+
+from sqlalchemy import func, select
+
+from service.models import Agreement
+
+from .test_signing import bearer, create_and_send
+
+
+def agreements_count(app):
+    with app.extensions["db"].session() as session:
+        return session.scalar(select(func.count(Agreement.id)))
+
+
+def test_missing_or_wrong_token_is_401(client, iop_data):
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
+        response = client.post("/api/agreements", json=iop_data, headers=headers)
+        assert response.status_code == 401
+        assert response.json == {"message": "Ogiltig eller saknad API-nyckel."}
+
+
+def test_archivist_token_cannot_create(app, client, runner, iop_data):
+    result = runner.invoke(args=["users", "create", "--email", "ark@example.se", "--role", "archivist"])
+    token = result.output.strip().splitlines()[-1].split()[-1]
+    response = client.post("/api/agreements", json=iop_data, headers=bearer(token))
+    assert response.status_code == 403 and "roll" in response.json["message"]
+    assert agreements_count(app) == 0
+
+
+def test_invalid_data_gives_422_with_field_messages(app, client, api_token, iop_data):
+    iop_data["period"]["end"] = "2020-01-01"
+    iop_data["parties"][1]["org_number"] = "1"
+    response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    assert response.status_code == 422
+    assert response.json["errors"]["parties.1.org_number"] == "Parter 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
+    assert "slutdatum" in response.json["errors"]["period"]
+    assert agreements_count(app) == 0
+
+
+def test_not_json_is_400(client, api_token):
+    response = client.post("/api/agreements", data="kind=iop", headers=bearer(api_token))
+    assert response.status_code == 400 and response.json["message"] == "Förfrågan måste vara ett JSON-objekt."
+
+
+def test_unknown_agreement_is_404(client, api_token):
+    response = client.get("/api/agreements/999", headers=bearer(api_token))
+    assert response.status_code == 404 and response.json["message"] == "Avtalet finns inte."
+
+
+def test_status_of_a_sent_agreement(client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "sent" and status["version"] == 1
+    assert [p["status"] for p in status["parties"]] == ["pending", "pending"]
+    assert all(link["url"].startswith("http://localhost/sign/") for link in links)
+
+
+def test_final_pdf_before_completion_is_404(client, api_token, iop_data):
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert response.status_code == 404 and "ingen slutlig PDF" in response.json["message"]
+
+
+def test_accession_only_for_overenskommelse(client, api_token, iop_data):
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    response = client.post(f"/api/agreements/{agreement_id}/parties", json=iop_data["parties"][0],
+                           headers=bearer(api_token))
+    assert response.status_code == 409 and "överenskommelse" in response.json["message"]
+
+
+def test_openapi_description(client):
+    doc = client.get("/api/openapi.json").json
+    assert doc["openapi"].startswith("3.1")
+    assert set(doc["paths"]) == {
+        "/api/agreements", "/api/agreements/{agreement_id}", "/api/agreements/{agreement_id}/send",
+        "/api/agreements/{agreement_id}/parties", "/api/agreements/{agreement_id}/final.pdf",
+    }
+    assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]
+    assert "$defs" not in str(doc)

@@ -1,0 +1,41 @@
+from sqlalchemy import select, text
+
+from service import audit
+from service.models import AuditEvent
+
+
+def add_events(app, n=3):
+    with app.extensions["db"].session() as session:
+        for i in range(n):
+            audit.record(session, "created", audit.Actor("user:a@example.se", "127.0.0.1", "pytest"), None, n=i)
+
+
+def test_intact_chain_verifies(app, runner):
+    add_events(app)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "Granskningsloggen är hel (3 händelser)" in result.output
+
+
+def test_each_event_links_to_the_one_before(app):
+    add_events(app)
+    with app.extensions["db"].session() as session:
+        rows = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    assert rows[0].prev_hash == audit.GENESIS
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:-1]]
+
+
+def test_tampered_row_is_named(app, runner):
+    add_events(app)
+    with app.extensions["db"].engine.begin() as conn:
+        conn.execute(text("UPDATE audit_events SET ip = '10.0.0.66' WHERE id = 2"))
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "bruten vid händelse 2: händelsens innehåll har ändrats" in result.output
+
+
+def test_removed_row_is_named(app, runner):
+    add_events(app, 4)
+    with app.extensions["db"].engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_events WHERE id = 2"))
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "bruten vid händelse 3" in result.output
