@@ -28,6 +28,7 @@ def load(instance_path: str) -> dict:
         "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),
         "JOBS_PATH": env("AVTAL_JOBS_PATH", str(instance / "jobs.sqlite3")),
         "RUN_JOBS": env("AVTAL_RUN_JOBS", "") == "1",
+        "PREWARM_OFFICE": env("AVTAL_PREWARM_OFFICE", "") == "1",
         "LINK_MAX_AGE_DAYS": int(env("AVTAL_LINK_MAX_AGE_DAYS", "30")),
         "REMINDER_DAYS_BEFORE": int(env("AVTAL_REMINDER_DAYS_BEFORE", "5")),
         "PUBLIC_URL": env("AVTAL_PUBLIC_URL", "http://127.0.0.1:5000"),
@@ -37,5 +38,9 @@ def load(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": env("AVTAL_SECURE_COOKIES", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The party's pages send no Referer (the token is in the URL), which Flask-WTF's
+        # HTTPS referrer check would refuse; the session-bound CSRF token still guards them.
+        "WTF_CSRF_SSL_STRICT": False,
+        "WTF_CSRF_TIME_LIMIT": None,  # a token lasts as long as the session: long drafts
         "MAX_CONTENT_LENGTH": int(env("AVTAL_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
     }

@@ -5,7 +5,9 @@ per slot, each with its own ports and profile. A conversion that times out or
 hits a dead process restarts that process and is retried once.
 """
 
+import fcntl
 import http.client
+import itertools
 import logging
 import os
 import queue
@@ -176,6 +178,7 @@ class OfficePool:
         self.max_conversions = max_conversions
         self._idle = queue.Queue()
         self._processes = []
+        self._slot_locks = []
         self._started = False
         self._lock = threading.Lock()
 
@@ -184,17 +187,38 @@ class OfficePool:
         with self._lock:
             if self._started:
                 return
-            for i in range(self.size):
-                proc = OfficeProcess(self.workdir / f"office-{i}")
+            for _ in range(self.size):
+                proc = OfficeProcess(self._claim_slot())
                 proc.start()
                 self._processes.append(proc)
                 self._idle.put(proc)
             self._started = True
 
+    def start_in_background(self):
+        """Warm up while the service starts taking requests; a conversion waits for it."""
+        threading.Thread(target=self.start, name="office-warmup", daemon=True).start()
+
+    def _claim_slot(self) -> Path:
+        """A slot directory no live process holds. Several server workers share `workdir`;
+        the lock is the kernel's, so a crashed worker's slot is free again at once."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        for i in itertools.count():
+            fd = os.open(self.workdir / f"office-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            self._slot_locks.append(fd)
+            return self.workdir / f"office-{i}"
+
     def stop(self):
         with self._lock:
             for proc in self._processes:
                 proc.stop()
+            for fd in self._slot_locks:
+                os.close(fd)
+            self._slot_locks.clear()
             self._processes.clear()
             self._idle = queue.Queue()
             self._started = False
