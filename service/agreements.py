@@ -39,9 +39,12 @@ def _normalised(data) -> dict:
     return validate_agreement(data).model_dump(mode="json")
 
 
-def create_draft(session, files, data, user, actor) -> Agreement:
-    """Validate and store a new draft (SchemaError if the data is invalid)."""
+def create_draft(session, files, data, user, actor, template=None) -> Agreement:
+    """Validate and store a new draft (SchemaError if the data is invalid).
+    `template` is an uploaded CustomTemplate to use instead of the built-in one."""
     clean = _normalised(data)
+    if template is not None and template.kind != clean["kind"]:
+        raise AgreementError("Mallen är gjord för en annan avtalstyp.", status=422)
     agreement = Agreement(
         kind=clean["kind"],
         title=clean["title"],
@@ -50,6 +53,7 @@ def create_draft(session, files, data, user, actor) -> Agreement:
         data=clean,
         data_sha256=_keep_data(files, clean),
         created_by_id=user.id if user else None,
+        template_id=template.id if template else None,
     )
     session.add(agreement)
     session.flush()
@@ -102,12 +106,15 @@ def send_for_signature(session, files, office, serializer, agreement, max_age_da
     if agreement.status == "completed":
         raise AgreementError("Avtalet är redan klart.")
     model = validate_agreement(agreement.data)
-    _, pdf_sha256 = render_agreement_pdf(model, office, files, pdfa=True)
+    template_sha256 = agreement.template.sha256 if agreement.template else None
+    template = files.get(template_sha256) if template_sha256 else None
+    _, pdf_sha256 = render_agreement_pdf(model, office, files, pdfa=True, template=template)
     previous = signing.latest_version(session, agreement.id)
     version = Version(
         agreement_id=agreement.id,
         number=(previous.number + 1) if previous else 1,
         data=agreement.data,
+        template_sha256=template_sha256,
         pdf_sha256=pdf_sha256,
     )
     session.add(version)

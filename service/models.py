@@ -27,6 +27,20 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CustomTemplate(Base):
+    """A Word template an official uploaded, checked and kept by its SHA-256."""
+
+    __tablename__ = "custom_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    sha256: Mapped[str] = mapped_column(String(64))
+    variables: Mapped[list] = mapped_column(JSON)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Agreement(Base):
     __tablename__ = "agreements"
 
@@ -38,6 +52,7 @@ class Agreement(Base):
     data: Mapped[dict] = mapped_column(JSON)  # the current draft, as validated form data
     data_sha256: Mapped[str] = mapped_column(String(64))  # every saved draft is also kept in the file store
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("custom_templates.id"))  # None: built-in
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -46,6 +61,7 @@ class Agreement(Base):
     final_documents: Mapped[list["FinalDocument"]] = relationship(
         back_populates="agreement", order_by="FinalDocument.number"
     )
+    template: Mapped[CustomTemplate | None] = relationship()
 
 
 class Version(Base):
@@ -58,6 +74,7 @@ class Version(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
     number: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict] = mapped_column(JSON)
+    template_sha256: Mapped[str | None] = mapped_column(String(64))  # None: the built-in template
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -103,8 +103,10 @@ def render_docx(template, context: dict) -> bytes:
     return out.getvalue()
 
 
-def fill_agreement(agreement, signatures=None) -> bytes:
-    return render_docx(TEMPLATE_DIR / MAIN_TEMPLATES[agreement.kind], agreement_context(agreement, signatures))
+def fill_agreement(agreement, signatures=None, template: bytes | None = None) -> bytes:
+    """Fill the built-in template for the agreement's kind, or an uploaded `template`."""
+    source = template or TEMPLATE_DIR / MAIN_TEMPLATES[agreement.kind]
+    return render_docx(source, agreement_context(agreement, signatures))
 
 
 def fill_signing_sheet(agreement, signatures) -> bytes:

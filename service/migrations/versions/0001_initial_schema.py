@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 72d8848dfab9
+Revision ID: f27b552a72c9
 Revises: 
-Create Date: 2026-11-25 06:41:37.190346
+Create Date: 2026-11-25 06:47:08.791284
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '72d8848dfab9'
+revision = 'f27b552a72c9'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -28,6 +28,17 @@ def upgrade():
     sa.UniqueConstraint('api_token_hash'),
     sa.UniqueConstraint('email')
     )
+    op.create_table('custom_templates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('variables', sa.JSON(), nullable=False),
+    sa.Column('uploaded_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['uploaded_by_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
     op.create_table('agreements',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
@@ -37,9 +48,11 @@ def upgrade():
     sa.Column('data', sa.JSON(), nullable=False),
     sa.Column('data_sha256', sa.String(length=64), nullable=False),
     sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('template_id', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['template_id'], ['custom_templates.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('audit_events',
@@ -78,6 +91,7 @@ def upgrade():
     sa.Column('agreement_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('template_sha256', sa.String(length=64), nullable=True),
     sa.Column('pdf_sha256', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['agreement_id'], ['agreements.id'], ),
@@ -146,5 +160,6 @@ def downgrade():
 
     op.drop_table('audit_events')
     op.drop_table('agreements')
+    op.drop_table('custom_templates')
     op.drop_table('users')
     # ### end Alembic commands ###

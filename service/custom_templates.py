@@ -1,0 +1,123 @@
+"""Word templates uploaded by officials: checked before they are kept, then used to fill drafts.
+
+An uploaded template is code of a kind: Jinja runs in it, and LibreOffice follows what
+it links to. So before one is stored we read it as the sandbox and LibreOffice would,
+and refuse, with a Swedish reason, anything the sandbox forbids (attributes starting
+with '_', imports and includes, unknown filters or variables) and anything that makes
+the server fetch from elsewhere (external images or objects, INCLUDE/LINK fields).
+"""
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docxtpl import DocxTemplate
+from jinja2 import TemplateSyntaxError, meta, nodes
+from lxml import etree
+
+from .documents.fill import jinja_environment
+from .models import CustomTemplate
+from .schema import IopAgreement, Overenskommelse
+
+KNOWN_VARIABLES = {"iop": set(IopAgreement.model_fields), "overenskommelse": set(Overenskommelse.model_fields)}
+_FETCHING_FIELDS = re.compile(rb"\b(INCLUDETEXT|INCLUDEPICTURE|LINK|DDE|DDEAUTO|IMPORT)\b")
+
+
+class TemplateRejected(Exception):
+    """The upload cannot be used; `reasons` are Swedish sentences for the official."""
+
+    def __init__(self, reasons):
+        self.reasons = reasons
+        super().__init__("; ".join(reasons))
+
+
+@dataclass
+class TemplateReport:
+    variables: list[str]
+    reasons: list[str] = field(default_factory=list)
+
+
+def _jinja_source(data: bytes) -> str:
+    """The Jinja text of the body, headers and footers, as docxtpl will see it."""
+    template = DocxTemplate(io.BytesIO(data))
+    template.init_docx()
+    source = template.patch_xml(template.get_xml())
+    for rel in template.docx.part.rels.values():
+        if rel.reltype in (RT.HEADER, RT.FOOTER) and not rel.is_external:
+            source += template.patch_xml(template.xml_to_string(etree.fromstring(rel.target_part.blob)))
+    return source
+
+
+def _external_fetches(data: bytes) -> list[str]:
+    reasons = []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            content = archive.read(name)
+            if name.endswith(".rels"):
+                for rel in etree.fromstring(content).iter("{*}Relationship"):
+                    external = rel.get("TargetMode") == "External"
+                    if external and not rel.get("Type", "").endswith("/hyperlink"):
+                        reasons.append(f"Mallen hämtar innehåll från en extern adress ({rel.get('Target')[:80]}).")
+            elif name.endswith(".xml") and _FETCHING_FIELDS.search(content):
+                reasons.append("Mallen innehåller fältkoder som hämtar andra filer (INCLUDE, LINK eller DDE).")
+    return sorted(set(reasons))
+
+
+def _sandbox_violations(tree, env) -> list[str]:
+    reasons = set()
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+        if isinstance(name, str) and name.startswith("_"):
+            reasons.add(f"Mallen försöker nå det interna attributet '{name}', vilket sandlådan inte tillåter.")
+    for node in tree.find_all((nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)):
+        reasons.add("Mallen försöker läsa in andra mallar (import, include eller extends), vilket inte är tillåtet.")
+    for node in tree.find_all(nodes.Filter):
+        if node.name not in env.filters:
+            reasons.add(f"Mallen använder filtret '{node.name}', som inte finns.")
+        elif node.name == "attr" and any(
+            isinstance(arg, nodes.Const) and str(arg.value).startswith("_") for arg in node.args
+        ):
+            reasons.add("Mallen försöker nå interna attribut med filtret 'attr', vilket sandlådan inte tillåter.")
+    return sorted(reasons)
+
+
+def check_template(data: bytes, kind: str) -> TemplateReport:
+    """Read an uploaded .docx; raise TemplateRejected with every reason it cannot be used."""
+    try:
+        if not zipfile.is_zipfile(io.BytesIO(data)):
+            raise ValueError
+        source = _jinja_source(data)
+    except Exception:  # a corrupt upload can fail deep inside zip, lxml or python-docx
+        raise TemplateRejected(["Filen är inte ett giltigt Word-dokument (.docx)."]) from None
+    env = jinja_environment()
+    try:
+        tree = env.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateRejected([f"Mallen har ett fel i sin mallkod på rad {exc.lineno}: {exc.message}."]) from None
+    reasons = _external_fetches(data) + _sandbox_violations(tree, env)
+    try:
+        variables = sorted(meta.find_undeclared_variables(tree))
+    except TemplateSyntaxError:  # an unknown filter: already among the reasons
+        variables = []
+    unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind]]
+    if unknown:
+        reasons.append(f"Mallen använder variabler som tjänsten inte känner till: {', '.join(unknown)}.")
+    if reasons:
+        raise TemplateRejected(reasons)
+    return TemplateReport(variables)
+
+
+def store_template(session, files, data: bytes, name: str, kind: str, user) -> CustomTemplate:
+    report = check_template(data, kind)
+    template = CustomTemplate(
+        name=name.strip()[:200] or "Uppladdad mall",
+        kind=kind,
+        sha256=files.put(data),
+        variables=report.variables,
+        uploaded_by_id=user.id if user else None,
+    )
+    session.add(template)
+    session.flush()
+    return template

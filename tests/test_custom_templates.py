@@ -1,0 +1,103 @@
+import io
+import zipfile
+
+import pytest
+from docx import Document
+from docx.opc.constants import RELATIONSHIP_TYPE as RT
+from docx.oxml import parse_xml
+
+from service import agreements, signing
+from service.audit import Actor
+from service.custom_templates import TemplateRejected, check_template, store_template
+from service.documents.fill import TEMPLATE_DIR
+from service.models import CustomTemplate
+
+from .conftest import flat, pdf_text
+
+
+def docx_with(*lines) -> bytes:
+    doc = Document()
+    for line in lines:
+        doc.add_paragraph(line)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def reasons(data, kind="iop"):
+    with pytest.raises(TemplateRejected) as info:
+        check_template(data, kind)
+    return " ".join(info.value.reasons)
+
+
+def test_built_in_templates_pass_and_list_their_variables():
+    report = check_template((TEMPLATE_DIR / "iop_agreement.docx").read_bytes(), "iop")
+    assert {"title", "parties", "period", "notice_months"} <= set(report.variables)
+    report = check_template((TEMPLATE_DIR / "overenskommelse.docx").read_bytes(), "overenskommelse")
+    assert {"principles", "blank_rows"} <= set(report.variables)
+
+
+def test_internal_attributes_are_refused_with_the_reason():
+    text = reasons(docx_with("{{ cycler.__init__.__globals__.os.popen('id').read() }}"))
+    assert "interna attributet '__init__'" in text
+    assert "'attr'" in reasons(docx_with("{{ title|attr('__class__') }}"))
+
+
+def test_includes_and_unknown_filters_and_variables_are_refused():
+    assert "läsa in andra mallar" in reasons(docx_with("{% include 'x.html' %}"))
+    assert "filtret 'shell'" in reasons(docx_with("{{ title|shell }}"))
+    assert "känner till: salary" in reasons(docx_with("{{ title }} {{ salary }}"))
+
+
+def test_syntax_error_names_the_line():
+    assert "fel i sin mallkod" in reasons(docx_with("{{ title "))
+
+
+def test_external_image_and_include_fields_are_refused():
+    doc = Document()
+    doc.add_paragraph("{{ title }}")
+    doc.part.relate_to("http://192.0.2.1/spy.png", RT.IMAGE, is_external=True)
+    p = doc.add_paragraph()
+    p._p.append(parse_xml(
+        '<w:fldSimple xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        'w:instr=" INCLUDETEXT &quot;http://192.0.2.1/x.docx&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>'
+    ))
+    out = io.BytesIO()
+    doc.save(out)
+    text = reasons(out.getvalue())
+    assert "extern adress (http://192.0.2.1/spy.png)" in text and "INCLUDE" in text
+
+
+@pytest.mark.parametrize("data", [b"", b"not a zip at all", b"PK\x03\x04broken"])
+def test_corrupt_uploads_are_refused(data):
+    assert reasons(data) == "Filen är inte ett giltigt Word-dokument (.docx)."
+
+
+def test_truncated_docx_is_refused():
+    data = docx_with("{{ title }}")
+    assert reasons(data[: len(data) // 2]) == "Filen är inte ett giltigt Word-dokument (.docx)."
+
+
+def test_zip_without_a_document_is_refused():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("hello.txt", "hej")
+    assert "inte ett giltigt Word-dokument" in reasons(out.getvalue())
+
+
+def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
+    data = docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}")
+    actor = Actor("user:test@example.se")
+    with app.extensions["db"].session() as session:
+        template = store_template(session, app.extensions["files"], data, "Vår mall", "iop", None)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, actor, template)
+        agreements.send_for_signature(
+            session, app.extensions["files"], office, signing.link_serializer("k"), agreement, 30, actor
+        )
+        version = signing.latest_version(session, agreement.id)
+        assert version.template_sha256 == template.sha256
+        assert session.get(CustomTemplate, template.id).variables == ["parties", "title"]
+        pdf = app.extensions["files"].get(version.pdf_sha256)
+    text = flat(pdf_text(pdf))
+    assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in text
+    assert "Region Skåne; NÄTVERKET – Idéburen sektor Skåne;" in text
