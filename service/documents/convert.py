@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 PDF_FILTER = "writer_pdf_Export"
 PDFA_OPTIONS = ["SelectPdfVersion=2", "UseTaggedPDF=true"]
+UNREADABLE = "Dokumentet kunde inte läsas. Kontrollera att det är ett giltigt Word-dokument."
 
 
 class ConversionError(Exception):
@@ -240,6 +241,11 @@ class OfficePool:
                     if not proc.healthy(self.max_conversions):
                         self._restart(proc)
                     return proc.convert(docx, options, self.timeout)
+                except xmlrpc.client.Fault as fault:
+                    if "Could not load document" in fault.faultString:  # the input, not LibreOffice
+                        raise ConversionError(UNREADABLE) from None
+                    log.warning("conversion failed (attempt %d): %r; restarting LibreOffice", attempt, fault)
+                    self._restart(proc)
                 except (OSError, http.client.HTTPException, xmlrpc.client.Error) as exc:
                     log.warning("conversion failed (attempt %d): %r; restarting LibreOffice", attempt, exc)
                     self._restart(proc)
