@@ -4,12 +4,22 @@ import atexit
 import os
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from . import config
 from .db import Database
 from .documents.convert import OfficePool
 from .jobs import Jobs
 from .storage import FileStore
+
+
+class DatabaseId(IntegerConverter):
+    """<int:...> in every route, bounded to what the database can hold: a larger
+    number in a URL is simply not found, instead of overflowing in the query."""
+
+    def __init__(self, map, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, **kwargs)
 
 
 def create_app(test_config=None, office=None):
@@ -36,6 +46,7 @@ def create_app(test_config=None, office=None):
     if app.config["RUN_JOBS"]:
         app.extensions["jobs"].start_consumer()
 
+    app.url_map.converters["int"] = DatabaseId
     from . import cli, web
     from .formatting import kronor, local_minute
 

@@ -35,9 +35,16 @@ class SchemaError(ValueError):
         super().__init__("; ".join(f"{path}: {msg}" for path, msg in errors.items()))
 
 
+# Bidi overrides, embeddings and isolates reorder what a reader sees ("Trojan Source"):
+# in an agreement they could make the shown text differ from the signed one.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def _clean_text(value: str) -> str:
     if _FORBIDDEN_CHARS.search(value):
         raise ValueError("forbidden_chars")
+    if _BIDI_CONTROLS.search(value):
+        raise ValueError("bidi_controls")
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
@@ -226,6 +233,7 @@ FIELD_LABELS = {
 
 _CUSTOM_MESSAGES = {
     "forbidden_chars": "innehåller otillåtna styrtecken",
+    "bidi_controls": "innehåller osynliga tecken som vänder textens riktning och kan dölja vad som står",
     "org_number_format": "ska ha tio siffror (NNNNNN-NNNN)",
     "org_number_luhn": "har fel kontrollsiffra",
     "email": "är inte en giltig e-postadress",

@@ -83,3 +83,8 @@ def test_control_characters_are_refused(iop_data):
 def test_unknown_field_is_refused(iop_data):
     iop_data["parties"][0]["salary"] = 1
     assert "okänt fält" in errors_of(iop_data)["parties.0.salary"]
+
+
+def test_bidi_overrides_that_could_hide_text_are_refused(iop_data):
+    iop_data["parties"][0]["resources"]["text"] = "Bidrag \u202e000 057 1\u202c kr"
+    assert "vänder textens riktning" in errors_of(iop_data)["parties.0.resources.text"]
