@@ -5,6 +5,7 @@ per slot, each with its own ports and profile. A conversion that times out or
 hits a dead process restarts that process and is retried once.
 """
 
+import ctypes
 import fcntl
 import http.client
 import itertools
@@ -52,14 +53,14 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-def _set_parent_death_signal():
-    """Let the kernel stop unoserver if the service dies (Linux only)."""
+def _prepare_child():
+    """In the unoserver child: stop it if the service dies (Linux), and run LibreOffice
+    at a lower priority, so that long conversions never starve quick requests of CPU."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+    os.nice(10)
 
 
 class OfficeProcess:
@@ -85,7 +86,7 @@ class OfficeProcess:
                 "--user-installation", str(self.workdir / "profile"),
             ],
             stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-            start_new_session=True, preexec_fn=_set_parent_death_signal,
+            start_new_session=True, preexec_fn=_prepare_child,
         )
         log_file.close()
         self.conversions = 0
