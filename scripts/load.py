@@ -99,14 +99,17 @@ def start_service(instance, port, env):
     token = out.strip().splitlines()[-1].split()[-1]
     server = subprocess.Popen(
         [str(VENV / "gunicorn"), "--workers", str(os.cpu_count()), "--threads", "8", "--timeout", "120",
-         "--bind", f"127.0.0.1:{port}", "service:create_app()"],
+         "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(instance / "gunicorn.log", "wb"),
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if Client(f"http://127.0.0.1:{port}").request("/login", timeout=2)[0] == 200:
-            return server, token, password
+        try:
+            if Client(f"http://127.0.0.1:{port}").request("/login", timeout=2)[0] == 200:
+                return server, token, password
+        except OSError:  # not listening yet
+            pass
         time.sleep(0.3)
     raise SystemExit("Tjänsten startade inte.")
 
@@ -123,7 +126,7 @@ def main():
         instance = Path(tmp)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, AVTAL_INSTANCE=str(instance), AVTAL_PREWARM_OFFICE="1", AVTAL_RUN_JOBS="1")
+        env = dict(os.environ, AVTAL_INSTANCE=str(instance))
         server, token, password = start_service(instance, port, env)
         try:
             result = run(base, token, password, args, instance)

@@ -39,12 +39,8 @@ def create_app(test_config=None, office=None):
             timeout=app.config["CONVERT_TIMEOUT"],
         )
         atexit.register(office.stop)
-        if app.config["PREWARM_OFFICE"]:
-            office.start_in_background()
     app.extensions["office"] = office
     app.extensions["jobs"] = Jobs(app)
-    if app.config["RUN_JOBS"]:
-        app.extensions["jobs"].start_consumer()
 
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web

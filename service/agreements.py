@@ -101,31 +101,51 @@ class IssuedLink:
     token: str
 
 
-def send_for_signature(session, files, office, serializer, agreement, max_age_days, actor) -> list[IssuedLink]:
-    """Freeze the current text as a new version and issue one link per party."""
-    if agreement.status == "completed":
-        raise AgreementError("Avtalet är redan klart.")
-    model = validate_agreement(agreement.data)
-    template_sha256 = agreement.template.sha256 if agreement.template else None
+def send_for_signature(db, files, office, serializer, agreement_id, max_age_days, actor):
+    """Freeze the current text as a new version and issue one link per party.
+
+    Returns (agreement, [IssuedLink]). LibreOffice renders the PDF between two short
+    transactions, so the database is never locked while it works; a draft that was
+    saved in the meantime is not sent, and the official is asked to try again.
+    """
+    with db.session() as session:
+        agreement = get_agreement(session, agreement_id)
+        if agreement.status == "completed":
+            raise AgreementError("Avtalet är redan klart.")
+        data, data_sha256 = agreement.data, agreement.data_sha256
+        template_sha256 = agreement.template.sha256 if agreement.template else None
     template = files.get(template_sha256) if template_sha256 else None
-    _, pdf_sha256 = render_agreement_pdf(model, office, files, pdfa=True, template=template)
-    previous = signing.latest_version(session, agreement.id)
-    version = Version(
-        agreement_id=agreement.id,
-        number=(previous.number + 1) if previous else 1,
-        data=agreement.data,
-        template_sha256=template_sha256,
-        pdf_sha256=pdf_sha256,
-    )
-    session.add(version)
-    session.flush()
-    audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
-    agreement.status = "sent"
-    agreement.updated_at = utcnow()
-    return [
-        IssuedLink(party, signing.issue_link(session, serializer, party, version, max_age_days, actor))
-        for party in _sync_parties(session, agreement)
-    ]
+    _, pdf_sha256 = render_agreement_pdf(validate_agreement(data), office, files, pdfa=True, template=template)
+
+    with db.session() as session:
+        agreement = get_agreement(session, agreement_id)
+        if agreement.data_sha256 != data_sha256 or agreement.status == "completed":
+            raise AgreementError("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
+        previous = signing.latest_version(session, agreement.id)
+        version = Version(
+            agreement_id=agreement.id,
+            number=(previous.number + 1) if previous else 1,
+            data=agreement.data,
+            template_sha256=template_sha256,
+            pdf_sha256=pdf_sha256,
+        )
+        session.add(version)
+        session.flush()
+        audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
+        agreement.status = "sent"
+        agreement.updated_at = utcnow()
+        issued = [
+            IssuedLink(party, signing.issue_link(session, serializer, party, version, max_age_days, actor))
+            for party in _sync_parties(session, agreement)
+        ]
+        return agreement, issued
+
+
+def get_agreement(session, agreement_id) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        raise AgreementError("Avtalet finns inte.", status=404)
+    return agreement
 
 
 def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> IssuedLink:

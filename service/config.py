@@ -27,8 +27,6 @@ def load(instance_path: str) -> dict:
         "OFFICE_POOL_SIZE": int(env("AVTAL_OFFICE_POOL_SIZE", "1")),
         "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),
         "JOBS_PATH": env("AVTAL_JOBS_PATH", str(instance / "jobs.sqlite3")),
-        "RUN_JOBS": env("AVTAL_RUN_JOBS", "") == "1",
-        "PREWARM_OFFICE": env("AVTAL_PREWARM_OFFICE", "") == "1",
         "LINK_MAX_AGE_DAYS": int(env("AVTAL_LINK_MAX_AGE_DAYS", "30")),
         "REMINDER_DAYS_BEFORE": int(env("AVTAL_REMINDER_DAYS_BEFORE", "5")),
         "PUBLIC_URL": env("AVTAL_PUBLIC_URL", "http://127.0.0.1:5000"),

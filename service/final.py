@@ -30,57 +30,88 @@ def _signatures(parties, confirmations) -> dict:
     return by_position
 
 
-def assemble_final(session, files, office, agreement_id) -> FinalDocument | None:
-    """Build and store the final PDF if the agreement is complete and this state has none yet."""
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None or agreement.status != "completed":
-        return None
-    confirmations = signing.confirmations_by_party(session, agreement)
-    existing = session.scalars(
-        select(FinalDocument).where(
-            FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == len(confirmations)
+def _final_exists(session, agreement_id, confirmation_count) -> bool:
+    return session.scalars(
+        select(FinalDocument.id).where(
+            FinalDocument.agreement_id == agreement_id, FinalDocument.confirmation_count == confirmation_count
         )
-    ).first()
-    if existing:
-        return existing
+    ).first() is not None
 
+
+def _gather(session, agreement):
+    """Everything the final PDF shows, read in one short transaction."""
+    confirmations = signing.confirmations_by_party(session, agreement)
     version = signing.latest_version(session, agreement.id)
     parties = signing.active_parties(session, agreement)
-    model = validate_agreement(agreement.data)
-    sheet = office.convert(fill_signing_sheet(model, _signatures(parties, confirmations)), pdfa=True)
     events = [
-        {"at": e.created_at, "label": audit.EVENT_LABELS.get(e.event, e.event), "party": e.details.get("party", ""), "ip": e.ip}
+        {"at": e.created_at, "label": audit.EVENT_LABELS.get(e.event, e.event),
+         "party": e.details.get("party", ""), "ip": e.ip}
         for e in audit.events_for(session, agreement.id)
         if e.event in LINK_EVENTS
     ]
     rows = [
-        {"party": p.name, "name": c.signer_name, "title": c.signer_title, "place": c.place, "at": c.created_at, "ip": c.ip}
+        {"party": p.name, "name": c.signer_name, "title": c.signer_title, "place": c.place,
+         "at": c.created_at, "ip": c.ip}
         for p in parties
         if (c := confirmations.get(p.id))
     ]
+    return {
+        "model": validate_agreement(agreement.data),
+        "title": agreement.title,
+        "registration_number": agreement.registration_number,
+        "version": version,
+        "confirmation_count": len(confirmations),
+        "signatures": _signatures(parties, confirmations),
+        "rows": rows,
+        "events": events,
+    }
+
+
+def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
+    """Build and store the final PDF if the agreement is complete and this state has none yet.
+
+    LibreOffice works between two short transactions, so confirmations are never kept
+    waiting for it; the second transaction stores the result only if no other delivery
+    of the job got there first.
+    """
+    with db.session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        if agreement is None or agreement.status != "completed":
+            return None
+        count = len(signing.confirmations_by_party(session, agreement))
+        if _final_exists(session, agreement_id, count):
+            return None
+        facts = _gather(session, agreement)
+
+    version = facts["version"]
+    sheet = office.convert(fill_signing_sheet(facts["model"], facts["signatures"]), pdfa=True)
     appendix = office.convert(
-        build_appendix(agreement.title, agreement.registration_number, version, rows, events), pdfa=True
+        build_appendix(facts["title"], facts["registration_number"], version, facts["rows"], facts["events"]),
+        pdfa=True,
     )
     frozen = files.get(version.pdf_sha256)
     final = merge_pdfs([frozen, sheet, appendix], {f"avtal-version-{version.number}.pdf": frozen})
     digest = files.put(final)
 
-    count = len(session.scalars(select(FinalDocument.id).where(FinalDocument.agreement_id == agreement.id)).all())
-    document = FinalDocument(
-        agreement_id=agreement.id,
-        number=count + 1,
-        version_id=version.id,
-        confirmation_count=len(confirmations),
-        sha256=digest,
-    )
-    try:
-        with session.begin_nested():
-            session.add(document)
-            session.flush()
-    except IntegrityError:  # another delivery of the same job got there first
-        return None
-    audit.record(session, "final_assembled", audit.SYSTEM, agreement.id, sha256=digest, number=document.number)
-    return document
+    with db.session() as session:
+        if _final_exists(session, agreement_id, facts["confirmation_count"]):
+            return None
+        number = len(session.scalars(select(FinalDocument.id).where(FinalDocument.agreement_id == agreement_id)).all())
+        document = FinalDocument(
+            agreement_id=agreement_id,
+            number=number + 1,
+            version_id=version.id,
+            confirmation_count=facts["confirmation_count"],
+            sha256=digest,
+        )
+        try:
+            with session.begin_nested():
+                session.add(document)
+                session.flush()
+        except IntegrityError:  # another process stored the same state meanwhile
+            return None
+        audit.record(session, "final_assembled", audit.SYSTEM, agreement_id, sha256=digest, number=document.number)
+        return document
 
 
 def agreements_missing_final(session) -> list[int]:

@@ -34,8 +34,8 @@ class Jobs:
 
     def _assemble(self, agreement_id):
         app = self.app
-        with app.app_context(), app.extensions["db"].session() as session:
-            final.assemble_final(session, app.extensions["files"], app.extensions["office"], agreement_id)
+        with app.app_context():
+            final.assemble_final(app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id)
 
     def enqueue_final(self, agreement_id):
         self.assemble_task(agreement_id)

@@ -73,7 +73,7 @@ class Version(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
     number: Mapped[int] = mapped_column(Integer)
-    data: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict] = mapped_column(JSON, deferred=True)  # large; read only when rendering
     template_sha256: Mapped[str | None] = mapped_column(String(64))  # None: the built-in template
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -91,9 +91,10 @@ def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
     with app.extensions["db"].session() as session:
         template = store_template(session, app.extensions["files"], data, "Vår mall", "iop", None)
         agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, actor, template)
-        agreements.send_for_signature(
-            session, app.extensions["files"], office, signing.link_serializer("k"), agreement, 30, actor
-        )
+    agreements.send_for_signature(
+        app.extensions["db"], app.extensions["files"], office, signing.link_serializer("k"), agreement.id, 30, actor
+    )
+    with app.extensions["db"].session() as session:
         version = signing.latest_version(session, agreement.id)
         assert version.template_sha256 == template.sha256
         assert session.get(CustomTemplate, template.id).variables == ["parties", "title"]

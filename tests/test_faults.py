@@ -80,12 +80,14 @@ def test_unreadable_document_gives_a_clear_error_and_the_next_one_converts(offic
 
 
 def start_service(instance, port, run_jobs):
-    env = dict(os.environ, AVTAL_INSTANCE=str(instance), AVTAL_RUN_JOBS="1" if run_jobs else "0",
-               AVTAL_PREWARM_OFFICE="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "service", "run", "--port", str(port), "--no-reload"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    """The service in a process of its own: as scripts/serve runs it (gunicorn, jobs
+    running), or, with run_jobs off, a bare app whose queued jobs wait for a consumer."""
+    env = dict(os.environ, AVTAL_INSTANCE=str(instance))
+    if run_jobs:
+        command = [str(ROOT / ".venv/bin/gunicorn"), "--bind", f"127.0.0.1:{port}", "service.wsgi:app"]
+    else:
+        command = [sys.executable, "-m", "flask", "--app", "service", "run", "--port", str(port), "--no-reload"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def up():
         try:

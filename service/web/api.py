@@ -82,10 +82,7 @@ def _json_body() -> dict:
 
 
 def _agreement(session, agreement_id) -> Agreement:
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None:
-        raise ApiError(404, "Avtalet finns inte.")
-    return agreement
+    return agreements.get_agreement(session, agreement_id)
 
 
 def _links(issued):
@@ -145,13 +142,10 @@ def show(agreement_id):
 @bp.post("/agreements/<int:agreement_id>/send")
 @token_required(*WRITE_ROLES)
 def send(agreement_id):
-    with db().session() as session:
-        agreement = _agreement(session, agreement_id)
-        issued = agreements.send_for_signature(
-            session, files(), current_app.extensions["office"], link_serializer(), agreement, _max_age(),
-            request_actor(),
-        )
-        return jsonify({"status": agreement.status, "links": _links(issued)})
+    agreement, issued = agreements.send_for_signature(
+        db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, _max_age(), request_actor()
+    )
+    return jsonify({"status": agreement.status, "links": _links(issued)})
 
 
 @bp.post("/agreements/<int:agreement_id>/parties")

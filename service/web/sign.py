@@ -1,5 +1,7 @@
 """Pages for a party that opens its one-time signing link. No account: the link is the key."""
 
+import functools
+
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .. import signing
@@ -24,21 +26,32 @@ def _problem(problem):
     return render_template("sign/problem.html", problem=problem), PROBLEM_STATUS[problem.kind]
 
 
-def _page(link, session, errors=None, form=None, status=200):
-    version = link.version
-    party_data = version.data["parties"][link.party.position] if link.party.position < len(version.data["parties"]) else {}
-    representative = party_data.get("representative", {})
-    form = form or {
-        "signer_name": representative.get("name", ""),
-        "signer_title": representative.get("title", ""),
-        "place": "",
-    }
+def _page_context(session, link) -> dict:
+    """What the party's page shows, read while the session is open."""
     agreement = session.get(Agreement, link.party.agreement_id)
-    pages = page_count(files().get(version.pdf_sha256))
+    parties = agreement.data["parties"]
+    representative = parties[link.party.position]["representative"] if link.party.position < len(parties) else {}
+    return {
+        "link": link,
+        "agreement": agreement,
+        "version": link.version,
+        "defaults": {"signer_name": representative.get("name", ""),
+                     "signer_title": representative.get("title", ""), "place": ""},
+    }
+
+
+@functools.lru_cache(maxsize=512)
+def _page_count(pdf_sha256) -> int:
+    """Stored files never change, so neither do their page counts."""
+    return page_count(files().get(pdf_sha256))
+
+
+def _page(context, errors=None, form=None, status=200):
+    pages = _page_count(context["version"].pdf_sha256)
     return (
         render_template(
-            "sign/page.html", link=link, agreement=agreement, version=version, pages=pages,
-            token=request.view_args["token"], errors=errors or {}, form=form,
+            "sign/page.html", pages=pages, token=request.view_args["token"], errors=errors or {},
+            form=form or context["defaults"], **context,
         ),
         status,
     )
@@ -51,7 +64,27 @@ def show(token):
             link = signing.open_link(session, link_serializer(), token, request_actor())
         except signing.LinkProblem as problem:
             return _problem(problem)
-        return _page(link, session)
+        context = _page_context(session, link)
+    return _page(context)
+
+
+def _invalid_form(token, errors, form=None):
+    """The page again with the errors; nothing is stored and the link stays usable."""
+    with db().session() as session:
+        try:
+            context = _page_context(session, signing.check_link(session, link_serializer(), token))
+        except signing.LinkProblem as problem:
+            return _problem(problem)
+    return _page(context, errors, form, status=400)
+
+
+def _done_context(session, answer) -> dict:
+    return {
+        "answer": answer,
+        "party": answer.party,
+        "version": answer.version,
+        "agreement": session.get(Agreement, answer.party.agreement_id),
+    }
 
 
 @bp.post("/<token>/bekrafta")
@@ -59,38 +92,35 @@ def confirm(token):
     form = {k: request.form.get(k, "") for k in ("signer_name", "signer_title", "place")}
     accepted = request.form.get("accept") == "ja"
     errors = signing.check_answer(form["signer_name"], form["signer_title"], form["place"], accepted)
+    if errors:
+        return _invalid_form(token, errors, form)
     with db().session() as session:
         try:
-            link = signing.check_link(session, link_serializer(), token)
-            if errors:
-                return _page(link, session, errors, form, status=400)
             answer = signing.confirm(
                 session, link_serializer(), token,
                 form["signer_name"].strip(), form["signer_title"].strip(), form["place"].strip(), request_actor(),
             )
-            agreement = session.get(Agreement, link.party.agreement_id)
-            completed = agreement.status == "completed"
         except signing.LinkProblem as problem:
             return _problem(problem)
-    if completed:
-        current_app.extensions["jobs"].enqueue_final(agreement.id)
-    return render_template("sign/done.html", answer=answer, agreement=agreement, link=link)
+        done = _done_context(session, answer)
+    if done["agreement"].status == "completed":
+        current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
+    return render_template("sign/done.html", **done)
 
 
 @bp.post("/<token>/avboj")
 def decline(token):
     reason = request.form.get("reason", "")
     errors = signing.check_reason(reason)
+    if errors:
+        return _invalid_form(token, errors)
     with db().session() as session:
         try:
-            link = signing.check_link(session, link_serializer(), token)
-            if errors:
-                return _page(link, session, errors, status=400)
             answer = signing.decline(session, link_serializer(), token, reason.strip(), request_actor())
-            agreement = session.get(Agreement, link.party.agreement_id)
         except signing.LinkProblem as problem:
             return _problem(problem)
-    return render_template("sign/done.html", answer=answer, agreement=agreement, link=link)
+        done = _done_context(session, answer)
+    return render_template("sign/done.html", **done)
 
 
 def _frozen_pdf(token) -> bytes:
