@@ -1,0 +1,121 @@
+"""Every route against every kind of visitor: who gets in, who is refused, and nothing crashes.
+
+A new route must be added to ACCESS, or test_every_route_is_classified fails.
+"""
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from service import users
+from service.models import Party
+
+from .conftest import login
+from .test_signing import bearer, create_and_send, path_of
+
+WEB = ("official", "archivist", "admin")
+ACCESS = {
+    # endpoint: roles let in; "any" = everyone, "token" = whoever holds the party's link
+    "home.index": WEB,
+    "auth.login": "any",
+    "auth.logout": WEB,
+    "static": "any",
+    "drafting.index": ("official", "admin"),
+    "drafting.new": ("official", "admin"),
+    "drafting.show": ("official", "admin"),
+    "drafting.edit": ("official", "admin"),
+    "drafting.preview": ("official", "admin"),
+    "drafting.preview_page": ("official", "admin"),
+    "drafting.send": ("official", "admin"),
+    "drafting.revoke": ("official", "admin"),
+    "drafting.reissue": ("official", "admin"),
+    "drafting.add_party": ("official", "admin"),
+    "drafting.log": ("official", "admin"),
+    "drafting.final_pdf": ("official", "admin"),
+    "archive.index": WEB,
+    "archive.show": WEB,
+    "archive.final_pdf": WEB,
+    "archive.log_json": WEB,
+    "archive.log_csv": WEB,
+    "sign.show": "token",
+    "sign.confirm": "token",
+    "sign.decline": "token",
+    "sign.pdf": "token",
+    "sign.page_image": "token",
+    "api.openapi": "any",
+    "api.create": ("official", "admin"),
+    "api.send": ("official", "admin"),
+    "api.add_party": ("official", "admin"),
+    "api.show": WEB,
+    "api.final_pdf": WEB,
+}
+VISITORS = ("anonymous", "party", "official", "archivist", "admin")
+
+
+def test_every_route_is_classified(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints == set(ACCESS)
+
+
+def url_for_rule(rule, ids):
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(ids[m.group(1)]), rule.rule)
+
+
+@pytest.fixture
+def world(app, client, api_token, halland_data):
+    """A sent agreement with a party link, and a session or bearer token per visitor."""
+    agreement_id, links = create_and_send(client, api_token, halland_data)
+    with app.extensions["db"].session() as session:
+        party = session.scalars(select(Party).where(Party.agreement_id == agreement_id)).first()
+        credentials = {}
+        for role in ("official", "archivist", "admin"):
+            password = users.generate_password()
+            user = users.create_user(session, f"{role}-matris@example.se", role, password)
+            credentials[role] = (user.email, password, users.issue_api_token(session, user))
+    return {
+        "ids": {"agreement_id": agreement_id, "party_id": party.id, "number": 1, "sha": "0" * 64,
+                "filename": "style.css", "token": path_of(links[0]["url"])[len("/sign/"):]},
+        "credentials": credentials,
+    }
+
+
+def visit(app, visitor, world):
+    """A client as this visitor, its CSRF token, and its bearer token if any."""
+    client = app.test_client()
+    bearer_token = None
+    if visitor in world["credentials"]:
+        email, password, bearer_token = world["credentials"][visitor]
+        assert login(client, email, password).status_code == 302
+    html = client.get("/login" if visitor in ("anonymous", "party") else "/", follow_redirects=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html.get_data(as_text=True))
+    return client, token.group(1) if token else "", bearer_token
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+def test_access_matrix(app, world, visitor):
+    client, csrf, bearer_token = visit(app, visitor, world)
+    rules = sorted(app.url_map.iter_rules(), key=lambda r: ("POST" in r.methods, r.rule))
+    for rule in rules:
+        if rule.endpoint in ("auth.logout",):
+            continue  # would end the session the loop relies on; covered in test_auth
+        allowed = ACCESS[rule.endpoint]
+        url = url_for_rule(rule, world["ids"])
+        method = "POST" if "POST" in rule.methods and "GET" not in rule.methods else "GET"
+        if rule.endpoint.startswith("api."):
+            headers = bearer(bearer_token) if bearer_token else {}
+            response = client.open(url, method=method, json={} if method == "POST" else None, headers=headers)
+        else:
+            response = client.open(url, method=method, data={"csrf_token": csrf} if method == "POST" else None)
+        status, where = response.status_code, response.headers.get("Location", "")
+        label = f"{visitor} {method} {url} -> {status}"
+        assert status < 500, label
+        let_in = allowed == "any" or (allowed == "token") or visitor in allowed
+        if let_in:
+            assert status not in (401, 403) and "/login" not in where, label
+        elif rule.endpoint.startswith("api."):
+            assert status == (401 if visitor in ("anonymous", "party") else 403), label
+        elif visitor in ("anonymous", "party"):
+            assert status == 302 and "/login" in where, label
+        else:
+            assert status == 403, label
