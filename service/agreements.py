@@ -9,7 +9,6 @@ changing its text: the new party confirms the same frozen version.
 """
 
 import json
-from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
@@ -95,16 +94,10 @@ def _sync_parties(session, agreement) -> list[Party]:
     return rows
 
 
-@dataclass
-class IssuedLink:
-    party: Party
-    token: str
-
-
 def send_for_signature(db, files, office, serializer, agreement_id, max_age_days, actor):
     """Freeze the current text as a new version and issue one link per party.
 
-    Returns (agreement, [IssuedLink]). LibreOffice renders the PDF between two short
+    Returns (agreement, [signing.IssuedLink]). LibreOffice renders the PDF between two short
     transactions, so the database is never locked while it works; a draft that was
     saved in the meantime is not sent, and the official is asked to try again.
     """
@@ -135,7 +128,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
         agreement.status = "sent"
         agreement.updated_at = utcnow()
         issued = [
-            IssuedLink(party, signing.issue_link(session, serializer, party, version, max_age_days, actor))
+            signing.issue_link(session, serializer, party, version, max_age_days, actor)
             for party in _sync_parties(session, agreement)
         ]
         return agreement, issued
@@ -148,7 +141,7 @@ def get_agreement(session, agreement_id) -> Agreement:
     return agreement
 
 
-def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> IssuedLink:
+def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
     """Accession: a new organisation joins a sent or completed överenskommelse."""
     if agreement.kind != "overenskommelse":
         raise AgreementError("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
@@ -163,7 +156,7 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
     party = _sync_parties(session, agreement)[-1]
     audit.record(session, "party_added", actor, agreement.id, party=party.name, org_number=party.org_number)
     version = signing.latest_version(session, agreement.id)
-    return IssuedLink(party, signing.issue_link(session, serializer, party, version, max_age_days, actor))
+    return signing.issue_link(session, serializer, party, version, max_age_days, actor)
 
 
 def record_download(session, agreement, document, actor):

@@ -4,7 +4,7 @@ and needs no server; RedisHuey would let consumers on many machines share the wo
 Each app gets its own Huey bound to its configuration. The embedded default runs the
 consumer as threads inside the service process (`start_consumer`); every minute a
 periodic sweep re-enqueues final PDFs that a crash may have lost between the last
-confirmation's commit and the enqueue.
+confirmation's commit and the enqueue, and sends the reminders that are due.
 """
 
 import logging
@@ -12,7 +12,7 @@ import logging
 from huey import SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from . import final
+from . import final, mail
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class Jobs:
             missing = final.agreements_missing_final(session)
         for agreement_id in missing:
             self.enqueue_final(agreement_id)
+        mail.send_reminders(app)
 
     def start_consumer(self, workers=1):
         """Run queued and periodic jobs in threads of this process; returns at once."""

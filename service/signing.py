@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import select, update
@@ -73,7 +74,16 @@ def latest_version(session, agreement_id):
     ).first()
 
 
-def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> str:
+@dataclass
+class IssuedLink:
+    """A link as issued: the token exists only here and in what is sent to the party."""
+
+    party: Party
+    token: str
+    expires_at: datetime
+
+
+def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> IssuedLink:
     """Create a new link for `party` to sign `version`; revokes the party's earlier open links."""
     now = utcnow()
     for old in session.scalars(
@@ -97,7 +107,8 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
         session, "link_issued", actor, party.agreement_id,
         link_id=link.id, party=party.name, version=version.number, expires_at=link.expires_at.isoformat(),
     )
-    return serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
+    token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
+    return IssuedLink(party, token, link.expires_at)
 
 
 def _load(session, serializer, token) -> SigningLink:

@@ -27,7 +27,7 @@ def test_official_logs_in_and_out(page, make_user):
     header = page.get_by_role("banner")
     expect(header).to_contain_text("anna.andersson@region.example.se")
     expect(header).to_contain_text("handläggare")
-    expect(page.get_by_role("heading", name="Välkommen")).to_be_visible()
+    expect(page.get_by_role("heading", name="Avtal", exact=True)).to_be_visible()
     expect(page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Avtal")).to_be_visible()
     axe_check(page)
     screenshot(page, "start-official")

@@ -30,7 +30,7 @@ def test_logout_without_csrf_token_keeps_the_user_logged_in(client, make_user):
     response = client.post("/logout")
     assert response.status_code == 400
     assert CSRF_MESSAGE in response.get_data(as_text=True)
-    assert "anna@example.se" in client.get("/").get_data(as_text=True)
+    assert "anna@example.se" in client.get("/", follow_redirects=True).get_data(as_text=True)
 
 
 def test_a_token_from_another_session_is_refused(app, make_user):

@@ -161,7 +161,7 @@ def test_revoked_link_after_reissue(app, client, api_token, iop_data):
         link = session.scalars(select(SigningLink).order_by(SigningLink.id)).first()
         version = signing.latest_version(session, agreement_id)
         new_token = signing.issue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), link.party,
-                                       version, 30, OFFICIAL)
+                                       version, 30, OFFICIAL).token
     old = client.get(path_of(links[0]["url"]))
     assert old.status_code == 410 and "återkallat" in old.get_data(as_text=True)
     assert client.get(f"/sign/{new_token}").status_code == 200

@@ -2,11 +2,13 @@
 
 
 def register(app):
-    from . import api, auth, home, security, sign
+    from . import api, archive, auth, drafting, home, security, sign
 
     app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
     app.register_blueprint(home.bp)
+    app.register_blueprint(drafting.bp)
     app.register_blueprint(sign.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(archive.bp)
     security.init_app(app)
     security.csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie

@@ -4,7 +4,7 @@ import functools
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from .. import signing
+from .. import mail, signing
 from ..documents.preview import page_count, page_png
 from ..models import Agreement
 from .context import db, files, link_serializer, request_actor
@@ -120,6 +120,7 @@ def decline(token):
         except signing.LinkProblem as problem:
             return _problem(problem)
         done = _done_context(session, answer)
+    mail.send_decline_notice(current_app, done["agreement"], done["party"], answer.reason)
     return render_template("sign/done.html", **done)
 
 

@@ -1,0 +1,224 @@
+"""Email: signing links to the parties, reminders, and decline notices to the official.
+
+Mail goes through smtplib to SMTP_HOST:SMTP_PORT; without SMTP_HOST nothing is sent.
+Call these after the transaction that made the links has committed: mail must never
+announce links that a rollback took back. A failed send is logged and its address
+returned, never raised: the links are in the database whether or not mail got out.
+"""
+
+import logging
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sqlalchemy import func, select, update
+
+from . import audit
+from .formatting import local_time
+from .models import Agreement, Party, SigningLink, User, Version, utcnow
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 10
+SIGNATURE = "Med vänlig hälsning\nAvtalstjänsten"
+
+
+def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -> list[str]:
+    """Email each party with a contact address its link; returns the addresses that failed.
+
+    `sender` is the official's email address. `url_for_token` turns a token into the
+    link (the web views pass `sign_url`); by default it is PUBLIC_URL/sign/<token>.
+    Call it after the links' transaction has committed.
+    """
+    if not app.config["SMTP_HOST"]:
+        return []
+    url_for_token = url_for_token or (lambda token: f"{app.config['PUBLIC_URL'].rstrip('/')}/sign/{token}")
+    messages = [
+        _message(
+            app, issued.party.contact_email, f"Avtal att bekräfta: {agreement.title}",
+            _link_text(agreement, issued.party, sender, url_for_token(issued.token), issued.expires_at),
+            reply_to=sender,
+        )
+        for issued in issued_links
+        if issued.party.contact_email
+    ]
+    return _deliver(app, messages)
+
+
+def _link_text(agreement, party, sender, url, expires_at) -> str:
+    return f"""Hej!
+
+{sender} har skickat avtalet "{agreement.title}" till {party.name} för bekräftelse.
+
+Öppna länken, läs avtalet och bekräfta det med namn, titel och ort. Datum och tid sätts \
+automatiskt. Om ni inte vill ingå avtalet kan ni avböja det på samma sida och skriva varför.
+
+{url}
+
+{_valid_until(expires_at)} och kan bara användas en gång. Den är personlig för {party.name}: \
+skicka inte vidare meddelandet.
+
+Har du frågor om avtalet? Svara på det här meddelandet, så når du {sender}.
+
+{SIGNATURE}
+"""
+
+
+def _valid_until(expires_at) -> str:
+    return "Länken gäller till " + local_time(expires_at).strftime("%Y-%m-%d kl. %H:%M")
+
+
+def send_reminders(app) -> int:
+    """Remind each party whose open link expires within REMINDER_DAYS_BEFORE days, once.
+
+    The reminder cannot carry the link: only a hash of its nonce is stored, so the token
+    cannot be rebuilt. It asks the party to use the link in the earlier email, or to
+    ask the official for a new one. A link is claimed by an atomic update of
+    `reminded_at` before mailing, so two sweeps running at once send one reminder; a
+    failed send releases the claim and the next sweep tries again. Returns how many
+    reminders were sent.
+    """
+    if not app.config["SMTP_HOST"]:
+        return 0
+    sent = 0
+    for due in _due_reminders(app):
+        if not _claim(app, due.link_id):
+            continue
+        message = _message(app, due.contact_email, f"Påminnelse: {due.title}", _reminder_text(due))
+        if _deliver(app, [message]):
+            _release(app, due.link_id)
+            continue
+        with app.extensions["db"].session() as session:
+            audit.record(
+                session, "reminder_sent", audit.SYSTEM, due.agreement_id,
+                link_id=due.link_id, party=due.party_name, email=due.contact_email,
+            )
+        sent += 1
+    return sent
+
+
+def _due_reminders(app):
+    """Open links to the current version of a sent agreement, expiring soon, not yet reminded."""
+    now = utcnow()
+    current_version = (
+        select(func.max(Version.id)).where(Version.agreement_id == Agreement.id).correlate(Agreement).scalar_subquery()
+    )
+    query = (
+        select(
+            SigningLink.id.label("link_id"), SigningLink.expires_at, Party.name.label("party_name"),
+            Party.contact_email, Agreement.id.label("agreement_id"), Agreement.title,
+            User.email.label("official_email"),
+        )
+        .join(Party, SigningLink.party_id == Party.id)
+        .join(Agreement, Party.agreement_id == Agreement.id)
+        .outerjoin(User, Agreement.created_by_id == User.id)
+        .where(
+            SigningLink.used_at.is_(None),
+            SigningLink.revoked_at.is_(None),
+            SigningLink.reminded_at.is_(None),
+            SigningLink.expires_at > now,
+            SigningLink.expires_at <= now + timedelta(days=app.config["REMINDER_DAYS_BEFORE"]),
+            SigningLink.version_id == current_version,
+            Agreement.status == "sent",
+            Party.contact_email != "",
+        )
+        .order_by(SigningLink.id)
+    )
+    with app.extensions["db"].session() as session:
+        return session.execute(query).all()
+
+
+def _claim(app, link_id) -> bool:
+    with app.extensions["db"].session() as session:
+        result = session.execute(
+            update(SigningLink)
+            .where(
+                SigningLink.id == link_id, SigningLink.reminded_at.is_(None),
+                SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None),
+            )
+            .values(reminded_at=utcnow())
+        )
+        return result.rowcount == 1
+
+
+def _release(app, link_id):
+    with app.extensions["db"].session() as session:
+        session.execute(update(SigningLink).where(SigningLink.id == link_id).values(reminded_at=None))
+
+
+def _reminder_text(due) -> str:
+    official = f"handläggaren {due.official_email}" if due.official_email else "handläggaren som skickade avtalet"
+    return f"""Hej!
+
+Avtalet "{due.title}" väntar fortfarande på att {due.party_name} bekräftar eller avböjer det.
+
+{_valid_until(due.expires_at)}. Använd länken i det e-postmeddelande ni fick när avtalet \
+skickades. Av säkerhetsskäl sparar vi inte länken och kan inte skicka den igen.
+
+Hittar ni inte meddelandet, eller fungerar länken inte längre? Be {official} om en ny länk.
+
+{SIGNATURE}
+"""
+
+
+def send_decline_notice(app, agreement, party, reason) -> list[str]:
+    """Tell the official who created the agreement that a party declined; returns failed addresses."""
+    if not app.config["SMTP_HOST"]:
+        return []
+    with app.extensions["db"].session() as session:
+        official = session.get(User, agreement.created_by_id) if agreement.created_by_id else None
+    if official is None:
+        log.warning("Agreement %s has no official to tell that %s declined", agreement.id, party.name)
+        return []
+    dnr = f" ({agreement.registration_number})" if agreement.registration_number else ""
+    text = f"""Hej!
+
+{party.name} har avböjt avtalet "{agreement.title}"{dnr}.
+
+Motivering:
+{reason}
+
+Avtalet har status Avböjt. Om ni kommer överens om ändringar kan du ändra avtalet och skicka \
+det för signering igen.
+
+{SIGNATURE}
+"""
+    return _deliver(app, [_message(app, official.email, f"Avböjt: {agreement.title}", text)])
+
+
+def _message(app, to, subject, text, reply_to=None) -> EmailMessage:
+    sender = app.config["MAIL_FROM"]
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = " ".join(subject.split())  # a title must not break the header
+    message["Date"] = format_datetime(local_time(utcnow()))
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message.set_content(text)
+    return message
+
+
+def _deliver(app, messages) -> list[str]:
+    """Send over one connection; log and return the recipients that could not be reached."""
+    if not messages:
+        return []
+    try:
+        smtp = smtplib.SMTP(app.config["SMTP_HOST"], app.config["SMTP_PORT"], timeout=SMTP_TIMEOUT)
+    except OSError:
+        log.exception("Could not connect to SMTP server %s:%s", app.config["SMTP_HOST"], app.config["SMTP_PORT"])
+        return [str(m["To"]) for m in messages]
+    failed = []
+    for message in messages:
+        try:
+            smtp.send_message(message)
+        except OSError:  # smtplib's errors are OSErrors too
+            log.exception("Could not send mail to %s", message["To"])
+            failed.append(str(message["To"]))
+    try:
+        smtp.quit()
+    except OSError:
+        smtp.close()
+    return failed

@@ -1,0 +1,183 @@
+"""The archive: find agreements, download final PDFs and the audit trail.
+
+Archivists and officials may read here. Nothing is changed, except that every
+download is appended to the audit trail.
+"""
+
+import csv
+import io
+import json
+from datetime import date, timezone
+
+from flask import Blueprint, Response, abort, render_template, request
+from sqlalchemy import func, select
+
+from .. import agreements, audit, signing
+from ..audit import EVENT_LABELS
+from ..models import Agreement, FinalDocument
+from ..schema import KIND_LABELS
+from .auth import login_required
+from .context import db, files, request_actor
+from .security import error_response
+
+bp = Blueprint("archive", __name__, url_prefix="/arkiv")
+
+READERS = ("archivist", "admin", "official")
+DEFAULT_STATUS = "completed"
+CSV_COLUMNS = ["id", "tid", "händelse", "aktör", "ip", "webbläsare", "detaljer", "föregående hash", "hash"]
+DATE_ERROR = "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01."
+
+
+@bp.get("")
+@login_required(*READERS)
+def index():
+    form = {name: request.args.get(name, "").strip() for name in ("q", "org", "dnr", "from", "to")}
+    form["status"] = request.args.get("status", DEFAULT_STATUS)
+    period_from, period_to, errors = _period(form["from"], form["to"])
+    if form["status"] and form["status"] not in agreements.STATUS_LABELS:
+        errors["status"] = "Välj en status i listan."
+    with db().session() as session:
+        found = []
+        if not errors:
+            found = agreements.search(
+                session, text=form["q"], status=form["status"], org_number=form["org"],
+                registration_number=form["dnr"], period_from=period_from, period_to=period_to,
+            )
+        return render_template(
+            "archive/index.html", form=form, errors=errors, agreements=found,
+            final_counts=_final_counts(session, [a.id for a in found]),
+            status_labels=agreements.STATUS_LABELS,
+        ), 400 if errors else 200
+
+
+def _period(start, end):
+    """The search period as dates, and Swedish errors for the fields that are not dates."""
+    errors = {}
+    dates = []
+    for name, value in (("from", start), ("to", end)):
+        try:
+            dates.append(date.fromisoformat(value) if value else None)
+        except ValueError:
+            errors[name] = DATE_ERROR
+            dates.append(None)
+    if all(dates) and dates[0] > dates[1]:
+        errors["to"] = "Slutdatumet kan inte vara före startdatumet."
+    return dates[0], dates[1], errors
+
+
+def _final_counts(session, agreement_ids) -> dict[int, int]:
+    rows = session.execute(
+        select(FinalDocument.agreement_id, func.count(FinalDocument.id))
+        .where(FinalDocument.agreement_id.in_(agreement_ids))
+        .group_by(FinalDocument.agreement_id)
+    )
+    return dict(rows.all())
+
+
+@bp.get("/<int:agreement_id>")
+@login_required(*READERS)
+def show(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        return render_template(
+            "archive/show.html",
+            agreement=agreement,
+            kind_label=KIND_LABELS.get(agreement.kind, agreement.kind),
+            status_label=agreements.STATUS_LABELS.get(agreement.status, agreement.status),
+            parties=signing.active_parties(session, agreement),
+            answers=signing.answers_by_party(session, agreement),
+            events=audit.events_for(session, agreement.id),
+            event_labels=EVENT_LABELS,
+            broken=audit.verify_chain(session),
+        )
+
+
+@bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
+@login_required(*READERS)
+def final_pdf(agreement_id, number):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        document = next((d for d in agreement.final_documents if d.number == number), None)
+        if document is None:
+            abort(error_response(404, f"Avtalet har ingen slutlig version {number}."))
+        agreements.record_download(session, agreement, document, request_actor())
+        data = files().get(document.sha256)
+    return _attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
+
+
+@bp.get("/<int:agreement_id>/logg.json")
+@login_required(*READERS)
+def log_json(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        body = {
+            "agreement": {
+                "id": agreement.id, "title": agreement.title, "registration_number": agreement.registration_number
+            },
+            "events": [_event_json(event) for event in audit.events_for(session, agreement.id)],
+        }
+        audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.json")
+    data = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
+    return _attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
+
+
+@bp.get("/<int:agreement_id>/logg.csv")
+@login_required(*READERS)
+def log_csv(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        events = audit.events_for(session, agreement.id)
+        audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.csv")
+    return _attachment(_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
+
+
+def _agreement(session, agreement_id) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        abort(error_response(404, f"Det finns inget avtal med nummer {agreement_id} i arkivet."))
+    return agreement
+
+
+def _utc_iso(moment) -> str:
+    return moment.replace(tzinfo=timezone.utc).isoformat()
+
+
+def _event_json(event) -> dict:
+    return {
+        "id": event.id,
+        "created_at": _utc_iso(event.created_at),
+        "event": event.event,
+        "label": EVENT_LABELS.get(event.event, event.event),
+        "actor": event.actor,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def _csv(events) -> bytes:
+    """The trail as Swedish Excel opens it: UTF-8 with BOM, `;` between fields."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in events:
+        details = json.dumps(e.details, ensure_ascii=False, sort_keys=True)
+        row = [e.id, _utc_iso(e.created_at), EVENT_LABELS.get(e.event, e.event), e.actor, e.ip, e.user_agent,
+               details, e.prev_hash, e.hash]
+        writer.writerow([_inert(value) for value in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _inert(value):
+    """Keep a browser string like '=HYPERLINK(…)' from running as a formula in Excel."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
+def _attachment(data, content_type, filename) -> Response:
+    return Response(
+        data, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

@@ -1,0 +1,367 @@
+"""The officials' pages: list, draft, preview, send and follow up agreements."""
+
+from datetime import datetime
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from pypdfium2 import PdfiumError
+from sqlalchemy import select
+
+from .. import agreements, audit, forms, mail, signing
+from ..documents import ConversionError, TemplateFillError, fill_agreement
+from ..documents.preview import page_count, page_png
+from ..formatting import join_sv, local_minute
+from ..models import Agreement, FinalDocument, Party, utcnow
+from ..schema import KIND_LABELS, SchemaError, validate_agreement
+from ..storage import StorageError
+from .auth import login_required
+from .context import db, files, link_serializer, request_actor, sign_url
+
+bp = Blueprint("drafting", __name__, url_prefix="/avtal")
+
+OFFICIALS = ("official", "admin")
+
+DETAIL_LABELS = {
+    "data_sha256": "Uppgifternas SHA-256",
+    "pdf_sha256": "PDF:ens SHA-256",
+    "sha256": "SHA-256",
+    "version": "Version",
+    "number": "Nummer",
+    "link_id": "Länk",
+    "party": "Part",
+    "org_number": "Organisationsnummer",
+    "expires_at": "Gäller till",
+    "name": "Namn",
+    "title": "Titel",
+    "place": "Ort",
+    "reason": "Motivering",
+}
+
+
+@bp.app_template_global()
+def status_text(agreement, progress=None) -> str:
+    """'Skickat – 1 av 2 har bekräftat' while parties are confirming, else the status label."""
+    if agreement.status == "sent" and progress:
+        confirmed, total = progress
+        return f"Skickat – {confirmed} av {total} har bekräftat"
+    return agreements.STATUS_LABELS.get(agreement.status, agreement.status)
+
+
+def _agreement(session, agreement_id) -> Agreement:
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None:
+        abort(404)
+    return agreement
+
+
+def _max_age() -> int:
+    return current_app.config["LINK_MAX_AGE_DAYS"]
+
+
+@bp.get("")
+@login_required(*OFFICIALS)
+def index():
+    text = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    if status not in agreements.STATUS_LABELS:
+        status = ""
+    with db().session() as session:
+        rows = [(a, agreements.progress(session, a)) for a in agreements.search(session, text=text, status=status)]
+        return render_template(
+            "drafting/index.html", rows=rows, q=text, status=status,
+            statuses=agreements.STATUS_LABELS,
+        )
+
+
+# --- the form ---
+
+
+def _form_page(data, errors=None, agreement=None, problem=None, status=200):
+    return (
+        render_template(
+            "drafting/form.html", form=forms.form_state(data, errors), agreement=agreement,
+            kind_label=KIND_LABELS[data["kind"]], problem=problem,
+        ),
+        status,
+    )
+
+
+def _list_action(data):
+    """Re-render the form after a list button pressed without script, or None for 'save'."""
+    action = request.form.get("action", "save")
+    if action == "save":
+        return None
+    try:
+        return forms.apply_action(data, action)
+    except forms.FormError:
+        abort(400)
+
+
+def _saved(agreement_id):
+    flash("Utkastet är sparat.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
+@bp.route("/ny", methods=("GET", "POST"))
+@login_required(*OFFICIALS)
+def new():
+    kind = request.args.get("typ", "iop")
+    if kind not in forms.LAYOUTS:
+        abort(404)
+    if request.method == "GET":
+        return _form_page(forms.new_agreement(kind))
+    data = forms.from_form(kind, request.form)
+    if (changed := _list_action(data)) is not None:
+        return _form_page(changed)
+    data = forms.without_blank_rows(data)
+    with db().session() as session:
+        try:
+            agreement = agreements.create_draft(session, files(), data, g.user, request_actor())
+        except SchemaError as exc:
+            return _form_page(data, exc.errors, status=400)
+    return _saved(agreement.id)
+
+
+@bp.route("/<int:agreement_id>/redigera", methods=("GET", "POST"))
+@login_required(*OFFICIALS)
+def edit(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        if request.method == "GET":
+            return _form_page(agreement.data, agreement=agreement)
+        data = forms.from_form(agreement.kind, request.form)
+        if (changed := _list_action(data)) is not None:
+            return _form_page(changed, agreement=agreement)
+        data = forms.without_blank_rows(data)
+        try:
+            agreements.update_draft(session, files(), agreement, data, request_actor())
+        except SchemaError as exc:
+            return _form_page(data, exc.errors, agreement=agreement, status=400)
+        except agreements.AgreementError as exc:
+            return _form_page(data, agreement=agreement, problem=exc.message, status=exc.status)
+    return _saved(agreement_id)
+
+
+# --- the overview ---
+
+
+def _open_link(party, version):
+    """The party's link that can still be answered, if any."""
+    now = utcnow()
+    for link in reversed(party.links):
+        if link.version_id == version.id and link.used_at is None and link.revoked_at is None and link.expires_at > now:
+            return link
+    return None
+
+
+def _overview(session, agreement, party_form=None, party_errors=None, status=200):
+    version = signing.latest_version(session, agreement.id)
+    answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
+    parties = [
+        (party, answers.get(party.id), _open_link(party, version) if version and agreement.status != "draft" else None)
+        for party in signing.active_parties(session, agreement)
+    ]
+    new_index = len(agreement.data["parties"])
+    accession = None
+    if agreement.kind == "overenskommelse" and agreement.status in ("sent", "completed"):
+        accession = forms.FormState(
+            kind=agreement.kind,
+            values=party_form or {f"parties-{new_index}-kind": "idéburen"},
+            errors=forms.field_errors(agreement.kind, party_errors or {}),
+        )
+    return (
+        render_template(
+            "drafting/show.html", agreement=agreement, version=version, parties=parties,
+            progress=agreements.progress(session, agreement), kind_label=KIND_LABELS[agreement.kind],
+            accession=accession, new_index=new_index,
+        ),
+        status,
+    )
+
+
+@bp.get("/<int:agreement_id>")
+@login_required(*OFFICIALS)
+def show(agreement_id):
+    with db().session() as session:
+        return _overview(session, _agreement(session, agreement_id))
+
+
+# --- preview ---
+
+
+@bp.get("/<int:agreement_id>/forhandsgranska")
+@login_required(*OFFICIALS)
+def preview(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        template_sha256 = agreement.template.sha256 if agreement.template else None
+    sha, pages, problem = None, 0, None
+    try:
+        template = files().get(template_sha256) if template_sha256 else None
+        docx = fill_agreement(validate_agreement(agreement.data), template=template)
+        pdf = current_app.extensions["office"].convert(docx)
+        sha, pages = files().put(pdf), page_count(pdf)
+    except (ConversionError, TemplateFillError, StorageError) as exc:
+        problem = exc.message
+    return render_template(
+        "drafting/preview.html", agreement=agreement, sha=sha, pages=pages, problem=problem,
+    ), 503 if problem else 200
+
+
+@bp.get("/<int:agreement_id>/forhandsgranska/<sha>/<int:number>.png")
+@login_required(*OFFICIALS)
+def preview_page(agreement_id, sha, number):
+    try:
+        png = page_png(files().get(sha), number - 1, width_px=300)
+    except (KeyError, FileNotFoundError, IndexError, PdfiumError):
+        abort(404)
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    return response
+
+
+# --- sending, links and accession ---
+
+
+def _notify_parties(agreement, issued):
+    """Email the links (when SMTP is configured), after the links' transaction has committed."""
+    failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
+    if failed:
+        flash(f"E-post kunde inte skickas till {join_sv(failed)}. Ge dem länkarna på annat sätt.", "error")
+
+
+def _links_page(agreement, issued, heading):
+    response = current_app.make_response(
+        render_template(
+            "drafting/links.html", agreement=agreement, heading=heading,
+            links=[(link.party, sign_url(link.token), link.expires_at) for link in issued],
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"  # the links are shown once, never kept
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _refused(agreement_id, message):
+    flash(message, "error")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
+@bp.post("/<int:agreement_id>/skicka")
+@login_required(*OFFICIALS)
+def send(agreement_id):
+    try:
+        agreement, issued = agreements.send_for_signature(
+            db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, _max_age(),
+            request_actor(),
+        )
+    except agreements.AgreementError as exc:
+        if exc.status == 404:
+            abort(404)
+        return _refused(agreement_id, exc.message)
+    except (ConversionError, TemplateFillError, StorageError) as exc:
+        return _refused(agreement_id, exc.message)
+    _notify_parties(agreement, issued)
+    return _links_page(agreement, issued, "Avtalet är skickat för signering")
+
+
+def _party(session, agreement, party_id) -> Party:
+    party = session.get(Party, party_id)
+    if party is None or party.agreement_id != agreement.id:
+        abort(404)
+    return party
+
+
+@bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")
+@login_required(*OFFICIALS)
+def revoke(agreement_id, party_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        party = _party(session, agreement, party_id)
+        for link in party.links:
+            signing.revoke(session, link, request_actor())
+    flash(f"Länken till {party.name} är återkallad. Den kan inte längre användas.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
+@bp.post("/<int:agreement_id>/parter/<int:party_id>/ny-lank")
+@login_required(*OFFICIALS)
+def reissue(agreement_id, party_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        party = _party(session, agreement, party_id)
+        version = signing.latest_version(session, agreement.id)
+        if version is None or agreement.status not in ("sent", "declined"):
+            return _refused(agreement_id, "Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
+        issued = [signing.issue_link(session, link_serializer(), party, version, _max_age(), request_actor())]
+    _notify_parties(agreement, issued)
+    return _links_page(agreement, issued, f"Ny länk till {party.name}")
+
+
+@bp.post("/<int:agreement_id>/anslut")
+@login_required(*OFFICIALS)
+def add_party(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        index = len(agreement.data["parties"])
+        party_data = forms.party_from_form(request.form, index)
+        try:
+            issued = agreements.add_party(
+                session, files(), link_serializer(), agreement, party_data, _max_age(), request_actor()
+            )
+        except SchemaError as exc:
+            typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
+            return _overview(session, agreement, typed, exc.errors, status=400)
+        except agreements.AgreementError as exc:
+            return _refused(agreement_id, exc.message)
+    _notify_parties(agreement, [issued])
+    return _links_page(agreement, [issued], f"{issued.party.name} är ansluten")
+
+
+# --- final documents and the log ---
+
+
+@bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
+@login_required(*OFFICIALS)
+def final_pdf(agreement_id, number):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        document = session.scalars(
+            select(FinalDocument).where(FinalDocument.agreement_id == agreement.id, FinalDocument.number == number)
+        ).first()
+        if document is None:
+            abort(404)
+        agreements.record_download(session, agreement, document, request_actor())
+    return Response(
+        files().get(document.sha256), mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="avtal-{agreement_id}-slutlig-{number}.pdf"'},
+    )
+
+
+def _details(event) -> list[tuple[str, str, bool]]:
+    """An event's details as (Swedish label, text, is a hash); times in Swedish time."""
+    rows = []
+    for key, value in event.details.items():
+        if key == "expires_at":
+            value = local_minute(datetime.fromisoformat(value))
+        rows.append((DETAIL_LABELS.get(key, key), str(value), key.endswith("sha256")))
+    return rows
+
+
+@bp.get("/<int:agreement_id>/logg")
+@login_required(*OFFICIALS)
+def log(agreement_id):
+    with db().session() as session:
+        agreement = _agreement(session, agreement_id)
+        events = [(event, _details(event)) for event in audit.events_for(session, agreement.id)]
+        return render_template("drafting/log.html", agreement=agreement, events=events, labels=audit.EVENT_LABELS)

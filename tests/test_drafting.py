@@ -1,0 +1,326 @@
+"""The officials' pages through the test client, with the real database and LibreOffice."""
+
+import re
+from html import unescape
+
+import pytest
+from sqlalchemy import select
+
+from service import forms
+from service.models import Agreement, AuditEvent, FinalDocument
+
+from .conftest import csrf_token, login, org_number, wait_for
+
+
+@pytest.fixture
+def official(client, make_user):
+    user, password = make_user("official", "handlaggare@region.example.se")
+    login(client, user.email, password)
+    return user
+
+
+def post_form(client, url, data, action="save"):
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    return client.post(url, data={**forms.to_form(data), "csrf_token": token, "action": action})
+
+
+def create(client, data):
+    response = post_form(client, f"/avtal/ny?typ={data['kind']}", data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def stored(app, agreement_id) -> Agreement:
+    with app.extensions["db"].session() as session:
+        return session.get(Agreement, agreement_id)
+
+
+def text_of(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def visible_text(response) -> str:
+    """The page's text as a reader sees it: no tags, single spaces."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
+
+
+def field_error(html, name) -> str:
+    """The error shown at a field, without the 'Fel: ' prefix for screen readers."""
+    match = re.search(rf'<p class="field__error" id="{name}-error"><span class="visually-hidden">Fel: </span>(.*?)</p>',
+                      html, re.S)
+    return unescape(match.group(1)) if match else ""
+
+
+def value_of(html, name) -> str:
+    match = re.search(rf'<input id="{name}" name="{name}" type="[a-z]+" value="([^"]*)"', html)
+    return unescape(match.group(1))
+
+
+def send(client, agreement_id):
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    response = client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(overview)})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return re.findall(r'value="(http://[^"]+/sign/[^"]+)"', response.get_data(as_text=True))
+
+
+def path_of(url):
+    return url[url.index("/sign/"):]
+
+
+def test_only_officials_get_in(client, make_user):
+    assert client.get("/avtal").status_code == 302  # to the login page
+    user, password = make_user("archivist")
+    login(client, user.email, password)
+    for url in ("/avtal", "/avtal/ny?typ=iop", "/avtal/1", "/avtal/1/logg"):
+        assert client.get(url).status_code == 403
+    assert "Ingen behörighet" in client.get("/avtal").get_data(as_text=True)
+
+
+def test_new_iop_form_starts_with_defaults(client, official):
+    html = client.get("/avtal/ny?typ=iop").get_data(as_text=True)
+    assert "<legend>Grunduppgifter</legend>" in html and "<legend>Uppsägning</legend>" in html
+    assert value_of(html, "principles-5") == "mångfald"
+    assert 'id="parties-1-name"' in html and 'id="parties-2-name"' not in html
+    assert client.get("/avtal/ny?typ=annat").status_code == 404
+
+
+def test_creating_the_skane_iop_through_the_form_stores_the_example(app, client, official, iop_data):
+    response = post_form(client, "/avtal/ny?typ=iop", iop_data)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"])
+    assert "Utkastet är sparat." in text_of(page) and "Region Skåne" in text_of(page)
+    agreement = stored(app, int(response.headers["Location"].rsplit("/", 1)[1]))
+    assert agreement.status == "draft" and agreement.data == iop_data
+
+
+def test_creating_the_halland_agreement_and_editing_it(app, client, official, halland_data):
+    agreement_id = create(client, halland_data)
+    assert stored(app, agreement_id).data == halland_data
+    form = client.get(f"/avtal/{agreement_id}/redigera").get_data(as_text=True)
+    assert value_of(form, "parties-11-name") == "Hallands Kyrkliga Samarbetsråd"
+
+    halland_data["goals_heading"] = "Målbild 2026"
+    assert post_form(client, f"/avtal/{agreement_id}/redigera", halland_data).status_code == 302
+    assert stored(app, agreement_id).data["goals_heading"] == "Målbild 2026"
+
+
+def test_wrong_check_digit_is_shown_at_the_field_and_nothing_typed_is_lost(app, client, official, iop_data):
+    iop_data["parties"][1]["org_number"] = "802916-1464"
+    iop_data["activities"][3] = "En insats som <inte> får försvinna & inte heller detta"
+    response = post_form(client, "/avtal/ny?typ=iop", iop_data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Organisationsnummer har fel kontrollsiffra" in field_error(html, "parties-1-org_number")
+    assert '<a href="#parties-1-org_number">' in html
+    assert re.search(r'id="parties-1-org_number"[^>]*aria-describedby="[^"]*parties-1-org_number-error"[^>]*'
+                     r'aria-invalid="true"', html)
+    assert value_of(html, "parties-1-org_number") == "802916-1464"
+    assert value_of(html, "activities-3") == iop_data["activities"][3]
+    assert value_of(html, "parties-0-resources-amount_kr") == "1750000"
+    assert value_of(html, "title") == iop_data["title"]
+    assert iop_data["follow_up"] in text_of(response)
+    with app.extensions["db"].session() as session:
+        assert session.scalars(select(Agreement)).first() is None
+
+
+def test_empty_new_form_names_every_missing_field(client, official):
+    response = post_form(client, "/avtal/ny?typ=iop", forms.new_agreement("iop"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert field_error(html, "title") == "Titel måste fyllas i"
+    assert field_error(html, "parties-0-name") == "Parter 1: Namn måste fyllas i"
+    assert field_error(html, "period-start") == "Period: Startdatum måste fyllas i"
+    assert field_error(html, "notice_months") == "Uppsägningstid (månader) måste fyllas i"
+
+
+def test_end_before_start_points_at_the_end_date(client, official, iop_data):
+    iop_data["period"]["end"] = "2020-01-01"
+    html = post_form(client, "/avtal/ny?typ=iop", iop_data).get_data(as_text=True)
+    assert "slutdatum måste vara efter startdatum" in field_error(html, "period-end")
+    assert '<a href="#period-end">' in html
+
+
+def test_adding_and_removing_parties_without_script(app, client, official, iop_data):
+    iop_data["title"] = "Titel som ska finnas kvar"
+    added = post_form(client, "/avtal/ny?typ=iop", iop_data, action="add:parties")
+    html = added.get_data(as_text=True)
+    assert added.status_code == 200 and "field__error" not in html
+    assert value_of(html, "parties-2-name") == "" and value_of(html, "title") == "Titel som ska finnas kvar"
+    assert 'value="remove:parties:2"' in html
+
+    form = {**forms.to_form(iop_data), "csrf_token": csrf_token(html), "action": "remove:parties:0"}
+    removed = client.post("/avtal/ny?typ=iop", data=form).get_data(as_text=True)
+    assert value_of(removed, "parties-0-name") == "NÄTVERKET – Idéburen sektor Skåne"
+    assert 'id="parties-1-name"' not in removed
+
+    form["action"] = "remove:nonsense:0"
+    assert client.post("/avtal/ny?typ=iop", data=form).status_code == 400
+
+
+def test_empty_rows_are_left_out_when_saving(app, client, official, iop_data):
+    form = {**forms.to_form(iop_data), "goals-6-heading": "", "goals-6-text": "", "activities-20": "  "}
+    form["csrf_token"] = csrf_token(client.get("/avtal/ny?typ=iop").get_data(as_text=True))
+    response = client.post("/avtal/ny?typ=iop", data=form)
+    assert stored(app, int(response.headers["Location"].rsplit("/", 1)[1])).data == iop_data
+
+
+def test_hostile_input_is_shown_as_text(app, client, official, iop_data):
+    iop_data["title"] = "<script>alert(1)</script>"
+    iop_data["parties"][1]["name"] = "{{ 7*7 }} Förening"
+    agreement_id = create(client, iop_data)
+    for url in ("/avtal", f"/avtal/{agreement_id}", f"/avtal/{agreement_id}/redigera", "/avtal?q=script"):
+        html = client.get(url).get_data(as_text=True)
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    assert "{{ 7*7 }} Förening" in overview and "49 Förening" not in overview
+
+
+def test_list_search_and_status_filter(app, client, official, iop_data, halland_data):
+    iop_id = create(client, iop_data)
+    create(client, halland_data)
+    listing = text_of(client.get("/avtal"))
+    assert "RS 2020/2741" in listing and "Överenskommelse" in listing and listing.count('class="badge') == 2
+    by_party = text_of(client.get("/avtal", query_string={"q": "Vuxenskolan"}))
+    assert halland_data["title"] in by_party
+    assert iop_data["title"] not in by_party
+    send(client, iop_id)
+    sent = text_of(client.get("/avtal", query_string={"status": "sent"}))
+    assert "Skickat – 0 av 2 har bekräftat" in sent and halland_data["title"] not in sent
+
+
+def test_preview_shows_page_images(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    page = client.get(f"/avtal/{agreement_id}/forhandsgranska")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    images = re.findall(r'<img src="([^"]+\.png)" alt="Sida (\d+) av (\d+)"', html)
+    assert len(images) == int(images[0][2]) >= 5
+    first = client.get(images[0][0])
+    assert first.status_code == 200 and first.mimetype == "image/png" and first.data[:8] == b"\x89PNG\r\n\x1a\n"
+    sha = images[0][0].split("/")[-2]
+    assert client.get(f"/avtal/{agreement_id}/forhandsgranska/{sha}/99.png").status_code == 404
+    assert client.get(f"/avtal/{agreement_id}/forhandsgranska/..%2f..%2fsecret_key/1.png").status_code == 404
+    assert client.get(f"/avtal/{agreement_id}/forhandsgranska/{'0' * 64}/1.png").status_code == 404
+    with app.extensions["db"].session() as session:  # a preview freezes nothing
+        assert session.get(Agreement, agreement_id).status == "draft"
+        assert session.scalars(select(AuditEvent.event)).all() == ["created"]
+
+
+def test_sending_shows_links_that_work(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    links = send(client, agreement_id)
+    assert len(links) == 2
+    for url in links:
+        assert client.get(path_of(url)).status_code == 200
+    overview = text_of(client.get(f"/avtal/{agreement_id}"))
+    assert "Skickat – 0 av 2 har bekräftat" in overview and overview.count("Återkalla länk") == 2
+
+
+def test_send_page_is_not_cached_and_says_the_links_are_shown_once(client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    response = client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(overview)})
+    assert "Länkarna visas bara nu." in text_of(response)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_revoking_and_reissuing_a_link(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    links = send(client, agreement_id)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    revoke_url = re.findall(r'action="(/avtal/\d+/parter/\d+/aterkalla)"', overview)[0]
+    response = client.post(revoke_url, data={"csrf_token": csrf_token(overview)}, follow_redirects=True)
+    assert "Länken till Region Skåne är återkallad." in text_of(response)
+    assert client.get(path_of(links[0])).status_code == 410
+    assert "Ingen giltig länk" in text_of(response)
+
+    reissue_url = revoke_url.replace("aterkalla", "ny-lank")
+    page = client.post(reissue_url, data={"csrf_token": csrf_token(overview)})
+    new_links = re.findall(r'value="(http://[^"]+/sign/[^"]+)"', page.get_data(as_text=True))
+    assert "Ny länk till Region Skåne" in text_of(page) and len(new_links) == 1
+    assert client.get(path_of(new_links[0])).status_code == 200
+
+
+def test_editing_a_sent_agreement_warns_and_outdates_the_links(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    links = send(client, agreement_id)
+    form = text_of(client.get(f"/avtal/{agreement_id}/redigera"))
+    assert "Avtalet är skickat. Om du sparar ändringar slutar de skickade länkarna att gälla" in form
+    iop_data["notice_months"] = 6
+    assert post_form(client, f"/avtal/{agreement_id}/redigera", iop_data).status_code == 302
+    assert client.get(path_of(links[0])).status_code == 410
+    assert stored(app, agreement_id).status == "draft"
+
+
+def confirm(client, url, place):
+    page = client.get(path_of(url)).get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "signer_name": "Anna Andersson", "signer_title": "Ordförande",
+            "place": place, "accept": "ja"}
+    assert client.post(path_of(url) + "/bekrafta", data=form).status_code == 200
+
+
+def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, run_jobs):
+    agreement_id = create(client, iop_data)
+    for url, place in zip(send(client, agreement_id), ("Kristianstad", "Malmö")):
+        confirm(client, url, place)
+
+    def final_ready():
+        with app.extensions["db"].session() as session:
+            return session.scalars(select(FinalDocument).where(FinalDocument.agreement_id == agreement_id)).first()
+
+    wait_for(final_ready)
+    overview = visible_text(client.get(f"/avtal/{agreement_id}"))
+    assert "Bekräftat av Anna Andersson, Ordförande, Kristianstad" in overview
+    assert "Redigera" not in overview and "Slutlig PDF 1" in overview
+
+    download = client.get(f"/avtal/{agreement_id}/slutlig/1.pdf")
+    assert download.status_code == 200 and download.data.startswith(b"%PDF")
+    assert client.get(f"/avtal/{agreement_id}/slutlig/2.pdf").status_code == 404
+
+    log = text_of(client.get(f"/avtal/{agreement_id}/logg"))
+    for label in ("Utkast skapat", "Version låst för signering", "Länk skickad", "Bekräftat", "Slutlig PDF skapad",
+                  "Nedladdad"):
+        assert label in log
+    assert "user:handlaggare@region.example.se" in log and "Kristianstad" in log
+
+    form = client.get(f"/avtal/{agreement_id}/redigera").get_data(as_text=True)
+    response = client.post(f"/avtal/{agreement_id}/redigera",
+                           data={**forms.to_form(iop_data), "csrf_token": csrf_token(form)})
+    assert response.status_code == 409
+    assert "Avtalet är klart och kan inte ändras." in text_of(response)
+
+
+def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, halland_data):
+    agreement_id = create(client, halland_data)
+    send(client, agreement_id)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    assert "Anslut ny part" in overview and 'id="parties-12-name"' in overview
+    newcomer = {
+        "parties-12-name": "Nya Föreningen i Varberg", "parties-12-org_number": "802479-4560",
+        "parties-12-kind": "idéburen", "parties-12-contact_email": "info@nya.example.se",
+        "parties-12-representative-name": "Eva Ek", "csrf_token": csrf_token(overview),
+    }
+    refused = client.post(f"/avtal/{agreement_id}/anslut", data=newcomer)
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "fel kontrollsiffra" in field_error(html, "parties-12-org_number")
+    assert value_of(html, "parties-12-name") == "Nya Föreningen i Varberg"
+
+    newcomer["parties-12-org_number"] = org_number("802479456")
+    joined = client.post(f"/avtal/{agreement_id}/anslut", data=newcomer)
+    assert "Nya Föreningen i Varberg är ansluten" in text_of(joined)
+    link = re.findall(r'value="(http://[^"]+/sign/[^"]+)"', joined.get_data(as_text=True))[0]
+    assert client.get(path_of(link)).status_code == 200
+    assert "Nya Föreningen i Varberg" in text_of(client.get(f"/avtal/{agreement_id}"))
+
+
+def test_iop_cannot_take_new_parties(client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    send(client, agreement_id)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    assert "Anslut ny part" not in overview
+    response = client.post(f"/avtal/{agreement_id}/anslut", data={"csrf_token": csrf_token(overview)},
+                           follow_redirects=True)
+    assert "Bara en överenskommelse kan ta emot nya parter." in text_of(response)
