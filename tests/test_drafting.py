@@ -1,5 +1,6 @@
 """The officials' pages through the test client, with the real database and LibreOffice."""
 
+import io
 import re
 from html import unescape
 
@@ -7,9 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from service import forms
-from service.models import Agreement, AuditEvent, FinalDocument
+from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument
 
-from .conftest import csrf_token, login, org_number, wait_for
+from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
+from .test_custom_templates import docx_with
 
 
 @pytest.fixture
@@ -324,3 +326,66 @@ def test_iop_cannot_take_new_parties(client, official, iop_data):
     response = client.post(f"/avtal/{agreement_id}/anslut", data={"csrf_token": csrf_token(overview)},
                            follow_redirects=True)
     assert "Bara en överenskommelse kan ta emot nya parter." in text_of(response)
+
+
+# --- uploaded Word templates ---
+
+
+def upload(client, data, kind="iop", name="Vår mall"):
+    token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
+    return client.post("/avtal/mallar", data={
+        "csrf_token": token, "name": name, "kind": kind, "file": (io.BytesIO(data), "mall.docx"),
+    }, content_type="multipart/form-data")
+
+
+def custom_templates_count(app):
+    with app.extensions["db"].session() as session:
+        return len(session.scalars(select(CustomTemplate)).all())
+
+
+def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, client, official, iop_data):
+    response = upload(client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}"))
+    assert response.status_code == 302
+    listing = visible_text(client.get("/avtal/mallar"))
+    assert "Mallen Vår mall är sparad. Den använder: parties och title." in listing
+    with app.extensions["db"].session() as session:
+        template_id = session.scalars(select(CustomTemplate.id)).one()
+
+    form_url = f"/avtal/ny?typ=iop&mall={template_id}"
+    assert "den uppladdade mallen Vår mall" in visible_text(client.get(form_url))
+    token = csrf_token(client.get(form_url).get_data(as_text=True))
+    saved = client.post(form_url, data={**forms.to_form(iop_data), "csrf_token": token, "action": "save"})
+    agreement_id = int(saved.headers["Location"].rsplit("/", 1)[1])
+    assert stored(app, agreement_id).template_id == template_id
+
+    preview = client.get(f"/avtal/{agreement_id}/forhandsgranska")
+    sha = re.search(r"/forhandsgranska/([0-9a-f]{64})/1\.png", preview.get_data(as_text=True)).group(1)
+    assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in flat(pdf_text(app.extensions["files"].get(sha)))
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
+    (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
+    (None, "variabler som tjänsten inte känner till: salary."),
+])
+def test_a_refused_template_says_why_and_stores_nothing(app, client, official, data, reason):
+    if data is None:
+        data = docx_with("{{ cycler.__init__.__globals__ }}" if "__init__" in reason else "{{ salary }}")
+    response = upload(client, data)
+    assert response.status_code == 400
+    assert reason in visible_text(response)
+    assert custom_templates_count(app) == 0
+
+
+def test_upload_without_a_file_is_marked_at_the_field(app, client, official):
+    token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
+    response = client.post("/avtal/mallar", data={"csrf_token": token, "kind": "iop"})
+    assert response.status_code == 400
+    assert field_error(response.get_data(as_text=True), "file") == "Välj en Word-fil (.docx) att ladda upp."
+
+
+def test_a_template_for_another_kind_cannot_be_chosen(app, client, official):
+    assert upload(client, docx_with("{{ title }}"), kind="overenskommelse").status_code == 302
+    with app.extensions["db"].session() as session:
+        template_id = session.scalars(select(CustomTemplate.id)).one()
+    assert client.get(f"/avtal/ny?typ=iop&mall={template_id}").status_code == 404

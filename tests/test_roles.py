@@ -33,6 +33,7 @@ ACCESS = {
     "drafting.add_party": ("official", "admin"),
     "drafting.log": ("official", "admin"),
     "drafting.final_pdf": ("official", "admin"),
+    "drafting.templates": ("official", "admin"),
     "archive.index": WEB,
     "archive.show": WEB,
     "archive.final_pdf": WEB,

@@ -17,11 +17,11 @@ from flask import (
 from pypdfium2 import PdfiumError
 from sqlalchemy import select
 
-from .. import agreements, audit, forms, mail, signing
+from .. import agreements, audit, custom_templates, forms, mail, signing
 from ..documents import ConversionError, TemplateFillError, fill_agreement
 from ..documents.preview import page_count, page_png
 from ..formatting import join_sv, local_minute
-from ..models import Agreement, FinalDocument, Party, utcnow
+from ..models import Agreement, CustomTemplate, FinalDocument, Party, utcnow
 from ..schema import KIND_LABELS, SchemaError, validate_agreement
 from ..storage import StorageError
 from .auth import login_required
@@ -86,14 +86,26 @@ def index():
 # --- the form ---
 
 
-def _form_page(data, errors=None, agreement=None, problem=None, status=200):
+def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None):
     return (
         render_template(
             "drafting/form.html", form=forms.form_state(data, errors), agreement=agreement,
-            kind_label=KIND_LABELS[data["kind"]], problem=problem,
+            kind_label=KIND_LABELS[data["kind"]], problem=problem, template=template,
         ),
         status,
     )
+
+
+def _chosen_template(kind):
+    """The uploaded template named by `?mall=`, or None for the built-in one."""
+    template_id = request.args.get("mall", type=int)
+    if template_id is None:
+        return None
+    with db().session() as session:
+        template = session.get(CustomTemplate, template_id)
+    if template is None or template.kind != kind:
+        abort(404)
+    return template
 
 
 def _list_action(data):
@@ -118,18 +130,51 @@ def new():
     kind = request.args.get("typ", "iop")
     if kind not in forms.LAYOUTS:
         abort(404)
+    template = _chosen_template(kind)
     if request.method == "GET":
-        return _form_page(forms.new_agreement(kind))
+        return _form_page(forms.new_agreement(kind), template=template)
     data = forms.from_form(kind, request.form)
     if (changed := _list_action(data)) is not None:
-        return _form_page(changed)
+        return _form_page(changed, template=template)
     data = forms.without_blank_rows(data)
     with db().session() as session:
         try:
-            agreement = agreements.create_draft(session, files(), data, g.user, request_actor())
+            agreement = agreements.create_draft(session, files(), data, g.user, request_actor(), template)
         except SchemaError as exc:
-            return _form_page(data, exc.errors, status=400)
+            return _form_page(data, exc.errors, status=400, template=template)
     return _saved(agreement.id)
+
+
+# --- uploaded Word templates ---
+
+
+@bp.route("/mallar", methods=("GET", "POST"))
+@login_required(*OFFICIALS)
+def templates():
+    errors, reasons, status = {}, [], 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        kind = request.form.get("kind", "")
+        if not upload or not upload.filename:
+            errors["file"] = "Välj en Word-fil (.docx) att ladda upp."
+        if kind not in KIND_LABELS:
+            errors["kind"] = "Välj vilken avtalstyp mallen är gjord för."
+        if not errors:
+            name = request.form.get("name", "").strip() or upload.filename
+            try:
+                with db().session() as session:
+                    template = custom_templates.store_template(session, files(), upload.read(), name, kind, g.user)
+            except custom_templates.TemplateRejected as exc:
+                reasons = exc.reasons
+            else:
+                flash(f"Mallen {template.name} är sparad. Den använder: {join_sv(template.variables)}.")
+                return redirect(url_for(".templates"))
+        status = 400
+    with db().session() as session:
+        rows = session.scalars(select(CustomTemplate).order_by(CustomTemplate.id.desc())).all()
+    return render_template(
+        "drafting/templates.html", rows=rows, errors=errors, reasons=reasons, kinds=KIND_LABELS, form=request.form,
+    ), status
 
 
 @bp.route("/<int:agreement_id>/redigera", methods=("GET", "POST"))
