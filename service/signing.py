@@ -118,7 +118,9 @@ def _load(session, serializer, token) -> SigningLink:
         link_id, nonce, hash_prefix = payload["l"], payload["n"], payload["h"]
     except (BadData, TypeError, KeyError):
         raise LinkProblem("invalid") from None
-    if not isinstance(link_id, int) or not isinstance(nonce, str) or not isinstance(hash_prefix, str):
+    if type(link_id) is not int or not 0 < link_id < 2**63 or not isinstance(nonce, str) or not isinstance(
+        hash_prefix, str
+    ):
         raise LinkProblem("invalid")
     link = session.get(SigningLink, link_id)
     if (
@@ -221,19 +223,8 @@ def revoke(session, link: SigningLink, actor):
         audit.record(session, "revoked", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
 
 
-def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
-    """Each active party's confirmation of the current version, by party id."""
-    version = latest_version(session, agreement.id)
-    if version is None:
-        return {}
-    rows = session.scalars(
-        select(Confirmation).where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed")
-    )
-    return {c.party_id: c for c in rows}
-
-
 def answers_by_party(session, agreement) -> dict[int, Confirmation]:
-    """Each party's answer (confirmed or declined) to the current version, by party id."""
+    """Each party's latest answer (confirmed or declined) to the current version, by party id."""
     version = latest_version(session, agreement.id)
     if version is None:
         return {}
@@ -241,6 +232,11 @@ def answers_by_party(session, agreement) -> dict[int, Confirmation]:
         select(Confirmation).where(Confirmation.version_id == version.id).order_by(Confirmation.id)
     )
     return {c.party_id: c for c in rows}
+
+
+def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
+    """Each party's confirmation of the current version, by party id."""
+    return {pid: c for pid, c in answers_by_party(session, agreement).items() if c.decision == "confirmed"}
 
 
 def all_confirmed(session, agreement) -> bool:
