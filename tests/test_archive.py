@@ -59,6 +59,7 @@ def test_archivist_finds_a_completed_agreement(client, api_token, halland_data, 
     assert found(archivist, draft, status="") and found(archivist, draft, status="draft")
     assert not found(archivist, completed, status="sent")
     assert found(archivist, completed, q="Idéburen sektor") and found(archivist, completed, q="hållbart Skåne")
+    assert found(archivist, completed, q="nätverket – idéburen")  # case folded beyond ASCII
     assert not found(archivist, completed, q="Hallandsbygdens")
     assert found(archivist, completed, org="802916-1463") and found(archivist, completed, org="8029161463")
     assert not found(archivist, completed, org=org_number("802479456"))
