@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from . import audit, signing
 from .documents import render_agreement_pdf
-from .models import Agreement, Party, Version, utcnow
+from .models import Agreement, FinalDocument, Party, Version, utcnow
 from .schema import SchemaError, validate_agreement
 
 STATUS_LABELS = {"draft": "Utkast", "sent": "Skickat för signering", "completed": "Klart", "declined": "Avböjt"}
@@ -159,8 +159,18 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
     return signing.issue_link(session, serializer, party, version, max_age_days, actor)
 
 
-def record_download(session, agreement, document, actor):
-    audit.record(session, "downloaded", actor, agreement.id, number=document.number, sha256=document.sha256)
+def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDocument, bytes]:
+    """A final PDF (the newest when `number` is None), noted in the audit trail as downloaded."""
+    documents = get_agreement(session, agreement_id).final_documents
+    if number is None:
+        document = documents[-1] if documents else None
+    else:
+        document = next((d for d in documents if d.number == number), None)
+    if document is None:
+        missing = "ingen slutlig PDF ännu" if number is None else f"ingen slutlig version {number}"
+        raise AgreementError(f"Avtalet har {missing}.", status=404)
+    audit.record(session, "downloaded", actor, agreement_id, number=document.number, sha256=document.sha256)
+    return document, files.get(document.sha256)
 
 
 def progress(session, agreement) -> tuple[int, int]:

@@ -2,7 +2,6 @@
 
 import io
 
-import pytest
 from pypdf import PdfReader
 
 from service.documents import render_agreement_pdf

@@ -5,7 +5,7 @@ Errors are JSON objects with a Swedish `message` (and `errors` per field for inv
 
 import functools
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import agreements, signing, users
 from ..documents import ConversionError, TemplateFillError
@@ -13,7 +13,7 @@ from ..formatting import local_time
 from ..models import Agreement
 from ..schema import SchemaError, agreement_json_schema
 from ..storage import StorageError
-from .context import db, files, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, link_serializer, request_actor, sign_url
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -163,16 +163,8 @@ def add_party(agreement_id):
 @token_required(*READ_ROLES)
 def final_pdf(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
-        if not agreement.final_documents:
-            raise ApiError(404, "Avtalet har ingen slutlig PDF ännu.")
-        document = agreement.final_documents[-1]
-        agreements.record_download(session, agreement, document, request_actor())
-        data = files().get(document.sha256)
-    return Response(
-        data, mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="avtal-{agreement_id}-v{document.number}.pdf"'},
-    )
+        document, data = agreements.download_final(session, files(), agreement_id, None, request_actor())
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{document.number}.pdf")
 
 
 @bp.get("/openapi.json")

@@ -9,7 +9,7 @@ import io
 import json
 from datetime import date, timezone
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, select
 
 from .. import agreements, audit, signing
@@ -17,7 +17,7 @@ from ..audit import EVENT_LABELS
 from ..models import Agreement, FinalDocument
 from ..schema import KIND_LABELS
 from .auth import login_required
-from .context import db, files, request_actor
+from .context import attachment, db, files, request_actor
 from .security import error_response
 
 bp = Blueprint("archive", __name__, url_prefix="/arkiv")
@@ -95,14 +95,13 @@ def show(agreement_id):
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
 @login_required(*READERS)
 def final_pdf(agreement_id, number):
-    with db().session() as session:
-        agreement = _agreement(session, agreement_id)
-        document = next((d for d in agreement.final_documents if d.number == number), None)
-        if document is None:
-            abort(error_response(404, f"Avtalet har ingen slutlig version {number}."))
-        agreements.record_download(session, agreement, document, request_actor())
-        data = files().get(document.sha256)
-    return _attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
+    try:
+        with db().session() as session:
+            _agreement(session, agreement_id)
+            _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
+    except agreements.AgreementError as exc:
+        abort(error_response(404, exc.message))
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
 
 
 @bp.get("/<int:agreement_id>/logg.json")
@@ -118,7 +117,7 @@ def log_json(agreement_id):
         }
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.json")
     data = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
-    return _attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
+    return attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
 
 
 @bp.get("/<int:agreement_id>/logg.csv")
@@ -128,7 +127,7 @@ def log_csv(agreement_id):
         agreement = _agreement(session, agreement_id)
         events = audit.events_for(session, agreement.id)
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.csv")
-    return _attachment(_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
+    return attachment(_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
 
 
 def _agreement(session, agreement_id) -> Agreement:
@@ -175,9 +174,3 @@ def _inert(value):
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
         return "'" + value
     return value
-
-
-def _attachment(data, content_type, filename) -> Response:
-    return Response(
-        data, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )

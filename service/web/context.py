@@ -1,6 +1,6 @@
 """Small helpers the views share."""
 
-from flask import current_app, g, request, url_for
+from flask import Response, current_app, g, request, url_for
 
 from ..audit import Actor
 
@@ -29,3 +29,8 @@ def link_serializer():
 def sign_url(token) -> str:
     """The party's link, on the host the request came to."""
     return url_for("sign.show", token=token, _external=True)
+
+
+def attachment(data: bytes, content_type: str, filename: str) -> Response:
+    """A file to download (our own ASCII file names only)."""
+    return Response(data, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})

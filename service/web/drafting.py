@@ -21,11 +21,11 @@ from .. import agreements, audit, custom_templates, forms, mail, signing
 from ..documents import ConversionError, TemplateFillError, fill_agreement
 from ..documents.preview import page_count, page_png
 from ..formatting import join_sv, local_minute
-from ..models import Agreement, CustomTemplate, FinalDocument, Party, utcnow
+from ..models import Agreement, CustomTemplate, Party, utcnow
 from ..schema import KIND_LABELS, SchemaError, validate_agreement
 from ..storage import StorageError
 from .auth import login_required
-from .context import db, files, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, link_serializer, request_actor, sign_url
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
 
@@ -379,18 +379,12 @@ def add_party(agreement_id):
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
 @login_required(*OFFICIALS)
 def final_pdf(agreement_id, number):
-    with db().session() as session:
-        agreement = _agreement(session, agreement_id)
-        document = session.scalars(
-            select(FinalDocument).where(FinalDocument.agreement_id == agreement.id, FinalDocument.number == number)
-        ).first()
-        if document is None:
-            abort(404)
-        agreements.record_download(session, agreement, document, request_actor())
-    return Response(
-        files().get(document.sha256), mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="avtal-{agreement_id}-slutlig-{number}.pdf"'},
-    )
+    try:
+        with db().session() as session:
+            _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
+    except agreements.AgreementError:
+        abort(404)
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
 
 
 def _details(event) -> list[tuple[str, str, bool]]:
