@@ -44,9 +44,10 @@ def create_app(test_config=None, office=None):
 
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web
+    from .audit import actor_label
     from .formatting import kronor, local_minute
 
-    app.jinja_env.filters.update(sv_minute=local_minute, kr=kronor)
+    app.jinja_env.filters.update(sv_minute=local_minute, kr=kronor, actor=actor_label)
 
     cli.register(app)
     web.register(app)

@@ -77,6 +77,16 @@ def verify_chain(session):
     return None
 
 
+def actor_label(actor: str) -> str:
+    """'user:anna@example.se' -> 'anna@example.se'; 'party:3 Region Skåne' -> 'Region Skåne (part)'."""
+    kind, _, who = actor.partition(":")
+    if kind == "user":
+        return who
+    if kind == "party":
+        return f"{who.partition(' ')[2]} (part)"
+    return "Tjänsten" if actor == SYSTEM.name else actor
+
+
 def count(session) -> int:
     return session.scalar(select(func.count(AuditEvent.id)))
 

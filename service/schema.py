@@ -237,7 +237,7 @@ _CUSTOM_MESSAGES = {
     "org_number_format": "ska ha tio siffror (NNNNNN-NNNN)",
     "org_number_luhn": "har fel kontrollsiffra",
     "email": "är inte en giltig e-postadress",
-    "end_before_start": "slutdatum måste vara efter startdatum",
+    "end_before_start": "har ett slutdatum som inte är efter startdatum",
 }
 
 
@@ -281,12 +281,29 @@ def _path(loc) -> str:
     return ".".join(parts) or "kind"
 
 
+# One item of a list, as in 'Part 2: Organisationsnummer'.
+ITEM_LABELS = {
+    "parties": "Part",
+    "goals": "Mål",
+    "activities": "Insats",
+    "bodies": "Samverkansorgan",
+    "items": "Punkt",
+    "principles": "Princip",
+    "actions": "Åtgärd",
+    "responsibilities": "Ansvar",
+    "sections": "Avsnitt",
+}
+
+
 def field_label(path: str) -> str:
-    """A Swedish label for a dotted path, e.g. 'parties.1.org_number' -> 'Parter 2: Organisationsnummer'."""
+    """A Swedish label for a dotted path, e.g. 'parties.1.org_number' -> 'Part 2: Organisationsnummer'."""
+    parts = path.split(".")
     words = []
-    for part in path.split("."):
+    for i, part in enumerate(parts):
         if part.isdigit():
-            words[-1] = f"{words[-1]} {int(part) + 1}" if words else part
+            continue
+        if i + 1 < len(parts) and parts[i + 1].isdigit():
+            words.append(f"{ITEM_LABELS.get(part, FIELD_LABELS.get(part, part))} {int(parts[i + 1]) + 1}")
         else:
             words.append(FIELD_LABELS.get(part, part))
     return ": ".join(words)

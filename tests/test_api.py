@@ -32,7 +32,7 @@ def test_invalid_data_gives_422_with_field_messages(app, client, api_token, iop_
     iop_data["parties"][1]["org_number"] = "1"
     response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert response.status_code == 422
-    assert response.json["errors"]["parties.1.org_number"] == "Parter 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
+    assert response.json["errors"]["parties.1.org_number"] == "Part 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
     assert "slutdatum" in response.json["errors"]["period"]
     assert agreements_count(app) == 0
 

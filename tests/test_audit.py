@@ -39,3 +39,9 @@ def test_removed_row_is_named(app, runner):
         conn.execute(text("DELETE FROM audit_events WHERE id = 2"))
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1 and "bruten vid händelse 3" in result.output
+
+
+def test_actors_are_named_for_people():
+    assert audit.actor_label("user:anna@example.se") == "anna@example.se"
+    assert audit.actor_label("party:3 NÄTVERKET – Idéburen sektor Skåne") == "NÄTVERKET – Idéburen sektor Skåne (part)"
+    assert audit.actor_label("system") == "Tjänsten"

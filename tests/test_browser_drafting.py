@@ -71,7 +71,7 @@ def test_official_drafts_previews_and_sends_the_skane_iop(app, page, make_user, 
     page.get_by_role("button", name="Spara utkast").last.click()
     summary = page.locator(".drafting-errors")
     expect(summary).to_be_focused()
-    expect(summary).to_contain_text("Parter 2: Organisationsnummer har fel kontrollsiffra")
+    expect(summary).to_contain_text("Part 2: Organisationsnummer har fel kontrollsiffra")
     expect(page.locator("#activities-1")).to_have_value(iop_data["activities"][1])
     axe_check(page)
     screenshot(page, "drafting-form-errors")

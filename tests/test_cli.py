@@ -24,7 +24,7 @@ def test_invalid_input_names_the_field_and_writes_nothing(app, runner, tmp_path,
     out = tmp_path / "bad.pdf"
     result = runner.invoke(args=["render", str(source), "--output", str(out)])
     assert result.exit_code == 1
-    assert "Parter 1: Organisationsnummer har fel kontrollsiffra" in result.output
+    assert "Part 1: Organisationsnummer har fel kontrollsiffra" in result.output
     assert "Period: Slutdatum måste fyllas i" in result.output
     assert not out.exists()
     assert stored_files(app) == []

@@ -69,9 +69,9 @@ def test_schema_errors_are_placed_at_their_fields(iop_data):
     with pytest.raises(SchemaError) as info:
         validate_agreement(iop_data)
     assert forms.field_errors("iop", info.value.errors) == {
-        "parties-1-org_number": "Parter 2: Organisationsnummer har fel kontrollsiffra",
-        "period-end": "Period slutdatum måste vara efter startdatum",
-        "activities-3": "Insatser 4 måste fyllas i",
+        "parties-1-org_number": "Part 2: Organisationsnummer har fel kontrollsiffra",
+        "period-end": "Period har ett slutdatum som inte är efter startdatum",
+        "activities-3": "Insats 4 måste fyllas i",
     }
     assert forms.field_for("overenskommelse", "principles.1.actions.3") == "principles-1-actions"
     assert forms.field_for("overenskommelse", "goals.2") == "goals"

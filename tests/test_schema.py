@@ -27,7 +27,7 @@ def test_org_number_with_wrong_check_digit(iop_data):
     good = iop_data["parties"][1]["org_number"]
     bad = good[:-1] + str((int(good[-1]) + 1) % 10)
     iop_data["parties"][1]["org_number"] = bad
-    assert errors_of(iop_data) == {"parties.1.org_number": "Parter 2: Organisationsnummer har fel kontrollsiffra"}
+    assert errors_of(iop_data) == {"parties.1.org_number": "Part 2: Organisationsnummer har fel kontrollsiffra"}
 
 
 def test_org_number_without_dash_is_accepted_and_normalised(iop_data):
@@ -42,7 +42,7 @@ def test_org_number_must_have_ten_digits(iop_data):
 
 def test_end_must_be_after_start(iop_data):
     iop_data["period"]["end"] = "2020-12-31"
-    assert "slutdatum måste vara efter startdatum" in errors_of(iop_data)["period"]
+    assert errors_of(iop_data)["period"] == "Period har ett slutdatum som inte är efter startdatum"
 
 
 def test_dates_are_iso(iop_data):

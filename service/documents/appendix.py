@@ -3,7 +3,7 @@
 import io
 
 from docx import Document
-from docx.shared import Cm, Pt
+from docx.shared import Cm, Pt, RGBColor
 
 from ..formatting import local_minute
 
@@ -38,8 +38,11 @@ def build_appendix(title, registration_number, version, confirmations, events) -
     doc = Document()
     _a4(doc)
     style = doc.styles["Normal"]
-    style.font.name = "Liberation Sans"
+    style.font.name = "Carlito"  # as in the agreement templates
     style.font.size = Pt(10)
+    for name in ("Heading 1", "Heading 2"):
+        doc.styles[name].font.name = "Carlito"
+        doc.styles[name].font.color.rgb = RGBColor(0x1F, 0x3A, 0x5F)
     doc.add_heading("Verifieringsbilaga", level=1)
     doc.add_paragraph(f"Avtal: {title}")
     if registration_number:

@@ -280,7 +280,12 @@ def preview_page(agreement_id, sha, number):
 
 def _notify_parties(agreement, issued):
     """Email the links (when SMTP is configured), after the links' transaction has committed."""
+    if not current_app.config["SMTP_HOST"]:
+        return
     failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
+    sent = [link.party.contact_email for link in issued if link.party.contact_email and link.party.contact_email not in failed]
+    if sent:
+        flash(f"Länkarna är skickade med e-post till {join_sv(sent)}.")
     if failed:
         flash(f"E-post kunde inte skickas till {join_sv(failed)}. Ge dem länkarna på annat sätt.", "error")
 
