@@ -204,6 +204,9 @@ def test_preview_shows_page_images(app, client, official, iop_data):
     assert client.get(f"/avtal/{agreement_id}/forhandsgranska/{sha}/99.png").status_code == 404
     assert client.get(f"/avtal/{agreement_id}/forhandsgranska/..%2f..%2fsecret_key/1.png").status_code == 404
     assert client.get(f"/avtal/{agreement_id}/forhandsgranska/{'0' * 64}/1.png").status_code == 404
+    pdf = client.get(f"/avtal/{agreement_id}/forhandsgranska/{sha}.pdf")
+    assert pdf.mimetype == "application/pdf" and "1 750 000 kr" in flat(pdf_text(pdf.data))
+    assert client.get(f"/avtal/{agreement_id}/forhandsgranska/{'0' * 64}.pdf").status_code == 404
     with app.extensions["db"].session() as session:  # a preview freezes nothing
         assert session.get(Agreement, agreement_id).status == "draft"
         assert session.scalars(select(AuditEvent.event)).all() == ["created"]

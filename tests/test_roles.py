@@ -27,6 +27,7 @@ ACCESS = {
     "drafting.edit": ("official", "admin"),
     "drafting.preview": ("official", "admin"),
     "drafting.preview_page": ("official", "admin"),
+    "drafting.preview_pdf": ("official", "admin"),
     "drafting.send": ("official", "admin"),
     "drafting.revoke": ("official", "admin"),
     "drafting.reissue": ("official", "admin"),

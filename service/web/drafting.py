@@ -275,6 +275,19 @@ def preview_page(agreement_id, sha, number):
     return response
 
 
+@bp.get("/<int:agreement_id>/forhandsgranska/<sha>.pdf")
+@login_required(*OFFICIALS)
+def preview_pdf(agreement_id, sha):
+    """The preview as a PDF, readable at any size, for proofreading."""
+    try:
+        pdf = files().get(sha)
+    except (KeyError, FileNotFoundError):
+        abort(404)
+    if not pdf.startswith(b"%PDF"):
+        abort(404)
+    return attachment(pdf, "application/pdf", f"avtal-{agreement_id}-forhandsgranskning.pdf")
+
+
 # --- sending, links and accession ---
 
 
