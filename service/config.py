@@ -2,17 +2,25 @@
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 
 def _secret_key(instance_path: Path) -> str:
-    """A key kept in instance/, made once, so links and sessions survive restarts."""
+    """A key kept in instance/, made once, so links and sessions survive restarts.
+    Written whole and linked into place, so workers starting together agree on one key."""
     path = instance_path / "secret_key"
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key-")
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip()
 
 
