@@ -61,6 +61,14 @@ def test_security_headers(client):
     assert client.get("/finns-inte").headers["X-Frame-Options"] == "DENY"
 
 
+def test_logged_in_pages_are_not_cached(client, make_user):
+    _, password = make_user("archivist", "arkiv@example.se")
+    assert "Cache-Control" not in client.get("/login").headers
+    login(client, "arkiv@example.se", password)
+    assert client.get("/arkiv").headers["Cache-Control"] == "no-store"
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
+
+
 def test_pages_have_no_inline_script_or_style(client, make_user):
     _, password = make_user("official", "anna@example.se")
     for page in (client.get("/login"), login(client, "anna@example.se", password, follow_redirects=True)):

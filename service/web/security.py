@@ -1,6 +1,6 @@
 """Security headers, CSRF protection and Swedish error pages for the whole app."""
 
-from flask import jsonify, make_response, render_template, request
+from flask import g, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -37,9 +37,12 @@ def init_app(app):
 
 
 def set_headers(response):
-    """Set the default headers; a view that needs a stricter one (no-referrer) sets it itself."""
+    """Set the default headers; a view that needs a stricter one (no-referrer) sets it itself.
+    A logged-in user's pages are kept out of shared and back-button caches."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
+    if g.get("user") is not None and response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
