@@ -1,8 +1,11 @@
 """The signing flow through the real app, database, LibreOffice and job queue."""
 
+import hashlib
+import io
 import threading
 from datetime import timedelta
 
+from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
 from service import agreements, signing
@@ -10,7 +13,7 @@ from service.audit import Actor
 from service.formatting import local_time, short_date
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
 
-from .conftest import csrf_token, save_artifact, flat, org_number, pdf_text, wait_for
+from .conftest import csrf_token, flat, org_number, pdf_text, save_artifact, wait_for
 
 OFFICIAL = Actor("user:test@example.se")
 
@@ -87,6 +90,12 @@ def test_skane_iop_signed_by_both_parties(app, client, api_token, iop_data, run_
     assert f"Malmö den {short_date(today)}" in text
     assert status["pdf_sha256"] in text.replace(" ", "")
     assert "Verifieringsbilaga" in text and "1 750 000 kr" in text
+
+    final = PdfReader(io.BytesIO(pdf))  # PDF/A-2b kept through the merge, the frozen text inside
+    assert (final.xmp_metadata.pdfaid_part, final.xmp_metadata.pdfaid_conformance) == ("2", "B")
+    assert "/OutputIntents" in final.trailer["/Root"]
+    frozen = final.attachments["avtal-version-1.pdf"][0]
+    assert hashlib.sha256(frozen).hexdigest() == status["pdf_sha256"]
 
 
 def test_halland_with_twelve_organisations_and_accession(app, client, api_token, halland_data, run_jobs):
