@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import select, update
+from sqlalchemy import distinct, func, select, update
 
 from . import audit
 from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
@@ -240,9 +240,16 @@ def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
 
 
 def all_confirmed(session, agreement) -> bool:
-    parties = active_parties(session, agreement)
-    confirmed = confirmations_by_party(session, agreement)
-    return bool(parties) and all(p.id in confirmed for p in parties)
+    """Whether every party has confirmed the current version (counted in SQL: this runs on
+    every confirmation, and an överenskommelse may have hundreds of parties)."""
+    version = latest_version(session, agreement.id)
+    count = len(agreement.data["parties"])
+    confirmed = session.scalar(
+        select(func.count(distinct(Confirmation.party_id)))
+        .join(Party, Confirmation.party_id == Party.id)
+        .where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed", Party.position < count)
+    )
+    return count > 0 and confirmed == count
 
 
 def active_parties(session, agreement) -> list[Party]:
