@@ -121,6 +121,13 @@ def test_reminders_go_once_and_only_for_open_links_near_expiry(app, client, api_
     assert count(app, AuditEvent, AuditEvent.event == "reminder_sent") == 1
 
 
+def test_the_scheduled_sweep_sends_due_reminders(app, client, api_token, iop_data, smtp_server, run_jobs):
+    send(app, client, api_token, iop_data)
+    expire_links_in(app, [link_rows(app)[0].id], timedelta(days=1))
+    run_jobs.sweep()  # what the consumer runs every minute
+    assert [m["Subject"] for m in smtp_server.messages] == [f"Påminnelse: {iop_data['title']}"]
+
+
 def test_two_sweeps_at_once_send_each_reminder_once(app, client, api_token, iop_data, smtp_server):
     send(app, client, api_token, iop_data)
     expire_links_in(app, [link.id for link in link_rows(app)], timedelta(days=1))
