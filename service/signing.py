@@ -136,6 +136,15 @@ def answer_for(session, link) -> Confirmation | None:
     return session.scalars(select(Confirmation).where(Confirmation.link_id == link.id)).first()
 
 
+def answerable_link(party: Party, version: Version) -> SigningLink | None:
+    """The party's newest link to `version` that is neither used, revoked nor expired."""
+    now = utcnow()
+    for link in reversed(party.links):
+        if link.version_id == version.id and link.used_at is None and link.revoked_at is None and link.expires_at > now:
+            return link
+    return None
+
+
 def check_link(session, serializer, token) -> SigningLink:
     """The link, if it can still be answered; otherwise LinkProblem saying why."""
     link = _load(session, serializer, token)

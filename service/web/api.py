@@ -10,10 +10,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 from .. import agreements, signing, users
 from ..documents import ConversionError, TemplateFillError
 from ..formatting import local_time
-from ..models import Agreement
 from ..schema import SchemaError, agreement_json_schema
 from ..storage import StorageError
-from .context import attachment, db, files, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -81,16 +80,8 @@ def _json_body() -> dict:
     return data
 
 
-def _agreement(session, agreement_id) -> Agreement:
-    return agreements.get_agreement(session, agreement_id)
-
-
 def _links(issued):
     return [{"party": link.party.name, "url": sign_url(link.token)} for link in issued]
-
-
-def _max_age():
-    return current_app.config["LINK_MAX_AGE_DAYS"]
 
 
 @bp.post("/agreements")
@@ -105,7 +96,7 @@ def create():
 @token_required(*READ_ROLES)
 def show(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         answers = signing.answers_by_party(session, agreement)
         parties = []
         for party in signing.active_parties(session, agreement):
@@ -143,7 +134,7 @@ def show(agreement_id):
 @token_required(*WRITE_ROLES)
 def send(agreement_id):
     agreement, issued = agreements.send_for_signature(
-        db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, _max_age(), request_actor()
+        db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, link_max_age(), request_actor()
     )
     return jsonify({"status": agreement.status, "links": _links(issued)})
 
@@ -152,9 +143,9 @@ def send(agreement_id):
 @token_required(*WRITE_ROLES)
 def add_party(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         issued = agreements.add_party(
-            session, files(), link_serializer(), agreement, _json_body(), _max_age(), request_actor()
+            session, files(), link_serializer(), agreement, _json_body(), link_max_age(), request_actor()
         )
         return jsonify({"status": agreement.status, "links": _links([issued])}), 201
 

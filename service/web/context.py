@@ -26,6 +26,11 @@ def link_serializer():
     return make(current_app.config["SECRET_KEY"])
 
 
+def link_max_age() -> int:
+    """How many days a new signing link is valid."""
+    return current_app.config["LINK_MAX_AGE_DAYS"]
+
+
 def sign_url(token) -> str:
     """The party's link, on the host the request came to."""
     return url_for("sign.show", token=token, _external=True)

@@ -21,11 +21,11 @@ from .. import agreements, audit, custom_templates, forms, mail, signing
 from ..documents import ConversionError, TemplateFillError, fill_agreement
 from ..documents.preview import page_count, page_png
 from ..formatting import join_sv, local_minute
-from ..models import Agreement, CustomTemplate, Party, utcnow
+from ..models import Agreement, CustomTemplate, Party
 from ..schema import KIND_LABELS, SchemaError, validate_agreement
 from ..storage import StorageError
 from .auth import login_required
-from .context import attachment, db, files, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
 
@@ -62,10 +62,6 @@ def _agreement(session, agreement_id) -> Agreement:
     if agreement is None:
         abort(404)
     return agreement
-
-
-def _max_age() -> int:
-    return current_app.config["LINK_MAX_AGE_DAYS"]
 
 
 @bp.get("")
@@ -200,20 +196,11 @@ def edit(agreement_id):
 # --- the overview ---
 
 
-def _open_link(party, version):
-    """The party's link that can still be answered, if any."""
-    now = utcnow()
-    for link in reversed(party.links):
-        if link.version_id == version.id and link.used_at is None and link.revoked_at is None and link.expires_at > now:
-            return link
-    return None
-
-
 def _overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
     answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
     parties = [
-        (party, answers.get(party.id), _open_link(party, version) if version and agreement.status != "draft" else None)
+        (party, answers.get(party.id), signing.answerable_link(party, version) if version and agreement.status != "draft" else None)
         for party in signing.active_parties(session, agreement)
     ]
     new_index = len(agreement.data["parties"])
@@ -325,7 +312,7 @@ def _refused(agreement_id, message):
 def send(agreement_id):
     try:
         agreement, issued = agreements.send_for_signature(
-            db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, _max_age(),
+            db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, link_max_age(),
             request_actor(),
         )
     except agreements.AgreementError as exc:
@@ -366,7 +353,7 @@ def reissue(agreement_id, party_id):
         version = signing.latest_version(session, agreement.id)
         if version is None or agreement.status not in ("sent", "declined"):
             return _refused(agreement_id, "Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
-        issued = [signing.issue_link(session, link_serializer(), party, version, _max_age(), request_actor())]
+        issued = [signing.issue_link(session, link_serializer(), party, version, link_max_age(), request_actor())]
     _notify_parties(agreement, issued)
     return _links_page(agreement, issued, f"Ny länk till {party.name}")
 
@@ -380,7 +367,7 @@ def add_party(agreement_id):
         party_data = forms.party_from_form(request.form, index)
         try:
             issued = agreements.add_party(
-                session, files(), link_serializer(), agreement, party_data, _max_age(), request_actor()
+                session, files(), link_serializer(), agreement, party_data, link_max_age(), request_actor()
             )
         except SchemaError as exc:
             typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
