@@ -47,9 +47,18 @@ def main():
 
         def cold():
             subprocess.run(
-                ["soffice", f"-env:UserInstallation={cold_profile}", "--headless", "--convert-to", "pdf",
-                 "--outdir", str(tmp / "cold"), str(tmp / "iop.docx")],
-                check=True, capture_output=True,
+                [
+                    "soffice",
+                    f"-env:UserInstallation={cold_profile}",
+                    "--headless",
+                    "--convert-to",
+                    "pdf",
+                    "--outdir",
+                    str(tmp / "cold"),
+                    str(tmp / "iop.docx"),
+                ],
+                check=True,
+                capture_output=True,
             )
 
         office.convert(docx)  # warm-up

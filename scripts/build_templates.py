@@ -41,26 +41,99 @@ SIGN_TEXT = "Underskrift"
 # Word rejects a file whose property elements are out of schema order
 # (LibreOffice does not care), so elements python-docx has no API for are
 # inserted at their place in these sequences.
-PPR_ORDER = ["pStyle", "keepNext", "keepLines", "pageBreakBefore", "framePr", "widowControl", "numPr",
-             "suppressLineNumbers", "pBdr", "shd", "tabs", "suppressAutoHyphens", "kinsoku", "wordWrap",
-             "overflowPunct", "topLinePunct", "autoSpaceDE", "autoSpaceDN", "bidi", "adjustRightInd",
-             "snapToGrid", "spacing", "ind", "contextualSpacing", "mirrorIndents", "suppressOverlap", "jc",
-             "textDirection", "textAlignment", "textboxTightWrap", "outlineLvl", "divId", "cnfStyle", "rPr",
-             "sectPr", "pPrChange"]
-TBLPR_ORDER = ["tblStyle", "tblpPr", "tblOverlap", "bidiVisual", "tblStyleRowBandSize", "tblStyleColBandSize",
-               "tblW", "jc", "tblCellSpacing", "tblInd", "tblBorders", "shd", "tblLayout", "tblCellMar",
-               "tblLook", "tblCaption", "tblDescription"]
-TRPR_ORDER = ["cnfStyle", "divId", "gridBefore", "gridAfter", "wBefore", "wAfter", "cantSplit", "trHeight",
-              "tblHeader", "tblCellSpacing", "jc", "hidden"]
-TCPR_ORDER = ["cnfStyle", "tcW", "gridSpan", "hMerge", "vMerge", "tcBorders", "shd", "noWrap", "tcMar",
-              "textDirection", "tcFitText", "vAlign", "hideMark"]
+PPR_ORDER = [
+    "pStyle",
+    "keepNext",
+    "keepLines",
+    "pageBreakBefore",
+    "framePr",
+    "widowControl",
+    "numPr",
+    "suppressLineNumbers",
+    "pBdr",
+    "shd",
+    "tabs",
+    "suppressAutoHyphens",
+    "kinsoku",
+    "wordWrap",
+    "overflowPunct",
+    "topLinePunct",
+    "autoSpaceDE",
+    "autoSpaceDN",
+    "bidi",
+    "adjustRightInd",
+    "snapToGrid",
+    "spacing",
+    "ind",
+    "contextualSpacing",
+    "mirrorIndents",
+    "suppressOverlap",
+    "jc",
+    "textDirection",
+    "textAlignment",
+    "textboxTightWrap",
+    "outlineLvl",
+    "divId",
+    "cnfStyle",
+    "rPr",
+    "sectPr",
+    "pPrChange",
+]
+TBLPR_ORDER = [
+    "tblStyle",
+    "tblpPr",
+    "tblOverlap",
+    "bidiVisual",
+    "tblStyleRowBandSize",
+    "tblStyleColBandSize",
+    "tblW",
+    "jc",
+    "tblCellSpacing",
+    "tblInd",
+    "tblBorders",
+    "shd",
+    "tblLayout",
+    "tblCellMar",
+    "tblLook",
+    "tblCaption",
+    "tblDescription",
+]
+TRPR_ORDER = [
+    "cnfStyle",
+    "divId",
+    "gridBefore",
+    "gridAfter",
+    "wBefore",
+    "wAfter",
+    "cantSplit",
+    "trHeight",
+    "tblHeader",
+    "tblCellSpacing",
+    "jc",
+    "hidden",
+]
+TCPR_ORDER = [
+    "cnfStyle",
+    "tcW",
+    "gridSpan",
+    "hMerge",
+    "vMerge",
+    "tcBorders",
+    "shd",
+    "noWrap",
+    "tcMar",
+    "textDirection",
+    "tcFitText",
+    "vAlign",
+    "hideMark",
+]
 
 
 def insert_ordered(parent, child, order):
     """Replace parent's element of child's kind, keeping the schema order of children."""
     for old in parent.findall(child.tag):
         parent.remove(old)
-    later = {qn(f"w:{name}") for name in order[order.index(child.tag.split("}")[1]) + 1:]}
+    later = {qn(f"w:{name}") for name in order[order.index(child.tag.split("}")[1]) + 1 :]}
     for index, existing in enumerate(parent):
         if existing.tag in later:
             parent.insert(index, child)
@@ -148,6 +221,7 @@ def shade_cell(cell, fill):
 
 def add_field(paragraph, instruction):
     """Insert a complex field (PAGE, NUMPAGES) as fldChar runs."""
+
     def fld_char(kind):
         run = paragraph.add_run()
         el = OxmlElement("w:fldChar")
@@ -167,6 +241,7 @@ def add_field(paragraph, instruction):
 # --------------------------------------------------------------------------
 # Document set-up: page, styles, bullets, header and footer
 # --------------------------------------------------------------------------
+
 
 def new_document():
     """An empty A4 document with our styles, header and footer."""
@@ -295,8 +370,7 @@ def setup_bullets(doc):
     num = numbering.num_having_numId(num_id)
     abstract_id = num.abstractNumId.val
     abstract = next(
-        a for a in numbering.findall(qn("w:abstractNum"))
-        if a.get(qn("w:abstractNumId")) == str(abstract_id)
+        a for a in numbering.findall(qn("w:abstractNum")) if a.get(qn("w:abstractNumId")) == str(abstract_id)
     )
     for old in abstract.findall(qn("w:lvl")):
         abstract.remove(old)
@@ -327,8 +401,9 @@ def add_header(doc):
     set_fixed_widths(table, [12.0, TEXT_WIDTH_CM - 12.0])
     left, right = table.rows[0].cells
     set_text(left.paragraphs[0], "{{ title }}", style="Header")
-    set_text(right.paragraphs[0], "{% if registration_number %}Dnr {{ registration_number }}{% endif %}",
-             style="Header")
+    set_text(
+        right.paragraphs[0], "{% if registration_number %}Dnr {{ registration_number }}{% endif %}", style="Header"
+    )
     right.paragraphs[0].alignment = WD_ALIGN_PARAGRAPH.RIGHT
     left.vertical_alignment = right.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.BOTTOM
 
@@ -356,6 +431,7 @@ def add_footer(doc):
 # --------------------------------------------------------------------------
 # Content helpers: paragraphs, Jinja tags, loops
 # --------------------------------------------------------------------------
+
 
 def set_text(paragraph, text, style=None, bold=False):
     """Write text as ONE run so a Jinja tag is never split across runs."""
@@ -505,36 +581,55 @@ def signing_table(doc):
 # The four templates
 # --------------------------------------------------------------------------
 
+
 def build_iop_agreement():
     doc = new_document()
-    title_block(doc, kicker="Idéburet offentligt partnerskap", meta_lines=[
-        "Parter: {{ parties|map(attribute='name')|list|join_sv }}",
-        "Period: {{ period.start|datum }} – {{ period.end|datum }}",
-    ])
+    title_block(
+        doc,
+        kicker="Idéburet offentligt partnerskap",
+        meta_lines=[
+            "Parter: {{ parties|map(attribute='name')|list|join_sv }}",
+            "Period: {{ period.start|datum }} – {{ period.end|datum }}",
+        ],
+    )
 
     heading(doc, "1. Inledning")
     paragraphs(doc, "introduction")
 
     heading(doc, "2. Parterna")
-    para(doc, "Detta partnerskap har ingåtts mellan {{ parties|map(attribute='name')|list|join_sv }}. "
-              "Parterna är öppna för att även andra organisationer ansluter sig till detta partnerskap, "
-              "genom komplettering av rubrikerna ”Parterna”, ”Organisation och samverkan” samt ”Resurser”.")
+    para(
+        doc,
+        "Detta partnerskap har ingåtts mellan {{ parties|map(attribute='name')|list|join_sv }}. "
+        "Parterna är öppna för att även andra organisationer ansluter sig till detta partnerskap, "
+        "genom komplettering av rubrikerna ”Parterna”, ”Organisation och samverkan” samt ”Resurser”.",
+    )
     tag(doc, "{%p for p in parties %}")
     heading(doc, "{{ p.name }}", level=2)
-    para(doc, "Organisationsnummer {{ p.org_number }} · "
-              "{{ 'Offentlig part' if p.kind == 'offentlig' else 'Idéburen part' }}", style=SMALL)
+    para(
+        doc,
+        "Organisationsnummer {{ p.org_number }} · {{ 'Offentlig part' if p.kind == 'offentlig' else 'Idéburen part' }}",
+        style=SMALL,
+    )
     paragraphs(doc, "p.description")
     tag(doc, "{%p endfor %}")
 
     heading(doc, "3. Perioden för partnerskapet")
-    period = para(doc, "Partnerskapet avser perioden från {{ period.start|datum }} till {{ period.end|datum }}. "
-                       "Överenskommelsen upphör utan krav på föregående uppsägning.")
-    period.add_run("{% if period.extension_years %} Överenskommelsen kan förlängas upp till "
-                   "{{ period.extension_years }} år.{% endif %}")
+    period = para(
+        doc,
+        "Partnerskapet avser perioden från {{ period.start|datum }} till {{ period.end|datum }}. "
+        "Överenskommelsen upphör utan krav på föregående uppsägning.",
+    )
+    period.add_run(
+        "{% if period.extension_years %} Överenskommelsen kan förlängas upp till "
+        "{{ period.extension_years }} år.{% endif %}"
+    )
 
     heading(doc, "4. Värdegrund för partnerskapet")
-    para(doc, "Värdegrund för partnerskapet är de {{ principles|length|antal }} principer som parterna "
-              "enats om: {{ principles|join_sv }}.")
+    para(
+        doc,
+        "Värdegrund för partnerskapet är de {{ principles|length|antal }} principer som parterna "
+        "enats om: {{ principles|join_sv }}.",
+    )
     paragraphs(doc, "values_text")
 
     heading(doc, "5. Målbild")
@@ -574,18 +669,24 @@ def build_iop_agreement():
     paragraphs(doc, "resources_outro")
 
     heading(doc, "10. Uppsägning")
-    para(doc, "Om någon av parterna inte uppfyller villkoren för partnerskapet eller brister i sina åtaganden, "
-              "eller väsentligt ändrade omständigheter inträffar kan övriga parter när som helst under perioden "
-              "påkalla nya förhandlingar alternativt säga upp partnerskapet skriftligt. "
-              "Vid uppsägning gäller {{ notice_months }} månaders uppsägningstid.")
+    para(
+        doc,
+        "Om någon av parterna inte uppfyller villkoren för partnerskapet eller brister i sina åtaganden, "
+        "eller väsentligt ändrade omständigheter inträffar kan övriga parter när som helst under perioden "
+        "påkalla nya förhandlingar alternativt säga upp partnerskapet skriftligt. "
+        "Vid uppsägning gäller {{ notice_months }} månaders uppsägningstid.",
+    )
 
     heading(doc, "11. Ombud")
     tag(doc, "{%p for p in parties %}")
     para(doc, "För {{ p.name }}", style=LABEL)
     para(doc, "{{ p.representative.name }}, {{ p.representative.title }}")
     tag(doc, "{%p endfor %}")
-    closing = para(doc, "Detta Idéburna Offentliga Partnerskap har upprättats i {{ parties|length|antal }} "
-                        "likalydande exemplar, varav parterna tagit var sitt.")
+    closing = para(
+        doc,
+        "Detta Idéburna Offentliga Partnerskap har upprättats i {{ parties|length|antal }} "
+        "likalydande exemplar, varav parterna tagit var sitt.",
+    )
     closing.paragraph_format.space_before = Pt(12)
     signature_blocks(doc)
     return doc

@@ -98,13 +98,29 @@ def start_service(instance, port, env):
     password = "lasttest-lösenord-1"
     out = subprocess.run(
         [*flask, "users", "create", "--email", "last@example.se", "--role", "official", "--password", password],
-        env=env, check=True, capture_output=True, text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     token = out.strip().splitlines()[-1].split()[-1]
     server = subprocess.Popen(
-        [str(VENV / "gunicorn"), "--workers", str(os.cpu_count()), "--threads", "8", "--timeout", "120",
-         "--bind", f"127.0.0.1:{port}", "service.wsgi:app"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=open(instance / "gunicorn.log", "wb"),
+        [
+            str(VENV / "gunicorn"),
+            "--workers",
+            str(os.cpu_count()),
+            "--threads",
+            "8",
+            "--timeout",
+            "120",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "service.wsgi:app",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=open(instance / "gunicorn.log", "wb"),  # noqa: SIM115 (kept open by the child)
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
@@ -174,8 +190,13 @@ def confirm_all(base, links, args, tally, deadline):
         if not tally.count(status):
             return False
         time.sleep(random.uniform(*args.think))  # reading the agreement, typing the place
-        form = {"csrf_token": client.csrf(html), "signer_name": "Anna Andersson", "signer_title": "Ordförande",
-                "place": "Halmstad", "accept": "ja"}
+        form = {
+            "csrf_token": client.csrf(html),
+            "signer_name": "Anna Andersson",
+            "signer_title": "Ordförande",
+            "place": "Halmstad",
+            "accept": "ja",
+        }
         start = time.perf_counter()
         status, _ = client.request(path + "/bekrafta", form)
         if tally.count(status):
@@ -211,8 +232,11 @@ def run(base, token, password, args, instance):
         client = Client(base)
         status, html = client.request("/login")
         tally.count(status)
-        tally.count(client.request("/login", {"csrf_token": client.csrf(html), "email": "last@example.se",
-                                              "password": password})[0])  # redirects are followed
+        tally.count(
+            client.request(
+                "/login", {"csrf_token": client.csrf(html), "email": "last@example.se", "password": password}
+            )[0]
+        )  # redirects are followed
         while not stop.is_set() and time.monotonic() < deadline:
             if tally.count(client.request(f"/avtal/{draft_id}/forhandsgranska")[0]):
                 with tally.lock:

@@ -5,12 +5,10 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
-from . import audit
+from . import audit, users
 from . import migrate as migrations
-from . import users
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
 from .schema import SchemaError, validate_agreement
 from .storage import StorageError

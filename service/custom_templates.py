@@ -71,7 +71,7 @@ def _sandbox_violations(tree, env) -> list[str]:
         name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
         if isinstance(name, str) and name.startswith("_"):
             reasons.add(f"Mallen försöker nå det interna attributet '{name}', vilket sandlådan inte tillåter.")
-    for node in tree.find_all((nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends)):
+    if any(tree.find_all((nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends))):
         reasons.add("Mallen försöker läsa in andra mallar (import, include eller extends), vilket inte är tillåtet.")
     for node in tree.find_all(nodes.Filter):
         if node.name not in env.filters:

@@ -31,11 +31,14 @@ def _signatures(parties, confirmations) -> dict:
 
 
 def _final_exists(session, agreement_id, confirmation_count) -> bool:
-    return session.scalars(
-        select(FinalDocument.id).where(
-            FinalDocument.agreement_id == agreement_id, FinalDocument.confirmation_count == confirmation_count
-        )
-    ).first() is not None
+    return (
+        session.scalars(
+            select(FinalDocument.id).where(
+                FinalDocument.agreement_id == agreement_id, FinalDocument.confirmation_count == confirmation_count
+            )
+        ).first()
+        is not None
+    )
 
 
 def _gather(session, agreement):
@@ -44,14 +47,24 @@ def _gather(session, agreement):
     version = signing.latest_version(session, agreement.id)
     parties = signing.active_parties(session, agreement)
     events = [
-        {"at": e.created_at, "label": audit.EVENT_LABELS.get(e.event, e.event),
-         "party": e.details.get("party", ""), "ip": e.ip}
+        {
+            "at": e.created_at,
+            "label": audit.EVENT_LABELS.get(e.event, e.event),
+            "party": e.details.get("party", ""),
+            "ip": e.ip,
+        }
         for e in audit.events_for(session, agreement.id)
         if e.event in LINK_EVENTS
     ]
     rows = [
-        {"party": p.name, "name": c.signer_name, "title": c.signer_title, "place": c.place,
-         "at": c.created_at, "ip": c.ip}
+        {
+            "party": p.name,
+            "name": c.signer_name,
+            "title": c.signer_title,
+            "place": c.place,
+            "at": c.created_at,
+            "ip": c.ip,
+        }
         for p in parties
         if (c := confirmations.get(p.id))
     ]

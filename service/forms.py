@@ -141,7 +141,7 @@ def _read_item(item, form, name):
 def _row_indices(form, name) -> list[int]:
     """The row numbers present in the form, in order; gaps (a row removed by script) are fine."""
     pattern = re.compile(rf"{re.escape(name)}-(\d+)(?:-|$)")
-    return sorted({int(m.group(1)) for key in form.keys() if (m := pattern.match(key))})
+    return sorted({int(m.group(1)) for key in form if (m := pattern.match(key))})
 
 
 def _lines(text) -> list[str]:
@@ -244,8 +244,14 @@ def field_for(kind, path) -> str:
 
 def blank_party(kind="") -> dict:
     return {
-        "name": "", "org_number": "", "kind": kind, "contact_email": "", "description": "", "responsibilities": "",
-        "resources": {"text": "", "amount_kr": None}, "representative": {"name": "", "title": ""},
+        "name": "",
+        "org_number": "",
+        "kind": kind,
+        "contact_email": "",
+        "description": "",
+        "responsibilities": "",
+        "resources": {"text": "", "amount_kr": None},
+        "representative": {"name": "", "title": ""},
     }
 
 
@@ -261,17 +267,25 @@ def new_agreement(kind) -> dict:
     """What a new form starts with."""
     if kind == "iop":
         return {
-            "kind": "iop", "title": "", "registration_number": "",
+            "kind": "iop",
+            "title": "",
+            "registration_number": "",
             "parties": [blank_party("offentlig"), blank_party("idéburen")],
             "period": {"extension_years": 0},
             "principles": list(DEFAULT_PRINCIPLES),
-            "goals": [], "activities": [], "bodies": [],
+            "goals": [],
+            "activities": [],
+            "bodies": [],
         }
     return {
-        "kind": "overenskommelse", "title": "", "registration_number": "",
+        "kind": "overenskommelse",
+        "title": "",
+        "registration_number": "",
         "sections": [blank_row(kind, "sections")],
         "principles": [blank_row(kind, "principles")],
-        "goals_heading": "Målbild", "goals": [], "blank_rows": 0,
+        "goals_heading": "Målbild",
+        "goals": [],
+        "blank_rows": 0,
         "parties": [blank_party("offentlig")],
     }
 
@@ -291,4 +305,3 @@ def apply_action(data, action) -> dict:
     else:
         raise FormError(action)
     return {**data, list_name: rows}
-

@@ -36,7 +36,9 @@ def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -
     url_for_token = url_for_token or (lambda token: f"{app.config['PUBLIC_URL'].rstrip('/')}/sign/{token}")
     messages = [
         _message(
-            app, issued.party.contact_email, f"Avtal att bekräfta: {agreement.title}",
+            app,
+            issued.party.contact_email,
+            f"Avtal att bekräfta: {agreement.title}",
             _link_text(agreement, issued.party, sender, url_for_token(issued.token), issued.expires_at),
             reply_to=sender,
         )
@@ -91,8 +93,13 @@ def send_reminders(app) -> int:
             continue
         with app.extensions["db"].session() as session:
             audit.record(
-                session, "reminder_sent", audit.SYSTEM, due.agreement_id,
-                link_id=due.link_id, party=due.party_name, email=due.contact_email,
+                session,
+                "reminder_sent",
+                audit.SYSTEM,
+                due.agreement_id,
+                link_id=due.link_id,
+                party=due.party_name,
+                email=due.contact_email,
             )
         sent += 1
     return sent
@@ -106,8 +113,12 @@ def _due_reminders(app):
     )
     query = (
         select(
-            SigningLink.id.label("link_id"), SigningLink.expires_at, Party.name.label("party_name"),
-            Party.contact_email, Agreement.id.label("agreement_id"), Agreement.title,
+            SigningLink.id.label("link_id"),
+            SigningLink.expires_at,
+            Party.name.label("party_name"),
+            Party.contact_email,
+            Agreement.id.label("agreement_id"),
+            Agreement.title,
             User.email.label("official_email"),
         )
         .join(Party, SigningLink.party_id == Party.id)
@@ -134,8 +145,10 @@ def _claim(app, link_id) -> bool:
         result = session.execute(
             update(SigningLink)
             .where(
-                SigningLink.id == link_id, SigningLink.reminded_at.is_(None),
-                SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None),
+                SigningLink.id == link_id,
+                SigningLink.reminded_at.is_(None),
+                SigningLink.used_at.is_(None),
+                SigningLink.revoked_at.is_(None),
             )
             .values(reminded_at=utcnow())
         )

@@ -39,7 +39,9 @@ def check_answer(name, title, place, accepted) -> dict[str, str]:
     """Swedish errors per field for a confirmation form; empty if it may be stored."""
     errors = {}
     for field, value, label, limit in (
-        ("signer_name", name, "Namn", 300), ("signer_title", title, "Titel", 300), ("place", place, "Ort", 100)
+        ("signer_name", name, "Namn", 300),
+        ("signer_title", title, "Titel", 300),
+        ("place", place, "Ort", 100),
     ):
         if field != "signer_title" and not value.strip():
             errors[field] = f"{label} måste fyllas i."
@@ -104,8 +106,14 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
     session.add(link)
     session.flush()
     audit.record(
-        session, "link_issued", actor, party.agreement_id,
-        link_id=link.id, party=party.name, version=version.number, expires_at=link.expires_at.isoformat(),
+        session,
+        "link_issued",
+        actor,
+        party.agreement_id,
+        link_id=link.id,
+        party=party.name,
+        version=version.number,
+        expires_at=link.expires_at.isoformat(),
     )
     token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
     return IssuedLink(party, token, link.expires_at)
@@ -118,8 +126,11 @@ def _load(session, serializer, token) -> SigningLink:
         link_id, nonce, hash_prefix = payload["l"], payload["n"], payload["h"]
     except (BadData, TypeError, KeyError):
         raise LinkProblem("invalid") from None
-    if type(link_id) is not int or not 0 < link_id < 2**63 or not isinstance(nonce, str) or not isinstance(
-        hash_prefix, str
+    if (
+        type(link_id) is not int
+        or not 0 < link_id < 2**63
+        or not isinstance(nonce, str)
+        or not isinstance(hash_prefix, str)
     ):
         raise LinkProblem("invalid")
     link = session.get(SigningLink, link_id)
@@ -195,17 +206,32 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
     answer = Confirmation(
-        link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="confirmed",
-        signer_name=signer_name, signer_title=signer_title, place=place,
-        created_at=utcnow(), ip=actor.ip[:64], user_agent=actor.user_agent[:500],
+        link_id=link.id,
+        party_id=link.party_id,
+        version_id=link.version_id,
+        decision="confirmed",
+        signer_name=signer_name,
+        signer_title=signer_title,
+        place=place,
+        created_at=utcnow(),
+        ip=actor.ip[:64],
+        user_agent=actor.user_agent[:500],
     )
     session.add(answer)
     session.flush()
     agreement = session.get(Agreement, link.party.agreement_id)
     audit.record(
-        session, "confirmed", actor, agreement.id,
-        link_id=link.id, party=link.party.name, name=signer_name, title=signer_title, place=place,
-        version=link.version.number, pdf_sha256=link.version.pdf_sha256,
+        session,
+        "confirmed",
+        actor,
+        agreement.id,
+        link_id=link.id,
+        party=link.party.name,
+        name=signer_name,
+        title=signer_title,
+        place=place,
+        version=link.version.number,
+        pdf_sha256=link.version.pdf_sha256,
     )
     if all_confirmed(session, agreement):
         agreement.status = "completed"
@@ -216,8 +242,14 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
     answer = Confirmation(
-        link_id=link.id, party_id=link.party_id, version_id=link.version_id, decision="declined",
-        reason=reason, created_at=utcnow(), ip=actor.ip[:64], user_agent=actor.user_agent[:500],
+        link_id=link.id,
+        party_id=link.party_id,
+        version_id=link.version_id,
+        decision="declined",
+        reason=reason,
+        created_at=utcnow(),
+        ip=actor.ip[:64],
+        user_agent=actor.user_agent[:500],
     )
     session.add(answer)
     agreement = session.get(Agreement, link.party.agreement_id)
@@ -237,9 +269,7 @@ def answers_by_party(session, agreement) -> dict[int, Confirmation]:
     version = latest_version(session, agreement.id)
     if version is None:
         return {}
-    rows = session.scalars(
-        select(Confirmation).where(Confirmation.version_id == version.id).order_by(Confirmation.id)
-    )
+    rows = session.scalars(select(Confirmation).where(Confirmation.version_id == version.id).order_by(Confirmation.id))
     return {c.party_id: c for c in rows}
 
 

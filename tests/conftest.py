@@ -1,12 +1,22 @@
 import io
+import itertools
 import json
+import re
+import socket
+import threading
 import time
+from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
+from werkzeug.serving import make_server
 
-from service import create_app
+from service import create_app, users
 from service import migrate as migrations
 from service.documents.convert import OfficePool
 
@@ -107,16 +117,6 @@ def wait_for(predicate, seconds=90, interval=0.2):
 
 # --- web and browser fixtures ---
 
-import itertools
-import re
-import threading
-
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
-
-from service import users
-
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -197,8 +197,7 @@ def axe_check(page):
     violations = Axe().run(page).response["violations"]
     serious = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not serious, "\n".join(
-        f"{v['impact']}: {v['id']} – {v['help']}: {[n['target'] for n in v['nodes']]}"
-        for v in serious
+        f"{v['impact']}: {v['id']} – {v['help']}: {[n['target'] for n in v['nodes']]}" for v in serious
     )
 
 
@@ -208,12 +207,6 @@ def screenshot(page, name):
 
 
 # --- mail fixtures ---
-
-import socket
-from email import message_from_bytes
-from email import policy as email_policy
-
-from aiosmtpd.controller import Controller
 
 
 def free_port() -> int:

@@ -32,7 +32,10 @@ def test_invalid_data_gives_422_with_field_messages(app, client, api_token, iop_
     iop_data["parties"][1]["org_number"] = "1"
     response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert response.status_code == 422
-    assert response.json["errors"]["parties.1.org_number"] == "Part 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
+    assert (
+        response.json["errors"]["parties.1.org_number"]
+        == "Part 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
+    )
     assert "slutdatum" in response.json["errors"]["period"]
     assert agreements_count(app) == 0
 
@@ -63,8 +66,9 @@ def test_final_pdf_before_completion_is_404(client, api_token, iop_data):
 
 def test_accession_only_for_overenskommelse(client, api_token, iop_data):
     agreement_id, _ = create_and_send(client, api_token, iop_data)
-    response = client.post(f"/api/agreements/{agreement_id}/parties", json=iop_data["parties"][0],
-                           headers=bearer(api_token))
+    response = client.post(
+        f"/api/agreements/{agreement_id}/parties", json=iop_data["parties"][0], headers=bearer(api_token)
+    )
     assert response.status_code == 409 and "överenskommelse" in response.json["message"]
 
 
@@ -72,8 +76,11 @@ def test_openapi_description(client):
     doc = client.get("/api/openapi.json").json
     assert doc["openapi"].startswith("3.1")
     assert set(doc["paths"]) == {
-        "/api/agreements", "/api/agreements/{agreement_id}", "/api/agreements/{agreement_id}/send",
-        "/api/agreements/{agreement_id}/parties", "/api/agreements/{agreement_id}/final.pdf",
+        "/api/agreements",
+        "/api/agreements/{agreement_id}",
+        "/api/agreements/{agreement_id}/send",
+        "/api/agreements/{agreement_id}/parties",
+        "/api/agreements/{agreement_id}/final.pdf",
     }
     assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]
     assert "$defs" not in str(doc)

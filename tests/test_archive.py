@@ -71,7 +71,7 @@ def test_archivist_finds_a_completed_agreement(client, api_token, halland_data, 
     assert not found(archivist, completed, to="2020-12-31")
 
     html = archivist.get("/arkiv", query_string={"q": "Skåne"}).get_data(as_text=True)
-    row = flat(re.sub(r"<[^>]+>", " ", html[html.index(f'href="/arkiv/{completed}"'):]))
+    row = flat(re.sub(r"<[^>]+>", " ", html[html.index(f'href="/arkiv/{completed}"') :]))
     assert "RS 2020/2741" in row and "NÄTVERKET – Idéburen sektor Skåne" in row
     assert "2021-01-01 – 2024-12-31" in row
     assert "Klart 1" in row  # status, then the number of final versions

@@ -128,9 +128,9 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     assert result.exit_code == 0, result.output
     password = re.search(r"handlaggare@example\.se \(handläggare\)  lösenord: (\S+)", result.output).group(1)
     assert "arkivarie@example.se (arkivarie)" in result.output
-    assert "handlaggare@example.se" in login(client, "handlaggare@example.se", password, follow_redirects=True).get_data(
-        as_text=True
-    )
+    assert "handlaggare@example.se" in login(
+        client, "handlaggare@example.se", password, follow_redirects=True
+    ).get_data(as_text=True)
 
     again = runner.invoke(args=["users", "demo"])
     assert "inga demoanvändare skapades" in again.output

@@ -96,7 +96,7 @@ def test_official_drafts_previews_and_sends_the_skane_iop(app, page, make_user, 
     thumbnails = page.get_by_role("img", name=re.compile(r"Sida \d+ av \d+")).all()
     assert len(thumbnails) >= 2
     for image in thumbnails:
-        wait_for(lambda: image.evaluate("img => img.complete && img.naturalWidth === 300"), seconds=10)
+        wait_for(lambda image=image: image.evaluate("img => img.complete && img.naturalWidth === 300"), seconds=10)
     axe_check(page)
     screenshot(page, "drafting-preview")
 
@@ -109,7 +109,9 @@ def test_official_drafts_previews_and_sends_the_skane_iop(app, page, make_user, 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name=f"Kopiera länken till {skane['name']}").click()
     expect(page.get_by_role("status")).to_have_text(f"Kopierade länken till {skane['name']}.")
-    assert page.evaluate("navigator.clipboard.readText()") == page.get_by_label(f"Länk till {skane['name']}").input_value()
+    assert (
+        page.evaluate("navigator.clipboard.readText()") == page.get_by_label(f"Länk till {skane['name']}").input_value()
+    )
     axe_check(page)
     screenshot(page, "drafting-links")
 
@@ -146,8 +148,13 @@ def test_overenskommelse_rows_renumber_and_a_party_joins(app, page, make_user, h
     with app.extensions["db"].session() as session:
         agreement_id = agreements.create_draft(session, app.extensions["files"], halland_data, None, actor).id
     agreements.send_for_signature(
-        app.extensions["db"], app.extensions["files"], app.extensions["office"],
-        link_serializer(app.config["SECRET_KEY"]), agreement_id, 30, actor,
+        app.extensions["db"],
+        app.extensions["files"],
+        app.extensions["office"],
+        link_serializer(app.config["SECRET_KEY"]),
+        agreement_id,
+        30,
+        actor,
     )
     page.goto(f"/avtal/{agreement_id}")
     joining = page.get_by_role("region", name="Anslut ny part")

@@ -70,7 +70,7 @@ def open_link(context, path, party, viewport=None):
     assert len(images) >= 2
     for image in images:  # all but the first load lazily, as they scroll into view
         image.scroll_into_view_if_needed()
-        wait_for(lambda: image.evaluate("img => img.complete && img.naturalWidth === 900"), seconds=10)
+        wait_for(lambda image=image: image.evaluate("img => img.complete && img.naturalWidth === 900"), seconds=10)
     return page
 
 
@@ -84,8 +84,9 @@ def confirm(page, party, place):
     expect(page.get_by_text(f"{signer} bekräftade avtalet för {party['name']} i {place}")).to_be_visible()
 
 
-def test_draft_sign_by_email_and_archive_in_a_browser(app, browser, live_server, page, make_user, iop_data,
-                                                       smtp_server, run_jobs):
+def test_draft_sign_by_email_and_archive_in_a_browser(
+    app, browser, live_server, page, make_user, iop_data, smtp_server, run_jobs
+):
     shown = draft_and_send(page, make_user, iop_data)
     links = emailed_links(smtp_server, iop_data, shown)
 
@@ -124,6 +125,7 @@ def test_draft_sign_by_email_and_archive_in_a_browser(app, browser, live_server,
     def final_ready():
         with app.extensions["db"].session() as session:
             return session.scalar(select(func.count(FinalDocument.id))) == 1
+
     wait_for(final_ready, seconds=45)
 
     _, password = make_user("archivist", "arkivarie@example.se")

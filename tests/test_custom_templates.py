@@ -58,10 +58,12 @@ def test_external_image_and_include_fields_are_refused():
     doc.add_paragraph("{{ title }}")
     doc.part.relate_to("http://192.0.2.1/spy.png", RT.IMAGE, is_external=True)
     p = doc.add_paragraph()
-    p._p.append(parse_xml(
-        '<w:fldSimple xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
-        'w:instr=" INCLUDETEXT &quot;http://192.0.2.1/x.docx&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>'
-    ))
+    p._p.append(
+        parse_xml(
+            '<w:fldSimple xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+            'w:instr=" INCLUDETEXT &quot;http://192.0.2.1/x.docx&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>'
+        )
+    )
     out = io.BytesIO()
     doc.save(out)
     text = reasons(out.getvalue())

@@ -1,6 +1,7 @@
 """The examples rendered through the real templates and LibreOffice, read back with pypdf."""
 
 import io
+from datetime import date, datetime
 
 from pypdf import PdfReader
 
@@ -9,15 +10,23 @@ from service.documents.assemble import merge_pdfs
 from service.documents.fill import fill_signing_sheet, signature_context
 from service.schema import validate_agreement
 from service.storage import sha256_hex
-from datetime import date, datetime
 
 from .conftest import flat, pdf_text
 
 A4 = (595, 842)  # points, rounded
 
 IOP_HEADINGS = [
-    "1. Inledning", "2. Parterna", "3. Perioden", "4. Värdegrund", "5. Målbild", "6. Verksamhet",
-    "7. Organisation och samverkan", "8. Uppföljning", "9. Resurser", "10. Uppsägning", "11. Ombud",
+    "1. Inledning",
+    "2. Parterna",
+    "3. Perioden",
+    "4. Värdegrund",
+    "5. Målbild",
+    "6. Verksamhet",
+    "7. Organisation och samverkan",
+    "8. Uppföljning",
+    "9. Resurser",
+    "10. Uppsägning",
+    "11. Ombud",
 ]
 
 

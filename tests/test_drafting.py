@@ -48,8 +48,9 @@ def visible_text(response) -> str:
 
 def field_error(html, name) -> str:
     """The error shown at a field, without the 'Fel: ' prefix for screen readers."""
-    match = re.search(rf'<p class="field__error" id="{name}-error"><span class="visually-hidden">Fel: </span>(.*?)</p>',
-                      html, re.S)
+    match = re.search(
+        rf'<p class="field__error" id="{name}-error"><span class="visually-hidden">Fel: </span>(.*?)</p>', html, re.S
+    )
     return unescape(match.group(1)) if match else ""
 
 
@@ -66,7 +67,7 @@ def send(client, agreement_id):
 
 
 def path_of(url):
-    return url[url.index("/sign/"):]
+    return url[url.index("/sign/") :]
 
 
 def test_only_officials_get_in(client, make_user):
@@ -114,8 +115,11 @@ def test_wrong_check_digit_is_shown_at_the_field_and_nothing_typed_is_lost(app, 
     assert response.status_code == 400
     assert "Organisationsnummer har fel kontrollsiffra" in field_error(html, "parties-1-org_number")
     assert '<a href="#parties-1-org_number">' in html
-    assert re.search(r'id="parties-1-org_number"[^>]*aria-describedby="[^"]*parties-1-org_number-error"[^>]*'
-                     r'aria-invalid="true"', html)
+    assert re.search(
+        r'id="parties-1-org_number"[^>]*aria-describedby="[^"]*parties-1-org_number-error"[^>]*'
+        r'aria-invalid="true"',
+        html,
+    )
     assert value_of(html, "parties-1-org_number") == "802916-1464"
     assert value_of(html, "activities-3") == iop_data["activities"][3]
     assert value_of(html, "parties-0-resources-amount_kr") == "1750000"
@@ -261,8 +265,13 @@ def test_editing_a_sent_agreement_warns_and_outdates_the_links(app, client, offi
 
 def confirm(client, url, place):
     page = client.get(path_of(url)).get_data(as_text=True)
-    form = {"csrf_token": csrf_token(page), "signer_name": "Anna Andersson", "signer_title": "Ordförande",
-            "place": place, "accept": "ja"}
+    form = {
+        "csrf_token": csrf_token(page),
+        "signer_name": "Anna Andersson",
+        "signer_title": "Ordförande",
+        "place": place,
+        "accept": "ja",
+    }
     assert client.post(path_of(url) + "/bekrafta", data=form).status_code == 200
 
 
@@ -285,14 +294,21 @@ def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, 
     assert client.get(f"/avtal/{agreement_id}/slutlig/2.pdf").status_code == 404
 
     log = text_of(client.get(f"/avtal/{agreement_id}/logg"))
-    for label in ("Utkast skapat", "Version låst för signering", "Länk skickad", "Bekräftat", "Slutlig PDF skapad",
-                  "Nedladdad"):
+    for label in (
+        "Utkast skapat",
+        "Version låst för signering",
+        "Länk skickad",
+        "Bekräftat",
+        "Slutlig PDF skapad",
+        "Nedladdad",
+    ):
         assert label in log
     assert "handlaggare@region.example.se" in log and "user:" not in log and "Kristianstad" in log
 
     form = client.get(f"/avtal/{agreement_id}/redigera").get_data(as_text=True)
-    response = client.post(f"/avtal/{agreement_id}/redigera",
-                           data={**forms.to_form(iop_data), "csrf_token": csrf_token(form)})
+    response = client.post(
+        f"/avtal/{agreement_id}/redigera", data={**forms.to_form(iop_data), "csrf_token": csrf_token(form)}
+    )
     assert response.status_code == 409
     assert "Avtalet är klart och kan inte ändras." in text_of(response)
 
@@ -303,9 +319,12 @@ def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, 
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
     assert "Anslut ny part" in overview and 'id="parties-12-name"' in overview
     newcomer = {
-        "parties-12-name": "Nya Föreningen i Varberg", "parties-12-org_number": "802479-4560",
-        "parties-12-kind": "idéburen", "parties-12-contact_email": "info@nya.example.se",
-        "parties-12-representative-name": "Eva Ek", "csrf_token": csrf_token(overview),
+        "parties-12-name": "Nya Föreningen i Varberg",
+        "parties-12-org_number": "802479-4560",
+        "parties-12-kind": "idéburen",
+        "parties-12-contact_email": "info@nya.example.se",
+        "parties-12-representative-name": "Eva Ek",
+        "csrf_token": csrf_token(overview),
     }
     refused = client.post(f"/avtal/{agreement_id}/anslut", data=newcomer)
     html = refused.get_data(as_text=True)
@@ -326,8 +345,9 @@ def test_iop_cannot_take_new_parties(client, official, iop_data):
     send(client, agreement_id)
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
     assert "Anslut ny part" not in overview
-    response = client.post(f"/avtal/{agreement_id}/anslut", data={"csrf_token": csrf_token(overview)},
-                           follow_redirects=True)
+    response = client.post(
+        f"/avtal/{agreement_id}/anslut", data={"csrf_token": csrf_token(overview)}, follow_redirects=True
+    )
     assert "Bara en överenskommelse kan ta emot nya parter." in text_of(response)
 
 
@@ -336,9 +356,16 @@ def test_iop_cannot_take_new_parties(client, official, iop_data):
 
 def upload(client, data, kind="iop", name="Vår mall"):
     token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
-    return client.post("/avtal/mallar", data={
-        "csrf_token": token, "name": name, "kind": kind, "file": (io.BytesIO(data), "mall.docx"),
-    }, content_type="multipart/form-data")
+    return client.post(
+        "/avtal/mallar",
+        data={
+            "csrf_token": token,
+            "name": name,
+            "kind": kind,
+            "file": (io.BytesIO(data), "mall.docx"),
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def custom_templates_count(app):
@@ -366,11 +393,14 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
     assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in flat(pdf_text(app.extensions["files"].get(sha)))
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
-    (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
-    (None, "variabler som tjänsten inte känner till: salary."),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
+        (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
+        (None, "variabler som tjänsten inte känner till: salary."),
+    ],
+)
 def test_a_refused_template_says_why_and_stores_nothing(app, client, official, data, reason):
     if data is None:
         data = docx_with("{{ cycler.__init__.__globals__ }}" if "__init__" in reason else "{{ salary }}")

@@ -103,8 +103,9 @@ def http_confirm(url, place) -> int:
     """A party confirming over real HTTP, with its own cookies (for the CSRF token)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     token = csrf_token(opener.open(url).read().decode())
-    form = urllib.parse.urlencode({"csrf_token": token, "signer_name": "Anna", "signer_title": "",
-                                   "place": place, "accept": "ja"}).encode()
+    form = urllib.parse.urlencode(
+        {"csrf_token": token, "signer_name": "Anna", "signer_title": "", "place": place, "accept": "ja"}
+    ).encode()
     return opener.open(url + "/bekrafta", data=form).status
 
 
@@ -158,11 +159,12 @@ with app.extensions["db"].session() as session:
 
 def test_service_killed_during_a_confirmation(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
-    token = path_of(links[0]["url"])[len("/sign/"):]
+    token = path_of(links[0]["url"])[len("/sign/") :]
     events_before = count(app, AuditEvent.id)
     env = dict(os.environ, AVTAL_INSTANCE=app.instance_path)
-    process = subprocess.Popen([sys.executable, "-c", CONFIRM_THEN_HANG, token], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", CONFIRM_THEN_HANG, token], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "inside"
     process.send_signal(signal.SIGKILL)
     process.wait()

@@ -27,14 +27,20 @@ def test_the_halland_agreement_survives_a_round_trip(halland_data):
 
 
 def test_textarea_lists_drop_blank_lines_and_windows_line_ends():
-    data = forms.from_form("overenskommelse", {"principles-0-heading": "Dialog",
-                                               "principles-0-actions": " Första\r\n\r\n  Andra  \r\n"})
+    data = forms.from_form(
+        "overenskommelse", {"principles-0-heading": "Dialog", "principles-0-actions": " Första\r\n\r\n  Andra  \r\n"}
+    )
     assert data["principles"][0]["actions"] == ["Första", "Andra"]
 
 
 def test_numbers_are_read_as_whole_numbers_or_left_for_the_schema_to_refuse():
-    fields = {"notice_months": " 9 ", "parties-0-resources-amount_kr": "1 750 000",
-              "parties-1-resources-amount_kr": "mycket", "period-start": "", "period-end": "2024-12-31"}
+    fields = {
+        "notice_months": " 9 ",
+        "parties-0-resources-amount_kr": "1 750 000",
+        "parties-1-resources-amount_kr": "mycket",
+        "period-start": "",
+        "period-end": "2024-12-31",
+    }
     data = forms.from_form("iop", fields)
     assert data["notice_months"] == 9
     assert data["parties"][0]["resources"]["amount_kr"] == 1750000
@@ -44,15 +50,22 @@ def test_numbers_are_read_as_whole_numbers_or_left_for_the_schema_to_refuse():
 
 
 def test_rows_are_read_in_order_even_with_gaps_left_by_the_script():
-    fields = MultiDict([("activities-4", "Fem"), ("activities-0", "Ett"), ("activities-12", "Tretton"),
-                        ("activities_intro", "Inledning")])
+    fields = MultiDict(
+        [
+            ("activities-4", "Fem"),
+            ("activities-0", "Ett"),
+            ("activities-12", "Tretton"),
+            ("activities_intro", "Inledning"),
+        ]
+    )
     data = forms.from_form("iop", fields)
     assert data["activities"] == ["Ett", "Fem", "Tretton"] and data["activities_intro"] == "Inledning"
 
 
 def test_blank_rows_are_left_out_when_saving(iop_data):
-    data = forms.from_form("iop", {**forms.to_form(iop_data), "goals-9-heading": " ", "goals-9-text": "",
-                                   "activities-30": ""})
+    data = forms.from_form(
+        "iop", {**forms.to_form(iop_data), "goals-9-heading": " ", "goals-9-text": "", "activities-30": ""}
+    )
     assert len(data["goals"]) == 7 and len(data["activities"]) == 21
     assert forms.without_blank_rows(data) == iop_data
 
@@ -104,7 +117,11 @@ def test_list_buttons_the_form_cannot_have_sent_are_refused(iop_data, action):
 
 
 def test_accession_form_reads_one_party():
-    fields = {"parties-12-name": "Nya Föreningen", "parties-12-org_number": "802479-4565",
-              "parties-12-kind": "idéburen", "parties-11-name": "Någon annan"}
+    fields = {
+        "parties-12-name": "Nya Föreningen",
+        "parties-12-org_number": "802479-4565",
+        "parties-12-kind": "idéburen",
+        "parties-11-name": "Någon annan",
+    }
     party = forms.party_from_form(fields, 12)
     assert party["name"] == "Nya Föreningen" and party["resources"] == {"text": "", "amount_kr": None}

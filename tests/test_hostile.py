@@ -20,7 +20,19 @@ from service.schema import SchemaError, validate_agreement
 from .conftest import flat, load_example, pdf_text
 from .test_signing import bearer, create_and_send, path_of
 
-SWEDISH_HINTS = ("måste", "får", "ogiltig", "otillåtna", "fel", "tillåtet", "okänt", "typ", "minst", "högst", "osynliga")
+SWEDISH_HINTS = (
+    "måste",
+    "får",
+    "ogiltig",
+    "otillåtna",
+    "fel",
+    "tillåtet",
+    "okänt",
+    "typ",
+    "minst",
+    "högst",
+    "osynliga",
+)
 HOSTILE = st.lists(
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
     | st.sampled_from(["<", ">", "&", "{{", "}}", "{%", "%}", "]]>", "\u202e", "\u200f", "\x00", "\x1b", "\ufeff"]),
@@ -50,12 +62,15 @@ def test_any_text_is_refused_in_swedish_or_filled_literally(title, description):
     assert flat(agreement.parties[0].description) in body
 
 
-@pytest.mark.parametrize("text", [
-    "Avtal med \u200fmärken \u200efrån höger",
-    "<w:p>{{ 7*7 }}</w:p> & {% raw %}",
-    "Tecken «citat» „så“ ’ – — … § ½ € ≥ Ø æ ü ß é",
-    "Tab\tmellan ord",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Avtal med \u200fmärken \u200efrån höger",
+        "<w:p>{{ 7*7 }}</w:p> & {% raw %}",
+        "Tecken «citat» „så“ ’ – — … § ½ € ≥ Ø æ ü ß é",
+        "Tab\tmellan ord",
+    ],
+)
 def test_strange_text_reaches_the_pdf_literally(app, office, text):
     data = json.loads(json.dumps(IOP))
     data["title"] = text
@@ -86,7 +101,7 @@ def test_oversized_bodies_are_refused_with_413(app, client, api_token):
 
 def tokens_of(client, api_token, data):
     agreement_id, links = create_and_send(client, api_token, data)
-    return agreement_id, [path_of(link["url"])[len("/sign/"):] for link in links]
+    return agreement_id, [path_of(link["url"])[len("/sign/") :] for link in links]
 
 
 def test_forged_tokens_are_all_refused(app, client, api_token, iop_data, halland_data):
@@ -118,14 +133,17 @@ def test_forged_tokens_are_all_refused(app, client, api_token, iop_data, halland
         assert session.scalar(select(func.count(SigningLink.id)).where(SigningLink.used_at.is_not(None))) == 0
 
 
-@pytest.mark.parametrize("path", [
-    "/sign/..%2f..%2fetc%2fpasswd",
-    "/sign/x/sida/..%2f..%2fsecret_key.png",
-    "/static/..%2f..%2finstance%2fsecret_key",
-    "/static/../service/config.py",
-    "/api/agreements/1/../../../etc/passwd",
-    "/sign/%2e%2e/%2e%2e/instance/avtal.sqlite3",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sign/..%2f..%2fetc%2fpasswd",
+        "/sign/x/sida/..%2f..%2fsecret_key.png",
+        "/static/..%2f..%2finstance%2fsecret_key",
+        "/static/../service/config.py",
+        "/api/agreements/1/../../../etc/passwd",
+        "/sign/%2e%2e/%2e%2e/instance/avtal.sqlite3",
+    ],
+)
 def test_path_traversal_finds_nothing(app, client, path):
     response = client.get(path)
     assert response.status_code in (404, 405, 308)

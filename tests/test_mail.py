@@ -23,8 +23,12 @@ def send(app, client, api_token, data):
     created = client.post("/api/agreements", json=data, headers=bearer(api_token))
     assert created.status_code == 201, created.json
     return agreements.send_for_signature(
-        app.extensions["db"], app.extensions["files"], app.extensions["office"],
-        signing.link_serializer(app.config["SECRET_KEY"]), created.json["id"], app.config["LINK_MAX_AGE_DAYS"],
+        app.extensions["db"],
+        app.extensions["files"],
+        app.extensions["office"],
+        signing.link_serializer(app.config["SECRET_KEY"]),
+        created.json["id"],
+        app.config["LINK_MAX_AGE_DAYS"],
         Actor(f"user:{OFFICIAL}"),
     )
 
@@ -57,7 +61,7 @@ def test_one_email_per_party_with_a_working_link(app, client, api_token, iop_dat
         assert f"Länken gäller till {expiry}" in text and OFFICIAL in text and link.party.name in text
         url = LINK_URL.search(text).group()
         assert url.startswith(app.config["PUBLIC_URL"] + "/sign/")
-        page = client.get(url[url.index("/sign/"):])
+        page = client.get(url[url.index("/sign/") :])
         assert page.status_code == 200 and link.party.name in page.get_data(as_text=True)
 
 

@@ -76,8 +76,14 @@ def world(app, client, api_token, halland_data):
             user = users.create_user(session, f"{role}-matris@example.se", role, password)
             credentials[role] = (user.email, password, users.issue_api_token(session, user))
     return {
-        "ids": {"agreement_id": agreement_id, "party_id": party.id, "number": 1, "sha": "0" * 64,
-                "filename": "style.css", "token": path_of(links[0]["url"])[len("/sign/"):]},
+        "ids": {
+            "agreement_id": agreement_id,
+            "party_id": party.id,
+            "number": 1,
+            "sha": "0" * 64,
+            "filename": "style.css",
+            "token": path_of(links[0]["url"])[len("/sign/") :],
+        },
         "credentials": credentials,
     }
 

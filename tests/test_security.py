@@ -104,7 +104,9 @@ def test_404_is_a_swedish_page(client):
 def test_api_errors_are_json_in_swedish(client):
     response = client.get("/api/finns-inte")
     assert response.status_code == 404
-    assert response.get_json() == {"message": "Sidan du söker finns inte. Kontrollera adressen eller gå till startsidan."}
+    assert response.get_json() == {
+        "message": "Sidan du söker finns inte. Kontrollera adressen eller gå till startsidan."
+    }
 
 
 def test_405_keeps_the_allow_header(client):

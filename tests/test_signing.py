@@ -32,14 +32,18 @@ def create_and_send(client, api_token, data):
 
 
 def path_of(url):
-    return url[url.index("/sign/"):]
+    return url[url.index("/sign/") :]
 
 
 def confirm(client, url, place, name="Anna Andersson", title="Ordförande", accept="ja"):
     page = client.get(path_of(url))
     assert page.status_code == 200
-    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "signer_name": name,
-            "signer_title": title, "place": place}
+    form = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "signer_name": name,
+        "signer_title": title,
+        "place": place,
+    }
     if accept:
         form["accept"] = accept
     return client.post(path_of(url) + "/bekrafta", data=form)
@@ -53,9 +57,11 @@ def count(app, model, *where):
 def final_pdf(app, client, api_token, agreement_id, number=1):
     def ready():
         with app.extensions["db"].session() as session:
-            return session.scalar(
-                select(func.count(FinalDocument.id)).where(FinalDocument.agreement_id == agreement_id)
-            ) >= number
+            return (
+                session.scalar(select(func.count(FinalDocument.id)).where(FinalDocument.agreement_id == agreement_id))
+                >= number
+            )
+
     wait_for(ready)
     response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert response.status_code == 200
@@ -123,8 +129,9 @@ def test_concurrent_confirmations_of_one_link_give_exactly_one(app, client, api_
     forms = []
     for c in clients:
         html = c.get(path_of(url)).get_data(as_text=True)
-        forms.append({"csrf_token": csrf_token(html), "signer_name": "A", "signer_title": "", "place": "Lund",
-                      "accept": "ja"})
+        forms.append(
+            {"csrf_token": csrf_token(html), "signer_name": "A", "signer_title": "", "place": "Lund", "accept": "ja"}
+        )
     statuses = []
     barrier = threading.Barrier(len(clients))
 
@@ -148,8 +155,9 @@ def test_replayed_link_says_who_confirmed_and_changes_nothing(app, client, api_t
     assert again.status_code == 409
     assert "bekräftades av Carl Johan Sonesson i Kristianstad" in again.get_data(as_text=True)
     before = count(app, AuditEvent)
-    replay = client.post(path_of(links[0]["url"]) + "/bekrafta", data={"place": "Ystad", "signer_name": "X",
-                                                                         "accept": "ja"})
+    replay = client.post(
+        path_of(links[0]["url"]) + "/bekrafta", data={"place": "Ystad", "signer_name": "X", "accept": "ja"}
+    )
     assert replay.status_code in (400, 409)  # without a fresh CSRF token the form is refused outright
     assert count(app, Confirmation) == 1 and count(app, AuditEvent) == before
 
@@ -169,8 +177,9 @@ def test_revoked_link_after_reissue(app, client, api_token, iop_data):
     with app.extensions["db"].session() as session:
         link = session.scalars(select(SigningLink).order_by(SigningLink.id)).first()
         version = signing.latest_version(session, agreement_id)
-        new_token = signing.issue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), link.party,
-                                       version, 30, OFFICIAL).token
+        new_token = signing.issue_link(
+            session, signing.link_serializer(app.config["SECRET_KEY"]), link.party, version, 30, OFFICIAL
+        ).token
     old = client.get(path_of(links[0]["url"]))
     assert old.status_code == 410 and "återkallat" in old.get_data(as_text=True)
     assert client.get(f"/sign/{new_token}").status_code == 200
@@ -178,7 +187,7 @@ def test_revoked_link_after_reissue(app, client, api_token, iop_data):
 
 def test_tampered_and_unknown_tokens_get_a_plain_invalid_page(app, client, api_token, iop_data):
     _, links = create_and_send(client, api_token, iop_data)
-    token = path_of(links[0]["url"])[len("/sign/"):]
+    token = path_of(links[0]["url"])[len("/sign/") :]
     tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     for bad in (tampered, token[:20], "x", "eyJsIjoxfQ.abc"):
         page = client.get(f"/sign/{bad}")
@@ -217,8 +226,10 @@ def test_confirmation_needs_place_and_consent(app, client, api_token, iop_data):
 def test_decline_with_reason(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     page = client.get(path_of(links[1]["url"]))
-    response = client.post(path_of(links[1]["url"]) + "/avboj", data={
-        "csrf_token": csrf_token(page.get_data(as_text=True)), "reason": "Beloppet är fel."})
+    response = client.post(
+        path_of(links[1]["url"]) + "/avboj",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": "Beloppet är fel."},
+    )
     assert response.status_code == 200
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     assert status["status"] == "declined"

@@ -74,8 +74,7 @@ def build_appendix(title, registration_number, version, confirmations, events) -
         [[local_minute(e["at"]), e["label"], e["party"], e["ip"]] for e in events],
     )
     doc.add_paragraph(
-        "Tidpunkter anges i svensk tid (Europe/Stockholm). Händelserna ingår i tjänstens "
-        "hashkedjade granskningslogg."
+        "Tidpunkter anges i svensk tid (Europe/Stockholm). Händelserna ingår i tjänstens hashkedjade granskningslogg."
     )
     out = io.BytesIO()
     doc.save(out)

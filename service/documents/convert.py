@@ -77,16 +77,28 @@ class OfficeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._kill_leftover()
         self.port, uno_port = _free_port(), _free_port()
-        log_file = open(self.workdir / "unoserver.log", "ab")
+        log_file = open(self.workdir / "unoserver.log", "ab")  # noqa: SIM115 (owned by the child)
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "unoserver.server",
-                "--interface", "127.0.0.1", "--uno-interface", "127.0.0.1",
-                "--port", str(self.port), "--uno-port", str(uno_port),
-                "--user-installation", str(self.workdir / "profile"),
+                sys.executable,
+                "-m",
+                "unoserver.server",
+                "--interface",
+                "127.0.0.1",
+                "--uno-interface",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--uno-port",
+                str(uno_port),
+                "--user-installation",
+                str(self.workdir / "profile"),
             ],
-            stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-            start_new_session=True, preexec_fn=_prepare_child,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            start_new_session=True,
+            preexec_fn=_prepare_child,
         )
         log_file.close()
         self.conversions = 0
@@ -119,11 +131,7 @@ class OfficeProcess:
 
     def healthy(self, max_conversions) -> bool:
         """Running, and not yet due for the restart that bounds LibreOffice's leaks."""
-        return (
-            self.process is not None
-            and self.process.poll() is None
-            and self.conversions < max_conversions
-        )
+        return self.process is not None and self.process.poll() is None and self.conversions < max_conversions
 
     def own_processes(self) -> dict[int, str]:
         """pid -> name of every process started for this slot, found by the profile path

@@ -69,7 +69,9 @@ def agreement_context(agreement, signatures=None) -> dict:
     signatures = signatures or {}
     data = agreement.model_dump()
     context = {
-        key: paragraphs(value) if isinstance(value, str) and key not in ("kind", "title", "registration_number", "goals_heading") else value
+        key: paragraphs(value)
+        if isinstance(value, str) and key not in ("kind", "title", "registration_number", "goals_heading")
+        else value
         for key, value in data.items()
     }
     context["parties"] = [party_context(p, signatures.get(i)) for i, p in enumerate(agreement.parties)]

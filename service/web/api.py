@@ -123,9 +123,7 @@ def show(agreement_id):
                 "version": version.number if version else None,
                 "pdf_sha256": version.pdf_sha256 if version else None,
                 "parties": parties,
-                "final_documents": [
-                    {"number": f.number, "sha256": f.sha256} for f in agreement.final_documents
-                ],
+                "final_documents": [{"number": f.number, "sha256": f.sha256} for f in agreement.final_documents],
             }
         )
 
@@ -134,7 +132,13 @@ def show(agreement_id):
 @token_required(*WRITE_ROLES)
 def send(agreement_id):
     agreement, issued = agreements.send_for_signature(
-        db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, link_max_age(), request_actor()
+        db(),
+        files(),
+        current_app.extensions["office"],
+        link_serializer(),
+        agreement_id,
+        link_max_age(),
+        request_actor(),
     )
     return jsonify({"status": agreement.status, "links": _links(issued)})
 

@@ -7,7 +7,7 @@ download is appended to the audit trail.
 import csv
 import io
 import json
-from datetime import date, timezone
+from datetime import UTC, date
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, select
@@ -40,11 +40,19 @@ def index():
         found = []
         if not errors:
             found = agreements.search(
-                session, text=form["q"], status=form["status"], org_number=form["org"],
-                registration_number=form["dnr"], period_from=period_from, period_to=period_to,
+                session,
+                text=form["q"],
+                status=form["status"],
+                org_number=form["org"],
+                registration_number=form["dnr"],
+                period_from=period_from,
+                period_to=period_to,
             )
         return render_template(
-            "archive/index.html", form=form, errors=errors, agreements=found,
+            "archive/index.html",
+            form=form,
+            errors=errors,
+            agreements=found,
             final_counts=_final_counts(session, [a.id for a in found]),
             status_labels=agreements.STATUS_LABELS,
         ), 400 if errors else 200
@@ -111,7 +119,9 @@ def log_json(agreement_id):
         agreement = _agreement(session, agreement_id)
         body = {
             "agreement": {
-                "id": agreement.id, "title": agreement.title, "registration_number": agreement.registration_number
+                "id": agreement.id,
+                "title": agreement.title,
+                "registration_number": agreement.registration_number,
             },
             "events": [_event_json(event) for event in audit.events_for(session, agreement.id)],
         }
@@ -138,7 +148,7 @@ def _agreement(session, agreement_id) -> Agreement:
 
 
 def _utc_iso(moment) -> str:
-    return moment.replace(tzinfo=timezone.utc).isoformat()
+    return moment.replace(tzinfo=UTC).isoformat()
 
 
 def _event_json(event) -> dict:
@@ -163,8 +173,17 @@ def _csv(events) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for e in events:
         details = json.dumps(e.details, ensure_ascii=False, sort_keys=True)
-        row = [e.id, _utc_iso(e.created_at), EVENT_LABELS.get(e.event, e.event), e.actor, e.ip, e.user_agent,
-               details, e.prev_hash, e.hash]
+        row = [
+            e.id,
+            _utc_iso(e.created_at),
+            EVENT_LABELS.get(e.event, e.event),
+            e.actor,
+            e.ip,
+            e.user_agent,
+            details,
+            e.prev_hash,
+            e.hash,
+        ]
         writer.writerow([_inert(value) for value in row])
     return out.getvalue().encode("utf-8-sig")
 

@@ -38,4 +38,6 @@ def sign_url(token) -> str:
 
 def attachment(data: bytes, content_type: str, filename: str) -> Response:
     """A file to download (our own ASCII file names only)."""
-    return Response(data, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        data, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

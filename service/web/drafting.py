@@ -74,7 +74,10 @@ def index():
     with db().session() as session:
         rows = [(a, agreements.progress(session, a)) for a in agreements.search(session, text=text, status=status)]
         return render_template(
-            "drafting/index.html", rows=rows, q=text, status=status,
+            "drafting/index.html",
+            rows=rows,
+            q=text,
+            status=status,
             statuses=agreements.STATUS_LABELS,
         )
 
@@ -85,8 +88,12 @@ def index():
 def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None):
     return (
         render_template(
-            "drafting/form.html", form=forms.form_state(data, errors), agreement=agreement,
-            kind_label=KIND_LABELS[data["kind"]], problem=problem, template=template,
+            "drafting/form.html",
+            form=forms.form_state(data, errors),
+            agreement=agreement,
+            kind_label=KIND_LABELS[data["kind"]],
+            problem=problem,
+            template=template,
         ),
         status,
     )
@@ -169,7 +176,12 @@ def templates():
     with db().session() as session:
         rows = session.scalars(select(CustomTemplate).order_by(CustomTemplate.id.desc())).all()
     return render_template(
-        "drafting/templates.html", rows=rows, errors=errors, reasons=reasons, kinds=KIND_LABELS, form=request.form,
+        "drafting/templates.html",
+        rows=rows,
+        errors=errors,
+        reasons=reasons,
+        kinds=KIND_LABELS,
+        form=request.form,
     ), status
 
 
@@ -200,7 +212,11 @@ def _overview(session, agreement, party_form=None, party_errors=None, status=200
     version = signing.latest_version(session, agreement.id)
     answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
     parties = [
-        (party, answers.get(party.id), signing.answerable_link(party, version) if version and agreement.status != "draft" else None)
+        (
+            party,
+            answers.get(party.id),
+            signing.answerable_link(party, version) if version and agreement.status != "draft" else None,
+        )
         for party in signing.active_parties(session, agreement)
     ]
     new_index = len(agreement.data["parties"])
@@ -213,9 +229,14 @@ def _overview(session, agreement, party_form=None, party_errors=None, status=200
         )
     return (
         render_template(
-            "drafting/show.html", agreement=agreement, version=version, parties=parties,
-            progress=agreements.progress(session, agreement), kind_label=KIND_LABELS[agreement.kind],
-            accession=accession, new_index=new_index,
+            "drafting/show.html",
+            agreement=agreement,
+            version=version,
+            parties=parties,
+            progress=agreements.progress(session, agreement),
+            kind_label=KIND_LABELS[agreement.kind],
+            accession=accession,
+            new_index=new_index,
         ),
         status,
     )
@@ -246,7 +267,11 @@ def preview(agreement_id):
     except (ConversionError, TemplateFillError, StorageError) as exc:
         problem = exc.message
     return render_template(
-        "drafting/preview.html", agreement=agreement, sha=sha, pages=pages, problem=problem,
+        "drafting/preview.html",
+        agreement=agreement,
+        sha=sha,
+        pages=pages,
+        problem=problem,
     ), 503 if problem else 200
 
 
@@ -283,7 +308,11 @@ def _notify_parties(agreement, issued):
     if not current_app.config["SMTP_HOST"]:
         return
     failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
-    sent = [link.party.contact_email for link in issued if link.party.contact_email and link.party.contact_email not in failed]
+    sent = [
+        link.party.contact_email
+        for link in issued
+        if link.party.contact_email and link.party.contact_email not in failed
+    ]
     if sent:
         flash(f"Länkarna är skickade med e-post till {join_sv(sent)}.")
     if failed:
@@ -293,7 +322,9 @@ def _notify_parties(agreement, issued):
 def _links_page(agreement, issued, heading):
     response = current_app.make_response(
         render_template(
-            "drafting/links.html", agreement=agreement, heading=heading,
+            "drafting/links.html",
+            agreement=agreement,
+            heading=heading,
             links=[(link.party, sign_url(link.token), link.expires_at) for link in issued],
         )
     )
@@ -312,7 +343,12 @@ def _refused(agreement_id, message):
 def send(agreement_id):
     try:
         agreement, issued = agreements.send_for_signature(
-            db(), files(), current_app.extensions["office"], link_serializer(), agreement_id, link_max_age(),
+            db(),
+            files(),
+            current_app.extensions["office"],
+            link_serializer(),
+            agreement_id,
+            link_max_age(),
             request_actor(),
         )
     except agreements.AgreementError as exc:

@@ -35,8 +35,11 @@ def _page_context(session, link) -> dict:
         "link": link,
         "agreement": agreement,
         "version": link.version,
-        "defaults": {"signer_name": representative.get("name", ""),
-                     "signer_title": representative.get("title", ""), "place": ""},
+        "defaults": {
+            "signer_name": representative.get("name", ""),
+            "signer_title": representative.get("title", ""),
+            "place": "",
+        },
     }
 
 
@@ -50,8 +53,12 @@ def _page(context, errors=None, form=None, status=200):
     pages = _page_count(context["version"].pdf_sha256)
     return (
         render_template(
-            "sign/page.html", pages=pages, token=request.view_args["token"], errors=errors or {},
-            form=form or context["defaults"], **context,
+            "sign/page.html",
+            pages=pages,
+            token=request.view_args["token"],
+            errors=errors or {},
+            form=form or context["defaults"],
+            **context,
         ),
         status,
     )
@@ -97,8 +104,13 @@ def confirm(token):
     with db().session() as session:
         try:
             answer = signing.confirm(
-                session, link_serializer(), token,
-                form["signer_name"].strip(), form["signer_title"].strip(), form["place"].strip(), request_actor(),
+                session,
+                link_serializer(),
+                token,
+                form["signer_name"].strip(),
+                form["signer_title"].strip(),
+                form["place"].strip(),
+                request_actor(),
             )
         except signing.LinkProblem as problem:
             return _problem(problem)
@@ -136,7 +148,8 @@ def _frozen_pdf(token) -> bytes:
 @bp.get("/<token>/avtal.pdf")
 def pdf(token):
     return Response(
-        _frozen_pdf(token), mimetype="application/pdf",
+        _frozen_pdf(token),
+        mimetype="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="avtal.pdf"'},
     )
 
