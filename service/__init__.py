@@ -25,10 +25,13 @@ class DatabaseId(IntegerConverter):
 def create_app(test_config=None, office=None):
     """The app factory. Tests pass `office` to share one warm LibreOffice pool."""
     app = Flask(__name__, instance_path=os.environ.get("AVTAL_INSTANCE") or None, instance_relative_config=True)
-    os.makedirs(app.instance_path, exist_ok=True)
+    config.private_folder(app.instance_path)
     app.config.update(config.load(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    for path in (config.sqlite_path(app.config["DATABASE_URL"]), app.config["JOBS_PATH"]):
+        if path:
+            config.private_file(path)
 
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
     app.extensions["files"] = FileStore(app.config["STORAGE_DIR"])

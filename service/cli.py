@@ -74,6 +74,26 @@ def create_user_command(email, role, password):
     click.echo(f"API-nyckel (visas bara nu): {token}")
 
 
+@users_group.command("password")
+@click.option("--email", required=True)
+@click.option("--password", help="Generated and printed if not given.")
+def set_password_command(email, password):
+    """Set a user's password; every session the user has ends."""
+    generated = password is None
+    password = password or users.generate_password()
+    try:
+        with current_app.extensions["db"].session() as db:
+            user = users.user_by_email(db, email)
+            if user is None:
+                raise users.UserError(f"Det finns ingen användare med e-postadressen {email}.")
+            users.set_password(db, user, password)
+    except users.UserError as exc:
+        _fail(exc.message)
+    click.echo(f"Nytt lösenord för {user.email}; alla inloggningar är avslutade.")
+    if generated:
+        click.echo(f"Lösenord: {password}")
+
+
 @users_group.command("demo")
 def demo_users_command():
     """Create a demo official and archivist, only while there are no users at all."""

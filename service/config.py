@@ -5,6 +5,28 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+
+def private_folder(path) -> None:
+    """A folder only the service's own user may enter: the instance folder holds personal data."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def private_file(path) -> None:
+    """Create `path` if missing, readable and writable by the service's user alone
+    (SQLite gives its -wal and -shm files the database file's permissions)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(path, 0o600)
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite database URL, None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    return parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database else None
+
 
 def _secret_key(instance_path: Path) -> str:
     """A key kept in instance/, made once, so links and sessions survive restarts.

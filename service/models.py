@@ -25,6 +25,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20))  # official, archivist, admin
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Raised on logout and password change: a session cookie of an older generation is void.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CustomTemplate(Base):
@@ -62,6 +64,22 @@ class Agreement(Base):
         back_populates="agreement", order_by="FinalDocument.number"
     )
     template: Mapped[CustomTemplate | None] = relationship()
+
+
+class AgreementHandler(Base):
+    """An official who may change the agreement and issue its links: its creator and the
+    colleagues added to it. Other officials may read it."""
+
+    __tablename__ = "agreement_handlers"
+    __table_args__ = (UniqueConstraint("agreement_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class Version(Base):
@@ -111,6 +129,9 @@ class SigningLink(Base):
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
+    # Opens are counted here; the audit trail notes at most one per link and day.
+    open_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_opened_at: Mapped[datetime | None]
 
     party: Mapped[Party] = relationship(back_populates="links")
     version: Mapped[Version] = relationship()

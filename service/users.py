@@ -48,6 +48,20 @@ def create_user(session, email: str, role: str, password: str) -> User:
     return user
 
 
+def end_sessions(session, user: User) -> None:
+    """Make every session cookie issued to `user` so far invalid (logout, password change)."""
+    user.session_generation += 1
+    session.flush()
+
+
+def set_password(session, user: User, password: str) -> None:
+    """A new password; every session of the user ends, so a stolen cookie stops working."""
+    if len(password) < 10:
+        raise UserError("Lösenordet måste ha minst 10 tecken.")
+    user.password_hash = generate_password_hash(password)
+    end_sessions(session, user)
+
+
 def user_by_email(session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 

@@ -63,7 +63,7 @@ def test_security_headers(client):
 
 def test_logged_in_pages_are_not_cached(client, make_user):
     _, password = make_user("archivist", "arkiv@example.se")
-    assert "Cache-Control" not in client.get("/login").headers
+    assert client.get("/login").headers["Cache-Control"] == "no-store"
     login(client, "arkiv@example.se", password)
     assert client.get("/arkiv").headers["Cache-Control"] == "no-store"
     assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")

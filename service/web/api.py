@@ -4,6 +4,7 @@ Errors are JSON objects with a Swedish `message` (and `errors` per field for inv
 """
 
 import functools
+import re
 
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -73,7 +74,32 @@ def token_required(*roles):
     return decorator
 
 
+MAX_JSON_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _json_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest, counted without parsing (strings skipped):
+    the parser recurses once per level and would fail on a body like '[' * 100000."""
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
 def _json_body() -> dict:
+    """The request's JSON object, bounded in size and depth before it is parsed."""
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, f"Förfrågan får vara högst {MAX_JSON_BYTES // 1024} kB.")
+    if _json_depth(raw) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"JSON-datat får vara nästlat högst {MAX_JSON_DEPTH} nivåer djupt.")
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ApiError(400, "Förfrågan måste vara ett JSON-objekt.")

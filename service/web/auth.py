@@ -1,6 +1,8 @@
 """Logging in and out, and the `login_required` check every protected view uses."""
 
 import functools
+import re
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,6 +21,8 @@ from .. import users
 
 bp = Blueprint("auth", __name__)
 
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+
 
 @bp.record_once
 def _init_throttle(state):
@@ -27,11 +31,17 @@ def _init_throttle(state):
 
 @bp.before_app_request
 def load_current_user():
+    """The session's user, if the session is still of the user's current generation:
+    logging out or changing the password raises it and so ends every older session."""
     user_id = session.get("user_id")
     g.user = None
     if user_id is not None:
         with current_app.extensions["db"].session() as db:
-            g.user = db.get(users.User, user_id)
+            user = db.get(users.User, user_id)
+        if user is not None and session.get("generation") == user.session_generation:
+            g.user = user
+        else:
+            session.clear()
 
 
 @bp.app_context_processor
@@ -57,10 +67,15 @@ def login_required(*roles):
 
 
 def _safe_next(target):
-    """Only a path on this site, so a crafted login link cannot send the user elsewhere."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return url_for("home.index")
+    """Only a path on this site, so a crafted login link cannot send the user elsewhere.
+    Browsers drop tabs and newlines and read a backslash as a slash, so a path with any
+    control character, space or backslash leads to the start page instead."""
+    if not target or not target.startswith("/") or _UNSAFE_IN_PATH.search(target):
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return url_for("home.index")
+    return target
 
 
 @bp.route("/login", methods=("GET", "POST"))
@@ -94,6 +109,7 @@ def login():
     throttle.reset(email, ip)
     session.clear()  # start a fresh session: nothing from before the login carries over
     session["user_id"] = user.id
+    session["generation"] = user.session_generation
     return redirect(_safe_next(request.args.get("next")))
 
 
@@ -103,6 +119,9 @@ def _login_page(email="", errors=None, status=200):
 
 @bp.route("/logout", methods=("POST",))
 def logout():
+    if g.user is not None:
+        with current_app.extensions["db"].session() as db:
+            users.end_sessions(db, db.get(users.User, g.user.id))
     session.clear()
     flash("Du är utloggad.")
     return redirect(url_for("auth.login"))

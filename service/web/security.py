@@ -1,6 +1,6 @@
 """Security headers, CSRF protection and Swedish error pages for the whole app."""
 
-from flask import g, jsonify, make_response, render_template, request
+from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -38,11 +38,14 @@ def init_app(app):
 
 def set_headers(response):
     """Set the default headers; a view that needs a stricter one (no-referrer) sets it itself.
-    A logged-in user's pages are kept out of shared and back-button caches."""
+    Everything but the static files may carry personal data (pages, PDFs, audit logs, API
+    JSON), so it is kept out of every cache unless the view says otherwise."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    if g.get("user") is not None and response.mimetype == "text/html":
+    if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     return response
 
 
