@@ -8,6 +8,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import config
 from .db import Database
+from .documents import seal
 from .documents.convert import OfficePool
 from .jobs import Jobs
 from .storage import FileStore
@@ -44,6 +45,8 @@ def create_app(test_config=None, office=None):
         atexit.register(office.stop)
     app.extensions["office"] = office
     app.extensions["jobs"] = Jobs(app)
+    app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
+    seal.use(app.extensions["seal"])
 
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from . import audit, signing
 from .documents import render_agreement_pdf
+from .documents.seal import seal_pdf
 from .models import Agreement, FinalDocument, Party, Version, utcnow
 from .schema import SchemaError, validate_agreement
 
@@ -108,7 +109,8 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
         data, data_sha256 = agreement.data, agreement.data_sha256
         template_sha256 = agreement.template.sha256 if agreement.template else None
     template = files.get(template_sha256) if template_sha256 else None
-    _, pdf_sha256 = render_agreement_pdf(validate_agreement(data), office, files, pdfa=True, template=template)
+    pdf, _ = render_agreement_pdf(validate_agreement(data), office, files, pdfa=True, template=template)
+    pdf_sha256 = files.put(seal_pdf(pdf))  # the parties confirm exactly these sealed bytes
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)

@@ -70,5 +70,9 @@ def load(instance_path: str) -> dict:
         # HTTPS referrer check would refuse; the session-bound CSRF token still guards them.
         "WTF_CSRF_SSL_STRICT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lasts as long as the session: long drafts
+        "SEAL_P12": env("AVTAL_SEAL_P12", ""),
+        "SEAL_PASSWORD": env("AVTAL_SEAL_PASSWORD", ""),
+        "SEAL_ORGANISATION": env("AVTAL_SEAL_ORGANISATION", "Avtalstjänsten"),
+        "TSA_URL": env("AVTAL_TSA_URL", ""),
         "MAX_CONTENT_LENGTH": int(env("AVTAL_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
     }

@@ -12,6 +12,7 @@ from . import audit, signing
 from .documents.appendix import build_appendix
 from .documents.assemble import merge_pdfs
 from .documents.fill import fill_signing_sheet, signature_context
+from .documents.seal import seal_pdf, without_seal
 from .formatting import local_time
 from .models import Agreement, FinalDocument
 from .schema import validate_agreement
@@ -103,7 +104,8 @@ def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
         pdfa=True,
     )
     frozen = files.get(version.pdf_sha256)
-    final = merge_pdfs([frozen, sheet, appendix], {f"avtal-version-{version.number}.pdf": frozen})
+    final = merge_pdfs([without_seal(frozen), sheet, appendix], {f"avtal-version-{version.number}.pdf": frozen})
+    final = seal_pdf(final)  # last: nothing may rewrite the PDF after it is sealed
     digest = files.put(final)
 
     with db.session() as session:

@@ -8,6 +8,7 @@ document catalog, and with it both; the other parts' pages are appended to it.
 import io
 
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import TextStringObject
 
 
 def merge_pdfs(parts: list[bytes], attachments: dict[str, bytes] | None = None) -> bytes:
@@ -17,7 +18,8 @@ def merge_pdfs(parts: list[bytes], attachments: dict[str, bytes] | None = None) 
     for part in parts[1:]:
         writer.append(PdfReader(io.BytesIO(part)))
     for name, data in (attachments or {}).items():
-        writer.add_attachment(name, data)
+        embedded = writer.add_attachment(name, data)
+        embedded.alternative_name = TextStringObject(name)  # PDF/A-2 wants /UF beside /F
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -1,0 +1,226 @@
+"""The service's PAdES seal (pyHanko), applied last to every frozen version and final PDF.
+
+An invisible, certifying document seal: a zero-size widget with the Print flag and no
+appearance stream (so PDF/A-2b needs no new font), and DocMDP "no changes" (later
+long-term-validation updates stay allowed). PAdES B-T when a timestamp service is
+configured, B-B otherwise, with revocation information embedded (B-LT) when the seal
+certificate names OCSP or CRL endpoints. The seal is an incremental update: the bytes
+before it stay as they were, and nothing may rewrite the PDF after it.
+
+The key comes from AVTAL_SEAL_P12 (+ AVTAL_SEAL_PASSWORD). Without one, a self-signed
+seal certificate for the organisation is made once in the instance folder: it proves
+that a file is unchanged since the service sealed it, not who the organisation is.
+"""
+
+import datetime
+import io
+import os
+import tempfile
+from pathlib import Path
+
+from asn1crypto import pem
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.model import VENDOR
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps import HTTPTimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator import ValidationContext
+
+from .convert import ConversionError
+
+FIELD_NAME = "Sigill"
+DEFAULT_P12 = "seal.p12"
+SELF_SIGNED_NOTICE = (
+    "Sigillet är gjort med ett självutfärdat certifikat: det visar att filen inte har ändrats "
+    "sedan tjänsten förseglade den, men inte vilken organisation som står bakom, "
+    "förrän ett riktigt organisationscertifikat har konfigurerats."
+)
+
+
+class SealError(ConversionError):
+    """The document could not be sealed (a timestamp service that did not answer, a bad key)."""
+
+    def __init__(self, message="Dokumentet kunde inte förseglas. Försök igen om en stund."):
+        super().__init__(message)
+
+
+_active = None  # the running service's sealer: set by create_app, used by freezing and the final PDF
+
+
+def use(sealer):
+    """Make `sealer` the one `seal_pdf` uses (background jobs and scripts have no request to ask)."""
+    global _active
+    _active = sealer
+
+
+def seal_pdf(pdf: bytes) -> bytes:
+    """Seal `pdf` with the running service's key; the last thing done to any PDF we issue."""
+    if _active is None:
+        raise SealError("Tjänsten har ingen sigillnyckel.")
+    return _active.seal(pdf)
+
+
+class Sealer:
+    """Seals PDFs with one key; knows the certificate and the PAdES level it produces."""
+
+    def __init__(self, signer: signers.SimpleSigner, timestamper=None, validation_context=None):
+        self.signer = signer
+        self.timestamper = timestamper
+        self.validation_context = validation_context
+
+    @property
+    def certificate(self):
+        return self.signer.signing_cert
+
+    @property
+    def self_signed(self) -> bool:
+        return self.certificate.self_signed != "no"
+
+    @property
+    def level(self) -> str:
+        if self.validation_context is not None:
+            return "PAdES B-LT"
+        return "PAdES B-T" if self.timestamper is not None else "PAdES B-B"
+
+    def certificate_pem(self) -> bytes:
+        return pem.armor("CERTIFICATE", self.certificate.dump())
+
+    def seal(self, pdf: bytes) -> bytes:
+        """`pdf` with the seal appended as an incremental update."""
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+        _producer_as_pyhanko_writes_it(writer)
+        metadata = signers.PdfSignatureMetadata(
+            field_name=FIELD_NAME,
+            subfilter=fields.SigSeedSubFilter.PADES,
+            md_algorithm="sha256",
+            certify=True,
+            docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+            embed_validation_info=self.validation_context is not None,
+            validation_context=self.validation_context,
+        )
+        try:
+            out = signers.sign_pdf(writer, metadata, signer=self.signer, timestamper=self.timestamper)
+        except TimestampRequestError as exc:
+            raise SealError("Tidsstämpeltjänsten svarade inte, så dokumentet kunde inte förseglas.") from exc
+        return out.getvalue()
+
+
+def without_seal(pdf: bytes) -> bytes:
+    """The bytes as they were before the seal was appended, e.g. to merge a frozen
+    version's pages into the final PDF without its (then broken) seal field."""
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    if not reader.embedded_signatures:
+        return pdf
+    before = reader.embedded_signatures[0].signed_revision - 1
+    end = pdf.index(b"%%EOF", reader.xrefs.get_startxref_for_revision(before)) + len(b"%%EOF")
+    while pdf[end : end + 1] in (b"\r", b"\n"):
+        end += 1
+    return pdf[:end]
+
+
+def _producer_as_pyhanko_writes_it(writer):
+    """PDF/A wants the Info dictionary to agree with the XMP metadata. pyHanko writes
+    only its own name as the XMP producer but appends it to the Info producer, so the
+    Info producer is set to its name first (then pyHanko leaves it as it is)."""
+    try:
+        info = writer.trailer["/Info"]
+    except KeyError:
+        return
+    updated = generic.DictionaryObject(info)
+    updated["/Producer"] = generic.TextStringObject(VENDOR)
+    writer.set_info(updated)
+
+
+def load_sealer(config, instance_path) -> Sealer:
+    """The sealer the configuration names: a PKCS#12 file, or the instance's own self-signed key."""
+    if config["SEAL_P12"]:
+        try:
+            data = Path(config["SEAL_P12"]).read_bytes()
+        except OSError as exc:
+            raise SealError(f"Sigillnyckeln {config['SEAL_P12']} kunde inte läsas.") from exc
+        password = config["SEAL_PASSWORD"].encode() or None
+    else:
+        data = default_p12(Path(instance_path), config["SEAL_ORGANISATION"])
+        password = None
+    try:
+        signer = signers.SimpleSigner.load_pkcs12_data(data, other_certs=(), passphrase=password)
+    except (ValueError, TypeError) as exc:
+        raise SealError("Sigillnyckeln kunde inte öppnas: kontrollera filen och lösenordet.") from exc
+    if signer is None:
+        raise SealError("Sigillnyckeln kunde inte öppnas: kontrollera filen och lösenordet.")
+    timestamper = HTTPTimeStamper(config["TSA_URL"]) if config["TSA_URL"] else None
+    return Sealer(signer, timestamper, _revocation_context(signer))
+
+
+def _revocation_context(signer):
+    """For B-LT: fetch OCSP/CRL answers at sealing time, when the certificate names where."""
+    certificate = signer.signing_cert
+    if not (certificate.ocsp_urls or certificate.crl_distribution_points):
+        return None
+    chain = list(signer.cert_registry)
+    roots = [c for c in chain if c.self_signed != "no"] or chain[-1:]
+    return ValidationContext(trust_roots=roots, other_certs=chain, allow_fetching=True)
+
+
+def default_p12(instance_path: Path, organisation: str) -> bytes:
+    """The instance's self-signed seal key, made on first start. Written whole and linked
+    into place, so workers starting together agree on one key."""
+    path = instance_path / DEFAULT_P12
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".seal-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(self_signed_p12(organisation))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return path.read_bytes()
+
+
+def self_signed_p12(organisation: str) -> bytes:
+    """A key and self-signed certificate for an organisation seal, as unencrypted PKCS#12
+    (the instance folder already holds the service's secret key the same way)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{organisation} – sigill (självutfärdat)"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365 * 30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return pkcs12.serialize_key_and_certificates(b"seal", key, certificate, None, serialization.NoEncryption())

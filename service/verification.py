@@ -1,0 +1,196 @@
+"""Is this PDF intact, sealed by this service, and which document of ours is it?
+
+The seal answers the first two from the file alone (pyHanko); the file's SHA-256
+against our records answers the third. Details of a document are told only to someone
+who has its exact bytes, since having the file already means having its content.
+"""
+
+import io
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+from sqlalchemy import select
+
+from .documents.seal import SELF_SIGNED_NOTICE
+from .formatting import local_minute
+from .models import Confirmation, FinalDocument, Version
+from .storage import sha256_hex
+
+log = logging.getLogger(__name__)
+
+UNREADABLE = "Filen är inte en läsbar PDF."
+NO_SEAL = "Filen har inget sigill från tjänsten."
+BROKEN = "Sigillet är brutet: innehållet har ändrats efter förseglingen."
+NOT_COVERED = "Filen har ändrats efter förseglingen: sigillet täcker inte hela filen."
+NOT_OURS = "Sigillet är inte gjort med tjänstens certifikat."
+UNKNOWN = "Okänt dokument: tjänsten har inte utfärdat exakt den här filen."
+
+
+@dataclass
+class IssuedDocument:
+    """What our records say about a file with these exact bytes."""
+
+    what: str  # "Slutlig PDF nr 2" or "Låst version 1 av avtalstexten"
+    agreement_id: int
+    title: str
+    registration_number: str
+    version: int
+    confirmations: list[dict]
+
+
+@dataclass
+class Verification:
+    sha256: str
+    readable: bool = True
+    sealed: bool = False
+    intact: bool = False
+    covers_whole_file: bool = False
+    ours: bool = False
+    signer: str = ""
+    sealed_at: datetime | None = None
+    timestamped: bool = False
+    self_signed: bool = False
+    document: IssuedDocument | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.covers_whole_file and self.ours and self.document is not None
+
+    def summary(self) -> str:
+        """One line in Swedish: what the file is, or everything that is wrong with it."""
+        if not self.ok:
+            return "Kan inte bekräftas: " + " ".join(self.problems)
+        d = self.document
+        dnr = f", diarienummer {d.registration_number}" if d.registration_number else ""
+        return (
+            f"Äkta: {d.what} för avtal {d.agreement_id} ”{d.title}”{dnr}, oförändrad sedan tjänsten "
+            f"förseglade den {local_minute(self.sealed_at)}."
+        )
+
+    def as_json(self) -> dict:
+        return {
+            "ok": self.ok,
+            "summary": self.summary(),
+            "sha256": self.sha256,
+            "sealed": self.sealed,
+            "intact": self.intact,
+            "covers_whole_file": self.covers_whole_file,
+            "sealed_by_this_service": self.ours,
+            "signer": self.signer,
+            "sealed_at": self.sealed_at.isoformat() if self.sealed_at else None,
+            "timestamped": self.timestamped,
+            "self_signed": self.self_signed,
+            "notice": SELF_SIGNED_NOTICE if self.self_signed else None,
+            "problems": self.problems,
+            "document": _document_json(self.document),
+        }
+
+
+def verify_pdf(session, sealer, data: bytes) -> Verification:
+    """Check the seal of `data` and look its SHA-256 up in the records."""
+    result = Verification(sha256=sha256_hex(data))
+    _check_seal(result, sealer, data)
+    result.document = issued_document(session, result.sha256)
+    if result.document is None:
+        result.problems.append(UNKNOWN)
+    return result
+
+
+def _check_seal(result, sealer, data):
+    try:
+        signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
+    except Exception:  # anyone may upload anything: whatever pyHanko cannot parse is "unreadable"
+        log.info("unreadable PDF uploaded for verification", exc_info=True)
+        result.readable = False
+        result.problems.append(UNREADABLE)
+        return
+    if not signatures:
+        result.problems.append(NO_SEAL)
+        return
+    try:
+        status = validate_pdf_signature(signatures[0], signer_validation_context=_trusting(sealer))
+    except Exception:  # a damaged signature dictionary or CMS blob is a broken seal, not a crash
+        log.info("seal could not be validated", exc_info=True)
+        result.sealed = True
+        result.problems.append(BROKEN)
+        return
+    result.sealed = True
+    result.intact = status.intact and status.valid
+    result.covers_whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+        status.modification_level is not None and status.modification_level <= ModificationLevel.LTA_UPDATES
+    )
+    result.ours = result.intact and status.trusted
+    result.signer = status.signing_cert.subject.human_friendly
+    result.self_signed = status.signing_cert.self_signed != "no"
+    result.timestamped = status.timestamp_validity is not None
+    moment = status.timestamp_validity.timestamp if result.timestamped else status.signer_reported_dt
+    result.sealed_at = moment.astimezone(UTC).replace(tzinfo=None) if moment else None
+    if not result.intact:
+        result.problems.append(BROKEN)
+    elif not result.covers_whole_file:
+        result.problems.append(NOT_COVERED)
+    if result.intact and not result.ours:
+        result.problems.append(NOT_OURS)
+
+
+def _trusting(sealer) -> ValidationContext:
+    """Trust exactly the service's seal certificate (and the roots that came with it)."""
+    roots = [sealer.certificate, *[c for c in sealer.signer.cert_registry if c.self_signed != "no"]]
+    return ValidationContext(trust_roots=roots, allow_fetching=False)
+
+
+def issued_document(session, sha256: str) -> IssuedDocument | None:
+    """The final PDF or frozen version with exactly this SHA-256, if we issued one."""
+    final = session.scalars(select(FinalDocument).where(FinalDocument.sha256 == sha256)).first()
+    if final is not None:
+        version = session.get(Version, final.version_id)
+        return _described(session, f"Slutlig PDF nr {final.number}", version, until=final.created_at)
+    version = session.scalars(select(Version).where(Version.pdf_sha256 == sha256)).first()
+    if version is not None:
+        return _described(session, f"Låst version {version.number} av avtalstexten", version, until=None)
+    return None
+
+
+def _described(session, what, version, until) -> IssuedDocument:
+    query = select(Confirmation).where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed")
+    if until is not None:
+        query = query.where(Confirmation.created_at <= until)
+    agreement = version.agreement
+    return IssuedDocument(
+        what=what,
+        agreement_id=agreement.id,
+        title=agreement.title,
+        registration_number=agreement.registration_number,
+        version=version.number,
+        confirmations=[
+            {
+                "party": c.party.name,
+                "org_number": c.party.org_number,
+                "name": c.signer_name,
+                "title": c.signer_title,
+                "place": c.place,
+                "at": c.created_at,
+            }
+            for c in session.scalars(query.order_by(Confirmation.created_at, Confirmation.id))
+        ],
+    )
+
+
+def _document_json(document):
+    if document is None:
+        return None
+    return {
+        "what": document.what,
+        "agreement_id": document.agreement_id,
+        "title": document.title,
+        "registration_number": document.registration_number,
+        "version": document.version,
+        "confirmations": [dict(c, at=c["at"].replace(tzinfo=UTC).isoformat()) for c in document.confirmations],
+    }
