@@ -12,10 +12,12 @@ seal certificate for the organisation is made once in the instance folder: it pr
 that a file is unchanged since the service sealed it, not who the organisation is.
 """
 
+import asyncio
 import datetime
 import io
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from asn1crypto import pem
@@ -106,10 +108,23 @@ class Sealer:
             validation_context=self.validation_context,
         )
         try:
-            out = signers.sign_pdf(writer, metadata, signer=self.signer, timestamper=self.timestamper)
+            out = _outside_event_loop(
+                lambda: signers.sign_pdf(writer, metadata, signer=self.signer, timestamper=self.timestamper)
+            )
         except TimestampRequestError as exc:
             raise SealError("Tidsstämpeltjänsten svarade inte, så dokumentet kunde inte förseglas.") from exc
         return out.getvalue()
+
+
+def _outside_event_loop(sign):
+    """Run `sign` where asyncio.run() may start a loop: pyHanko's sync API calls it, which
+    fails in a thread that already runs one (an async server, Playwright's sync API)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return sign()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(sign).result()
 
 
 def without_seal(pdf: bytes) -> bytes:
