@@ -105,6 +105,7 @@ EVENT_LABELS = {
     "link_opened": "Länk öppnad",
     "confirmed": "Bekräftat",
     "declined": "Avböjt",
+    "completed": "Alla parter har bekräftat",
     "revoked": "Länk återkallad",
     "party_added": "Part ansluten",
     "final_assembled": "Slutlig PDF skapad",

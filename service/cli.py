@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import audit, users
+from . import audit, users, webhooks
 from . import migrate as migrations
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
 from .schema import SchemaError, validate_agreement
@@ -127,6 +127,29 @@ def verify_audit_command():
     click.echo(f"Granskningsloggen är hel ({count} händelser).")
 
 
+webhooks_group = AppGroup("webhooks", help="Signed webhooks to other systems.")
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option(
+    "--events",
+    required=True,
+    multiple=True,
+    help=f"Comma-separated event types: {', '.join(webhooks.TYPE_LABELS)}.",
+)
+def add_webhook_command(url, events):
+    """Register URL for signed events and print its secret (shown only now)."""
+    chosen = [e.strip() for group in events for e in group.split(",") if e.strip()]
+    try:
+        with current_app.extensions["db"].session() as session:
+            endpoint, secret = webhooks.add_endpoint(session, url, chosen, audit.Actor("cli"))
+    except webhooks.WebhookError as exc:
+        _fail(exc.message)
+    click.echo(f"Webhook {endpoint.id} skickar {', '.join(endpoint.events)} till {endpoint.url}.")
+    click.echo(f"Hemlighet (visas bara nu): {secret}")
+
+
 def register(app):
-    for command in (migrate_command, render_command, users_group, audit_group):
+    for command in (migrate_command, render_command, users_group, audit_group, webhooks_group):
         app.cli.add_command(command)

@@ -74,5 +74,10 @@ def load(instance_path: str) -> dict:
         "SEAL_PASSWORD": env("AVTAL_SEAL_PASSWORD", ""),
         "SEAL_ORGANISATION": env("AVTAL_SEAL_ORGANISATION", "Avtalstjänsten"),
         "TSA_URL": env("AVTAL_TSA_URL", ""),
+        # webhooks: 13 attempts, the first retry after 30 s, doubling: tried for 34 hours
+        "WEBHOOK_ATTEMPTS": int(env("AVTAL_WEBHOOK_ATTEMPTS", "13")),
+        "WEBHOOK_FIRST_RETRY": float(env("AVTAL_WEBHOOK_FIRST_RETRY", "30")),
+        "WEBHOOK_TIMEOUT": float(env("AVTAL_WEBHOOK_TIMEOUT", "10")),
+        "WEBHOOK_SECRET_OVERLAP_HOURS": float(env("AVTAL_WEBHOOK_SECRET_OVERLAP_HOURS", "24")),
         "MAX_CONTENT_LENGTH": int(env("AVTAL_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
     }

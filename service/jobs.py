@@ -4,7 +4,8 @@ and needs no server; RedisHuey would let consumers on many machines share the wo
 Each app gets its own Huey bound to its configuration. The embedded default runs the
 consumer as threads inside the service process (`start_consumer`); every minute a
 periodic sweep re-enqueues final PDFs that a crash may have lost between the last
-confirmation's commit and the enqueue, and sends the reminders that are due.
+confirmation's commit and the enqueue, sends the reminders that are due, and picks up
+webhook deliveries that are due (their state lives in the database, not in the queue).
 """
 
 import logging
@@ -12,7 +13,7 @@ import logging
 from huey import SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from . import final, mail
+from . import final, mail, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ class Jobs:
         self.consumer = None
         self.assemble_task = self.huey.task(retries=3, retry_delay=10, name="assemble_final")(self._assemble)
         self.huey.periodic_task(crontab(minute="*"), name="sweep")(self.sweep)
+        self.fan_out_task = self.huey.task(name="webhook_fan_out")(self._fan_out)
+        self.deliver_task = self.huey.task(name="webhook_deliver")(self._deliver)
+        webhooks.watch_for_events(app.extensions["db"].Session, self.fan_out_task)
 
     def _assemble(self, agreement_id):
         app = self.app
@@ -47,6 +51,35 @@ class Jobs:
         for agreement_id in missing:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
+        self._fan_out()
+        with app.extensions["db"].session() as session:
+            due = webhooks.due_deliveries(session)
+        for delivery_id in due:
+            self.deliver_task(delivery_id)
+
+    def _fan_out(self):
+        """Turn new audit events into deliveries and start each one."""
+        db = self.app.extensions["db"]
+        with db.session() as session:
+            created = webhooks.fan_out(session, self.app.config["PUBLIC_URL"])
+            more = webhooks.has_more_to_fan_out(session)
+        for delivery_id in created:
+            self.deliver_task(delivery_id)
+        if more:
+            self.fan_out_task()
+
+    def webhook_policy(self) -> webhooks.Policy:
+        config = self.app.config
+        return webhooks.Policy(
+            attempts=config["WEBHOOK_ATTEMPTS"],
+            first_retry=config["WEBHOOK_FIRST_RETRY"],
+            timeout=config["WEBHOOK_TIMEOUT"],
+        )
+
+    def _deliver(self, delivery_id):
+        outcome = webhooks.deliver(self.app.extensions["db"], delivery_id, self.webhook_policy())
+        if outcome.retry_in is not None:
+            self.deliver_task.schedule(args=(delivery_id,), delay=outcome.retry_in)
 
     def start_consumer(self, workers=1):
         """Run queued and periodic jobs in threads of this process; returns at once."""

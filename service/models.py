@@ -23,7 +23,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(20))  # official, archivist, admin
-    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)  # unused: see api_tokens
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Raised on logout and password change: a session cookie of an older generation is void.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -194,3 +194,100 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a fork in the chain cannot be stored
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ApiToken(Base):
+    """A bearer token for the API. Only its SHA-256 is kept; a user may hold several (one per integration)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyKey(Base):
+    """A POST the API has answered, by the client's Idempotency-Key: a retry gets the same answer.
+    The key is kept as a hash and the answer encrypted with it, since answers may hold signing links."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key_sha256"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))  # method, path and body
+    status_code: Mapped[int | None] = mapped_column(Integer)  # None while the first request runs
+    response: Mapped[bytes | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEndpoint(Base):
+    """A URL an admin registered to receive signed events of the chosen types."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+    last_event_id: Mapped[int] = mapped_column(Integer, default=0)  # audit events up to here are fanned out
+
+    secrets: Mapped[list["WebhookSecret"]] = relationship(order_by="WebhookSecret.id")
+
+
+class WebhookSecret(Base):
+    """A signing secret (whsec_...). Rotation adds a new one and lets the old one expire later,
+    so deliveries carry both signatures during the overlap."""
+
+    __tablename__ = "webhook_secrets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+
+
+class WebhookDelivery(Base):
+    """One event for one endpoint: the exact body sent on every attempt, and when to try next."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("endpoint_id", "audit_event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    audit_event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"))
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)  # None: delivered or given up
+    delivered_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+
+    attempts: Mapped[list["WebhookAttempt"]] = relationship(order_by="WebhookAttempt.number")
+
+
+class WebhookAttempt(Base):
+    """One try to deliver: claimed (inserted) before sending, so a job run twice sends once."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(String(500), default="")

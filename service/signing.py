@@ -235,6 +235,8 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
     )
     if all_confirmed(session, agreement):
         agreement.status = "completed"
+        parties = len(agreement.data["parties"])
+        audit.record(session, "completed", audit.SYSTEM, agreement.id, version=link.version.number, parties=parties)
     return answer
 
 

@@ -5,12 +5,13 @@ import secrets
 import threading
 import time
 from collections import deque
+from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .models import User
+from .models import ApiToken, User, utcnow
 
 ROLES = ("official", "archivist", "admin")
 ROLE_NAMES = {"official": "handläggare", "archivist": "arkivarie", "admin": "administratör"}
@@ -92,22 +93,47 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_api_token(session, user: User) -> str:
-    """A new bearer token for `user`, replacing any earlier one.
+def issue_api_token(session, user: User, name: str = "") -> str:
+    """A new bearer token for `user`, named after the integration that will use it.
 
     Only its SHA-256 is stored, so the plain token is shown this once. A fast hash
     is enough here: the token is 256 random bits, not a guessable password.
     """
     token = secrets.token_urlsafe(32)
-    user.api_token_hash = _token_hash(token)
+    session.add(ApiToken(user_id=user.id, name=name.strip()[:100], token_hash=_token_hash(token)))
     session.flush()
     return token
 
 
 def user_for_token(session, token: str) -> User | None:
+    """The user holding this unrevoked token; its last use is noted (to the minute, to spare writes)."""
     if not token:
         return None
-    return session.scalar(select(User).where(User.api_token_hash == _token_hash(token)))
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at >= timedelta(minutes=1):
+        row.last_used_at = now
+    return row.user
+
+
+def tokens_of(session, user_ids) -> dict[int, list[ApiToken]]:
+    """Every token of these users, newest first, by user id."""
+    rows = session.scalars(select(ApiToken).where(ApiToken.user_id.in_(user_ids)).order_by(ApiToken.id.desc()))
+    out = {}
+    for row in rows:
+        out.setdefault(row.user_id, []).append(row)
+    return out
+
+
+def revoke_api_token(session, token_id: int) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise UserError("API-nyckeln finns inte.")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    return row
 
 
 class LoginThrottle:

@@ -3,7 +3,7 @@ import re
 from sqlalchemy import select
 
 from service import users
-from service.models import User
+from service.models import ApiToken, User
 
 from .conftest import csrf_token, login
 
@@ -111,7 +111,7 @@ def test_users_create_prints_a_working_token(app, runner):
     with app.extensions["db"].session() as db:
         assert users.user_for_token(db, token).email == "anna@example.se"
         assert users.user_for_token(db, token + "x") is None
-        stored = db.scalar(select(User.api_token_hash))
+        stored = db.scalar(select(ApiToken.token_hash))
         assert users.authenticate(db, "anna@example.se", password).role == "official"
     assert token not in stored
 

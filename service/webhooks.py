@@ -1,0 +1,399 @@
+"""Signed webhooks (Standard Webhooks): delivery only.
+
+The audit trail is the outbox. Nothing that records an event knows about webhooks:
+`fan_out` reads the audit events recorded since each endpoint's cursor and stores one
+delivery per event and endpoint, with the exact body every attempt will send. Audit
+appends are serialised up to their commit (see audit._lock_chain), so event ids become
+visible in order and a cursor never skips one.
+
+`deliver` makes one attempt. It first claims the attempt by inserting its numbered row
+(unique per delivery) and moving the next try into the future, then sends: a job that
+runs twice, or on two machines at once, sends once per attempt record. A failed attempt
+is tried again after an exponentially growing delay; the state lives in the database, so
+a periodic sweep finds due deliveries whatever happened to the queue.
+
+What is signed (documented in the README): `webhook-id + "." + webhook-timestamp + "." + body`,
+HMAC-SHA256 with the base64-decoded part of each live `whsec_` secret, sent as
+`webhook-signature: v1,<base64> [v1,<base64>]` (two while a rotated secret overlaps).
+"""
+
+import base64
+import json
+import secrets
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import event, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from standardwebhooks import Webhook
+
+from . import audit
+from .models import Agreement, AuditEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret, utcnow
+
+# audit event -> webhook event type
+EVENT_TYPES = {
+    "version_frozen": "agreement.sent",
+    "confirmed": "party.confirmed",
+    "declined": "party.declined",
+    "completed": "agreement.completed",
+    "final_assembled": "final.ready",
+}
+TYPE_LABELS = {
+    "agreement.sent": "Avtalet skickat för signering",
+    "party.confirmed": "En part har bekräftat",
+    "party.declined": "En part har avböjt",
+    "agreement.completed": "Alla parter har bekräftat",
+    "final.ready": "Den slutliga PDF:en är klar",
+}
+FAN_OUT_BATCH = 500
+
+
+class WebhookError(Exception):
+    """An endpoint could not be registered or changed; `message` is Swedish."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(message)
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_endpoint(url: str, events) -> dict[str, str]:
+    """Swedish errors per field for a new endpoint; empty if it may be stored."""
+    errors = {}
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        errors["url"] = "Ange en fullständig adress som börjar med https:// (eller http://)."
+    elif len(url) > 2000 or any(ch.isspace() for ch in url.strip()):
+        errors["url"] = "Adressen får vara högst 2000 tecken utan mellanslag."
+    if not events:
+        errors["events"] = "Välj minst en händelse."
+    elif unknown := [e for e in events if e not in TYPE_LABELS]:
+        errors["events"] = f"Okänd händelse: {', '.join(unknown)}. Välj bland {', '.join(TYPE_LABELS)}."
+    return errors
+
+
+def add_endpoint(session, url, events, actor) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint for events from now on. Returns it and its secret (shown once)."""
+    errors = check_endpoint(url, events)
+    if errors:
+        raise WebhookError(" ".join(errors.values()))
+    start = session.scalar(select(func.max(AuditEvent.id))) or 0
+    endpoint = WebhookEndpoint(
+        url=url.strip(), events=sorted(set(events)), created_by=actor.name, last_event_id=start, created_at=utcnow()
+    )
+    session.add(endpoint)
+    session.flush()
+    secret = new_secret()
+    session.add(WebhookSecret(endpoint_id=endpoint.id, secret=secret, created_at=utcnow()))
+    audit.record(session, "webhook_added", actor, endpoint_id=endpoint.id, url=endpoint.url, events=endpoint.events)
+    return endpoint, secret
+
+
+def get_endpoint(session, endpoint_id) -> WebhookEndpoint:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None:
+        raise WebhookError("Webhooken finns inte.")
+    return endpoint
+
+
+def rotate_secret(session, endpoint, overlap: timedelta, actor) -> str:
+    """A new secret; the current ones stay valid for `overlap`, so receivers can switch without a gap."""
+    now = utcnow()
+    for old in live_secrets(session, endpoint, now):
+        old.expires_at = min(old.expires_at or now + overlap, now + overlap)
+    secret = new_secret()
+    session.add(WebhookSecret(endpoint_id=endpoint.id, secret=secret, created_at=now))
+    audit.record(
+        session, "webhook_secret_rotated", actor, endpoint_id=endpoint.id, overlap_hours=overlap.total_seconds() / 3600
+    )
+    return secret
+
+
+def disable_endpoint(session, endpoint, actor):
+    """Stop sending to the endpoint; its log stays, and pending deliveries are given up."""
+    if endpoint.disabled_at is None:
+        now = utcnow()
+        endpoint.disabled_at = now
+        for delivery in session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.next_attempt_at.is_not(None)
+            )
+        ):
+            delivery.next_attempt_at, delivery.failed_at = None, now
+        audit.record(session, "webhook_disabled", actor, endpoint_id=endpoint.id, url=endpoint.url)
+
+
+def live_secrets(session, endpoint, now) -> list[WebhookSecret]:
+    """The secrets deliveries are signed with now, newest first."""
+    return list(
+        session.scalars(
+            select(WebhookSecret)
+            .where(
+                WebhookSecret.endpoint_id == endpoint.id,
+                or_(WebhookSecret.expires_at.is_(None), WebhookSecret.expires_at > now),
+            )
+            .order_by(WebhookSecret.id.desc())
+        )
+    )
+
+
+def endpoints(session) -> list[WebhookEndpoint]:
+    return list(session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id)))
+
+
+# --- fan-out: audit events -> deliveries ---
+
+
+def _iso(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _data(session, row: AuditEvent, public_url: str) -> dict:
+    """What the integration needs to act on the event, from the event itself and the agreement."""
+    agreement = session.get(Agreement, row.agreement_id)
+    api = f"{public_url.rstrip('/')}/api/agreements/{row.agreement_id}"
+    data = {
+        "agreement": {
+            "id": agreement.id,
+            "kind": agreement.kind,
+            "title": agreement.title,
+            "registration_number": agreement.registration_number,
+            "url": api,
+        }
+    }
+    d = row.details
+    if row.event == "version_frozen":
+        data.update(version=d["version"], pdf_sha256=d["pdf_sha256"])
+    elif row.event == "confirmed":
+        data.update(
+            party=d["party"],
+            name=d["name"],
+            title=d["title"],
+            place=d["place"],
+            version=d["version"],
+            at=_iso(row.created_at),
+        )
+    elif row.event == "declined":
+        data.update(party=d["party"], reason=d["reason"], at=_iso(row.created_at))
+    elif row.event == "completed":
+        data.update(version=d["version"], parties=d["parties"])
+    elif row.event == "final_assembled":
+        data.update(number=d["number"], sha256=d["sha256"], url=f"{api}/final.pdf")
+    return data
+
+
+def body_for(session, row: AuditEvent, public_url: str) -> str:
+    payload = {
+        "type": EVENT_TYPES[row.event],
+        "timestamp": _iso(row.created_at),
+        "data": _data(session, row, public_url),
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def fan_out(session, public_url: str) -> list[int]:
+    """Store a delivery for every new audit event each active endpoint subscribes to.
+    Returns the new deliveries' ids. Running it twice stores nothing twice."""
+    now = utcnow()
+    created = []
+    active = session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.disabled_at.is_(None)).with_for_update()
+    ).all()
+    for endpoint in active:
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.id > endpoint.last_event_id, AuditEvent.event.in_(EVENT_TYPES))
+            .order_by(AuditEvent.id)
+            .limit(FAN_OUT_BATCH)
+        ).all()
+        for row in rows:
+            if EVENT_TYPES[row.event] not in endpoint.events:
+                continue
+            delivery = WebhookDelivery(
+                endpoint_id=endpoint.id,
+                audit_event_id=row.id,
+                message_id=f"msg_{row.hash[:32]}",
+                event_type=EVENT_TYPES[row.event],
+                body=body_for(session, row, public_url),
+                created_at=now,
+                next_attempt_at=now,
+            )
+            session.add(delivery)
+            session.flush()
+            created.append(delivery.id)
+        if rows:
+            endpoint.last_event_id = rows[-1].id
+    return created
+
+
+def has_more_to_fan_out(session) -> bool:
+    """Whether an endpoint's cursor is still behind (more than one batch was waiting)."""
+    latest = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.event.in_(EVENT_TYPES))) or 0
+    behind = session.scalar(
+        select(func.count(WebhookEndpoint.id)).where(
+            WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.last_event_id < latest
+        )
+    )
+    return bool(behind)
+
+
+def watch_for_events(sessionmaker, nudge):
+    """Call `nudge()` after each commit that recorded an event webhooks carry, if any endpoint
+    listens. Only a hint to fan out soon: the periodic sweep fans out whatever a nudge missed."""
+
+    active = select(WebhookEndpoint.id).where(WebhookEndpoint.disabled_at.is_(None)).limit(1)
+
+    @event.listens_for(sessionmaker, "after_flush")
+    def _note(session, _flush_context):
+        if session.info.get("webhook_events"):
+            return
+        if any(isinstance(obj, AuditEvent) and obj.event in EVENT_TYPES for obj in session.new):
+            session.info["webhook_events"] = session.connection().execute(active).first() is not None
+
+    @event.listens_for(sessionmaker, "after_commit")
+    def _nudge(session):
+        if session.info.pop("webhook_events", False):
+            nudge()
+
+    @event.listens_for(sessionmaker, "after_rollback")
+    def _forget(session):
+        session.info.pop("webhook_events", None)
+
+
+# --- delivery: one attempt at a time ---
+
+
+@dataclass
+class Policy:
+    """How hard to try: attempts, the first retry delay (doubling each time), the HTTP timeout."""
+
+    attempts: int = 13
+    first_retry: float = 30.0
+    timeout: float = 10.0
+
+    def delay_after(self, attempt: int) -> timedelta:
+        return timedelta(seconds=self.first_retry * 2 ** (attempt - 1))
+
+    def total(self) -> timedelta:
+        """How long a delivery is tried before it is given up."""
+        return sum((self.delay_after(n) for n in range(1, self.attempts)), timedelta())
+
+
+def sign(secrets_, message_id: str, timestamp: datetime, body: str) -> str:
+    """The webhook-signature header: one `v1,<base64>` per live secret, space-separated."""
+    return " ".join(Webhook(s).sign(message_id, timestamp, body) for s in secrets_)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer like any other non-2xx: not followed, retried
+
+
+_opener = urllib.request.OpenerDirector()
+for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _NoRedirects()):
+    _opener.add_handler(_handler)
+
+
+def post(url, message_id, body, signing_secrets, timeout) -> int:
+    """Send one signed POST; returns the HTTP status (no proxies, no redirects followed)."""
+    now = datetime.now(UTC)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Avtalstjansten-Webhooks/1",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": sign(signing_secrets, message_id, now, body),
+    }
+    request = urllib.request.Request(url, data=body.encode("utf-8"), headers=headers, method="POST")
+    with _opener.open(request, timeout=timeout) as response:
+        response.read(64 * 1024)
+        return response.status
+
+
+@dataclass
+class Outcome:
+    sent: bool  # whether this call made an attempt at all
+    delivered: bool = False
+    retry_in: float | None = None  # seconds until the next attempt, if any
+
+
+def _claim(db, delivery_id, policy) -> tuple | None:
+    """Reserve the next attempt in its own transaction; None if not due or already taken."""
+    try:
+        with db.session() as session:
+            delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+            now = utcnow()
+            if delivery is None or delivery.next_attempt_at is None or delivery.next_attempt_at > now:
+                return None
+            endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+            number = delivery.attempt_count + 1
+            attempt = WebhookAttempt(delivery_id=delivery.id, number=number, started_at=now)
+            session.add(attempt)
+            delivery.attempt_count = number
+            # if this process dies mid-send, the sweep tries again after the timeout and the usual delay
+            delivery.next_attempt_at = now + timedelta(seconds=policy.timeout) + policy.delay_after(number)
+            session.flush()
+            keys = [s.secret for s in live_secrets(session, endpoint, now)]
+            return attempt.id, number, endpoint.url, delivery.message_id, delivery.body, keys
+    except IntegrityError:  # another worker claimed this attempt number first
+        return None
+
+
+def deliver(db, delivery_id, policy: Policy) -> Outcome:
+    """Make the next attempt of a delivery if it is due."""
+    claimed = _claim(db, delivery_id, policy)
+    if claimed is None:
+        return Outcome(sent=False)
+    attempt_id, number, url, message_id, body, keys = claimed
+    status, error = None, ""
+    try:
+        status = post(url, message_id, body, keys, policy.timeout)
+        if not 200 <= status < 300:
+            error = f"Svarade HTTP {status}"
+    except OSError as exc:  # refused, reset, timed out, name not found, TLS
+        error = f"Kunde inte nå mottagaren: {getattr(exc, 'reason', None) or exc}"[:500]
+    delivered = not error
+    with db.session() as session:
+        now = utcnow()
+        attempt = session.get(WebhookAttempt, attempt_id)
+        attempt.finished_at, attempt.status_code, attempt.error = now, status, error
+        delivery = session.get(WebhookDelivery, delivery_id)
+        if delivered:
+            delivery.delivered_at, delivery.next_attempt_at = now, None
+            return Outcome(sent=True, delivered=True)
+        if number >= policy.attempts or delivery.failed_at is not None:
+            delivery.failed_at, delivery.next_attempt_at = delivery.failed_at or now, None
+            return Outcome(sent=True)
+        delay = policy.delay_after(number)
+        delivery.next_attempt_at = now + delay
+        return Outcome(sent=True, retry_in=delay.total_seconds())
+
+
+def due_deliveries(session, limit=1000) -> list[int]:
+    return list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.next_attempt_at <= utcnow())
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+
+
+def redeliver(session, delivery, actor):
+    """An admin asks for one more try of a delivery that was given up (or to send it again)."""
+    delivery.failed_at, delivery.next_attempt_at = None, utcnow()
+    audit.record(session, "webhook_redelivered", actor, delivery_id=delivery.id, endpoint_id=delivery.endpoint_id)
+
+
+def deliveries(session, endpoint_id, limit=50, before=None) -> list[WebhookDelivery]:
+    """An endpoint's delivery log, newest first, a page at a time."""
+    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    if before:
+        query = query.where(WebhookDelivery.id < before)
+    return list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit)))

@@ -1,0 +1,268 @@
+"""Signed webhooks to a real HTTP receiver on loopback, verified with the standardwebhooks package."""
+
+import json
+import re
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from service import webhooks
+from service.audit import Actor
+from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+from .conftest import free_port, wait_for
+from .test_signing import bearer, confirm, count, create_and_send
+
+ADMIN = Actor("user:admin@example.se")
+OVERLAP = timedelta(seconds=1.5)
+
+
+class Receiver:
+    """An integration's endpoint: accepts a delivery only if a known secret verifies it."""
+
+    def __init__(self, *secrets, answer=204):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.secrets = list(secrets)
+        self.answer = answer
+        self.received = []  # (headers, payload) of every verified delivery
+        self.refused = []  # bodies whose signature did not verify
+        self._server = None
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = dict(self.headers.items())
+                for secret in receiver.secrets:
+                    try:
+                        payload = Webhook(secret).verify(body, headers)
+                    except WebhookVerificationError:
+                        continue
+                    receiver.received.append((headers, payload))
+                    self.send_response(receiver.answer)
+                    self.end_headers()
+                    return
+                receiver.refused.append(body)
+                self.send_response(400)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def start(self):
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def types(self):
+        return sorted(payload["type"] for _, payload in self.received)
+
+
+@pytest.fixture
+def receivers():
+    started = []
+
+    def make(*secrets, answer=204):
+        receiver = Receiver(*secrets, answer=answer)
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        receiver.stop()
+
+
+@pytest.fixture
+def quick_retries(app):
+    app.config.update(WEBHOOK_FIRST_RETRY=0.2, WEBHOOK_TIMEOUT=3)
+
+
+def add_endpoint(app, url, events=tuple(webhooks.TYPE_LABELS)):
+    with app.extensions["db"].session() as session:
+        endpoint, secret = webhooks.add_endpoint(session, url, list(events), ADMIN)
+        return endpoint.id, secret
+
+
+def fan_out(app):
+    with app.extensions["db"].session() as session:
+        return webhooks.fan_out(session, app.config["PUBLIC_URL"])
+
+
+def policy(app):
+    return app.extensions["jobs"].webhook_policy()
+
+
+def test_cli_prints_the_secret_once_and_refuses_bad_input(app, runner):
+    result = runner.invoke(
+        args=["webhooks", "add", "https://crm.example.se/hooks", "--events", "party.confirmed,final.ready"]
+    )
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"Hemlighet \(visas bara nu\): (whsec_\S+)", result.output).group(1)
+    Webhook(secret)  # a secret the package accepts
+    with app.extensions["db"].session() as session:
+        endpoint = session.scalars(select(WebhookEndpoint)).one()
+        assert endpoint.events == ["final.ready", "party.confirmed"]
+
+    for args, message in (
+        (["ftp://x.se", "--events", "final.ready"], "Ange en fullständig adress"),
+        (["https://x.se", "--events", "party.signed"], "Okänd händelse: party.signed"),
+    ):
+        result = runner.invoke(args=["webhooks", "add", *args])
+        assert result.exit_code == 1 and message in result.output
+    assert count(app, WebhookEndpoint) == 1
+
+
+def test_receiver_down_for_a_while_gets_every_event_signed(
+    app, client, api_token, iop_data, runner, run_jobs, receivers, quick_retries
+):
+    other_id, _ = add_endpoint(app, receivers().url, ["agreement.sent"])  # must not get the other types
+    receiver = receivers()
+    result = runner.invoke(
+        args=["webhooks", "add", receiver.url, "--events", ",".join(webhooks.TYPE_LABELS)],
+    )
+    receiver.secrets.append(re.search(r"(whsec_\S+)", result.output).group(1))
+    endpoint_id = int(re.search(r"Webhook (\d+)", result.output).group(1))
+
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+
+    def refused_attempts():
+        with app.extensions["db"].session() as session:
+            return session.scalars(
+                select(WebhookAttempt.error)
+                .join(WebhookDelivery)
+                .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookAttempt.error.like("Kunde inte nå%"))
+            ).all()
+
+    wait_for(lambda: len(refused_attempts()) >= 3, seconds=30)  # down: connection refused, tried again
+    for url, place in zip((link["url"] for link in links), ("Kristianstad", "Malmö")):
+        assert confirm(client, url, place).status_code == 200
+    receiver.start()  # back after a while
+
+    wait_for(lambda: len(receiver.received) == 5, seconds=120)
+    expected = ["agreement.completed", "agreement.sent", "final.ready", "party.confirmed", "party.confirmed"]
+    assert receiver.types() == expected and not receiver.refused
+    by_type = {payload["type"]: (headers, payload) for headers, payload in receiver.received}
+    assert len({headers["Webhook-Id"] for headers, _ in receiver.received}) == 5
+
+    sent = by_type["agreement.sent"][1]
+    assert sent["data"]["agreement"]["id"] == agreement_id and sent["data"]["version"] == 1
+    assert sent["data"]["agreement"]["title"] == iop_data["title"]
+    assert sent["timestamp"].endswith("Z")
+    confirmed = sorted(p["data"]["place"] for _, p in receiver.received if p["type"] == "party.confirmed")
+    assert confirmed == ["Kristianstad", "Malmö"]
+    with app.extensions["db"].session() as session:
+        final = session.scalars(select(FinalDocument).where(FinalDocument.agreement_id == agreement_id)).one()
+    ready = by_type["final.ready"][1]["data"]
+    assert ready["sha256"] == final.sha256 and ready["number"] == 1
+    assert ready["url"].endswith(f"/api/agreements/{agreement_id}/final.pdf")
+    assert by_type["agreement.completed"][1]["data"]["parties"] == 2
+
+    with app.extensions["db"].session() as session:
+        mine = session.scalars(
+            select(WebhookDelivery).where(
+                WebhookDelivery.event_type == "agreement.sent", WebhookDelivery.endpoint_id == endpoint_id
+            )
+        ).one()
+        assert mine.delivered_at is not None and mine.attempt_count >= 4
+        assert [a.status_code for a in mine.attempts][-1] == 204
+        assert all(a.error.startswith("Kunde inte nå") for a in mine.attempts[:-1])
+        others = session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_id == other_id)).all()
+        assert [d.event_type for d in others] == ["agreement.sent"]
+
+
+def test_a_delivery_run_twice_at_once_sends_once(app, client, api_token, iop_data, receivers):
+    receiver = receivers()
+    endpoint_id, secret = add_endpoint(app, receiver.url)
+    receiver.secrets.append(secret)
+    receiver.start()
+    create_and_send(client, api_token, iop_data)
+    (delivery_id,) = fan_out(app)
+    assert fan_out(app) == []  # fanning out again stores nothing twice
+
+    outcomes = []
+    threads = [
+        threading.Thread(
+            target=lambda: outcomes.append(webhooks.deliver(app.extensions["db"], delivery_id, policy(app)))
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(o.sent for o in outcomes) == 1 and len(receiver.received) == 1
+    assert count(app, WebhookAttempt) == 1
+    assert not webhooks.deliver(app.extensions["db"], delivery_id, policy(app)).sent  # delivered: nothing more
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(app, client, api_token, iop_data, receivers):
+    receiver = receivers()
+    endpoint_id, old_secret = add_endpoint(app, receiver.url, ["agreement.sent"])
+    with app.extensions["db"].session() as session:
+        new_secret = webhooks.rotate_secret(session, session.get(WebhookEndpoint, endpoint_id), OVERLAP, ADMIN)
+    receiver.secrets.append(new_secret)
+    receiver.start()
+
+    def deliver_one():
+        create_and_send(client, api_token, iop_data)
+        (delivery_id,) = fan_out(app)
+        assert webhooks.deliver(app.extensions["db"], delivery_id, policy(app)).delivered
+        headers, payload = receiver.received[-1]
+        return headers, json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+    headers, body = deliver_one()
+    assert len(headers["Webhook-Signature"].split(" ")) == 2
+    assert Webhook(old_secret).verify(body, headers)  # a receiver not yet switched still accepts it
+
+    time.sleep(OVERLAP.total_seconds())  # the overlap ends: only the new secret signs
+    headers, body = deliver_one()
+    assert len(headers["Webhook-Signature"].split(" ")) == 1
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old_secret).verify(body, headers)
+
+
+def test_gives_up_after_the_last_attempt_and_tries_for_over_a_day_by_default(
+    app, client, api_token, iop_data, receivers, quick_retries
+):
+    receiver = receivers(answer=500)
+    endpoint_id, secret = add_endpoint(app, receiver.url, ["agreement.sent"])
+    receiver.secrets.append(secret)
+    receiver.start()
+    app.config.update(WEBHOOK_ATTEMPTS=3, WEBHOOK_FIRST_RETRY=0)
+    create_and_send(client, api_token, iop_data)
+    (delivery_id,) = fan_out(app)
+    outcomes = [webhooks.deliver(app.extensions["db"], delivery_id, policy(app)) for _ in range(4)]
+    assert [o.sent for o in outcomes] == [True, True, True, False]
+    with app.extensions["db"].session() as session:
+        delivery = session.get(WebhookDelivery, delivery_id)
+        assert delivery.failed_at is not None and delivery.next_attempt_at is None
+        assert [a.error for a in delivery.attempts] == ["Svarade HTTP 500"] * 3
+
+    default = webhooks.Policy()
+    assert default.total() >= timedelta(days=1)
+    assert [default.delay_after(n).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
+
+
+def test_events_before_an_endpoint_existed_are_not_sent(app, client, api_token, iop_data):
+    create_and_send(client, api_token, iop_data)
+    add_endpoint(app, "https://crm.example.se/hooks")
+    assert fan_out(app) == []
+    client.post("/api/agreements", json=iop_data, headers=bearer(api_token))  # no event webhooks carry
+    assert fan_out(app) == []
