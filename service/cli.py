@@ -7,9 +7,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import audit, users, webhooks
+from . import audit, users, verification, webhooks
 from . import migrate as migrations
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
+from .formatting import local_minute
 from .schema import SchemaError, validate_agreement
 from .storage import StorageError
 
@@ -150,6 +151,30 @@ def add_webhook_command(url, events):
     click.echo(f"Hemlighet (visas bara nu): {secret}")
 
 
+@click.command("verify")
+@with_appcontext
+@click.argument("pdf_file", type=click.File("rb"))
+@click.option("--json", "as_json", is_flag=True, help="The whole result as JSON.")
+def verify_command(pdf_file, as_json):
+    """Check a PDF's seal and whether this service issued it; exit 0 only if intact, covering and known."""
+    with current_app.extensions["db"].session() as session:
+        result = verification.verify_pdf(session, current_app.extensions["seal"], pdf_file.read())
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    elif not result.ok:
+        click.echo(result.summary())
+    else:
+        click.echo(result.summary())
+        for c in result.document.confirmations:
+            click.echo(
+                f"  Bekräftat av {c['party']} ({c['org_number']}): {c['name']}, {c['place']} {local_minute(c['at'])}"
+            )
+        click.echo(f"  Sigill: {result.signer}{' (tidsstämplat)' if result.timestamped else ''}")
+        if result.self_signed:
+            click.echo(verification.SELF_SIGNED_NOTICE)
+    sys.exit(0 if result.ok else 1)
+
+
 def register(app):
-    for command in (migrate_command, render_command, users_group, audit_group, webhooks_group):
+    for command in (migrate_command, render_command, users_group, audit_group, webhooks_group, verify_command):
         app.cli.add_command(command)

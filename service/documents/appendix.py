@@ -7,6 +7,11 @@ from docx.shared import Cm, Pt, RGBColor
 
 from ..formatting import local_minute
 
+VERIFY_HOW = (
+    "Filen bär tjänstens elektroniska sigill. Kontrollera att den är oförändrad på tjänstens sida "
+    "/verifiera (Kontrollera ett avtal), eller med tjänstens sigillcertifikat i Adobe Acrobat Reader eller pyHanko."
+)
+
 
 def _a4(doc):
     section = doc.sections[0]
@@ -76,6 +81,7 @@ def build_appendix(title, registration_number, version, confirmations, events) -
     doc.add_paragraph(
         "Tidpunkter anges i svensk tid (Europe/Stockholm). Händelserna ingår i tjänstens hashkedjade granskningslogg."
     )
+    doc.add_paragraph(VERIFY_HOW)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -1,0 +1,88 @@
+"""The public verification page /verifiera: anyone may check a PDF, no login.
+
+The upload is read, checked and forgotten: never stored, never logged. Details of a
+document are shown only when the service holds exactly those bytes.
+"""
+
+import threading
+import time
+from collections import deque
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from .. import verification
+from .context import attachment, db
+
+bp = Blueprint("verify", __name__, url_prefix="/verifiera")
+
+MAX_UPLOAD = 20 * 1024 * 1024
+VERIFY_LIMIT = 30  # checks per address ...
+VERIFY_WINDOW = 10 * 60  # ... per this many seconds
+
+
+@bp.record_once
+def _init_counts(state):
+    state.app.extensions["verify_counts"] = ({}, threading.Lock())
+
+
+def allow_verification(ip: str) -> bool:
+    """Count one check from `ip`; False once it made VERIFY_LIMIT within VERIFY_WINDOW.
+    Kept in memory per process, like the login throttle."""
+    counts, lock = current_app.extensions["verify_counts"]
+    now = time.monotonic()
+    with lock:
+        if len(counts) > 10_000:  # many addresses: keep memory bounded
+            counts.clear()
+        recent = counts.setdefault(ip, deque())
+        while recent and recent[0] <= now - VERIFY_WINDOW:
+            recent.popleft()
+        if len(recent) >= VERIFY_LIMIT:
+            return False
+        recent.append(now)
+        return True
+
+
+@bp.before_app_request
+def _before_upload():
+    """Runs before the CSRF check reads the form: counts the attempt before the upload
+    is read, and lets this one form be larger than the service's usual limit."""
+    if request.endpoint == "verify.check":
+        if not allow_verification(request.remote_addr or ""):
+            abort(429)
+        request.max_content_length = MAX_UPLOAD
+
+
+def _page(result=None, error=None, status=200):
+    sealer = current_app.extensions["seal"]
+    return render_template(
+        "verify/index.html",
+        result=result,
+        error=error,
+        sealer=sealer,
+        notice=verification.SELF_SIGNED_NOTICE,
+        max_mb=MAX_UPLOAD // (1024 * 1024),
+    ), status
+
+
+@bp.get("")
+def index():
+    return _page()
+
+
+@bp.post("")
+def check():
+    upload = request.files.get("pdf")
+    if upload is None or not upload.filename:
+        return _page(error="Välj en PDF-fil att kontrollera.", status=400)
+    data = upload.read()
+    with db().session() as session:
+        result = verification.verify_pdf(session, current_app.extensions["seal"], data)
+    return _page(result=result)
+
+
+@bp.get("/sigillcertifikat.cer")
+def certificate():
+    """The seal certificate (DER), for pyHanko's --trust or Adobe Reader's trusted certificates."""
+    return attachment(
+        current_app.extensions["seal"].certificate.dump(), "application/pkix-cert", "avtalstjansten-sigill.cer"
+    )
