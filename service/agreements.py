@@ -12,11 +12,11 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, signing
+from . import audit, listing, signing
 from .documents import render_agreement_pdf
 from .documents.seal import seal_pdf
 from .models import Agreement, FinalDocument, Party, Version, utcnow
-from .schema import SchemaError, validate_agreement
+from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
 
 STATUS_LABELS = {"draft": "Utkast", "sent": "Skickat för signering", "completed": "Klart", "declined": "Avböjt"}
 
@@ -39,22 +39,29 @@ def _normalised(data) -> dict:
     return validate_agreement(data).model_dump(mode="json")
 
 
+def _store_data(files, agreement, data):
+    """Set the agreement's data and everything derived from it (list columns, party rows)."""
+    agreement.data = data
+    agreement.title = str(data.get("title") or "")
+    agreement.registration_number = str(data.get("registration_number") or "")
+    agreement.data_sha256 = _keep_data(files, data)
+    for column, value in listing.index_columns(data).items():
+        setattr(agreement, column, value)
+
+
 def create_draft(session, files, data, user, actor, template=None) -> Agreement:
-    """Validate and store a new draft (SchemaError if the data is invalid).
-    `template` is an uploaded CustomTemplate to use instead of the built-in one."""
-    clean = _normalised(data)
-    if template is not None and template.kind != clean["kind"]:
+    """Store a new draft with whatever is filled in (SchemaError only for what can never be
+    stored). `template` is an uploaded CustomTemplate to use instead of the built-in one."""
+    draft, _ = validate_draft(data)
+    if template is not None and template.kind != draft["kind"]:
         raise AgreementError("Mallen är gjord för en annan avtalstyp.", status=422)
     agreement = Agreement(
-        kind=clean["kind"],
-        title=clean["title"],
-        registration_number=clean["registration_number"],
+        kind=draft["kind"],
         status="draft",
-        data=clean,
-        data_sha256=_keep_data(files, clean),
         created_by_id=user.id if user else None,
         template_id=template.id if template else None,
     )
+    _store_data(files, agreement, draft)
     session.add(agreement)
     session.flush()
     _sync_parties(session, agreement)
@@ -63,16 +70,13 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
 
 
 def update_draft(session, files, agreement, data, actor) -> Agreement:
-    """Save new form data. A sent agreement goes back to draft and its links stop working."""
+    """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
     if agreement.status == "completed":
         raise AgreementError("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
-    clean = _normalised(data)
-    if clean["kind"] != agreement.kind:
+    draft, _ = validate_draft(data)
+    if draft["kind"] != agreement.kind:
         raise SchemaError({"kind": "Avtalstyp kan inte ändras för ett befintligt avtal"})
-    agreement.data = clean
-    agreement.title = clean["title"]
-    agreement.registration_number = clean["registration_number"]
-    agreement.data_sha256 = _keep_data(files, clean)
+    _store_data(files, agreement, draft)
     agreement.status = "draft"
     agreement.updated_at = utcnow()
     _sync_parties(session, agreement)
@@ -81,14 +85,14 @@ def update_draft(session, files, agreement, data, actor) -> Agreement:
 
 
 def _sync_parties(session, agreement) -> list[Party]:
-    """Party rows for each party in the data, matched by position."""
+    """Party rows for each party in the data, matched by position (a draft's may be unfinished)."""
     existing = {p.position: p for p in session.scalars(select(Party).where(Party.agreement_id == agreement.id))}
     rows = []
     for position, data in enumerate(agreement.data["parties"]):
         party = existing.get(position) or Party(agreement_id=agreement.id, position=position)
-        party.name = data["name"]
-        party.org_number = data["org_number"]
-        party.contact_email = data.get("contact_email", "")
+        party.name = str(data.get("name") or "")[:300]
+        party.org_number = org_number_or_blank(data.get("org_number"))
+        party.contact_email = str(data.get("contact_email") or "")[:254]
         session.add(party)
         rows.append(party)
     session.flush()
@@ -108,8 +112,9 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
             raise AgreementError("Avtalet är redan klart.")
         data, data_sha256 = agreement.data, agreement.data_sha256
         template_sha256 = agreement.template.sha256 if agreement.template else None
+    checked = validate_agreement(data)  # SchemaError lists what is missing
     template = files.get(template_sha256) if template_sha256 else None
-    pdf, _ = render_agreement_pdf(validate_agreement(data), office, files, pdfa=True, template=template)
+    pdf, _ = render_agreement_pdf(checked, office, files, pdfa=True, template=template)
     pdf_sha256 = files.put(seal_pdf(pdf))  # the parties confirm exactly these sealed bytes
 
     with db.session() as session:
@@ -150,9 +155,7 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
     if agreement.status not in ("sent", "completed"):
         raise AgreementError("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
     data = dict(agreement.data, parties=[*agreement.data["parties"], party_data])
-    clean = _normalised(data)
-    agreement.data = clean
-    agreement.data_sha256 = _keep_data(files, clean)
+    _store_data(files, agreement, _normalised(data))
     agreement.status = "sent"
     agreement.updated_at = utcnow()
     party = _sync_parties(session, agreement)[-1]
@@ -173,42 +176,3 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
         raise AgreementError(f"Avtalet har {missing}.", status=404)
     audit.record(session, "downloaded", actor, agreement_id, number=document.number, sha256=document.sha256)
     return document, files.get(document.sha256)
-
-
-def progress(session, agreement) -> tuple[int, int]:
-    """(confirmed, total) parties for the current version."""
-    parties = signing.active_parties(session, agreement)
-    confirmed = signing.confirmations_by_party(session, agreement)
-    return sum(1 for p in parties if p.id in confirmed), len(parties) or len(agreement.data["parties"])
-
-
-def search(session, text="", status="", org_number="", registration_number="", period_from=None, period_to=None):
-    """Agreements matching every given filter, newest first."""
-    query = select(Agreement).order_by(Agreement.updated_at.desc(), Agreement.id.desc())
-    if status:
-        query = query.where(Agreement.status == status)
-    if org_number:
-        digits = org_number.replace("-", "").strip()
-        formatted = f"{digits[:6]}-{digits[6:]}" if len(digits) == 10 else org_number
-        query = query.where(Agreement.id.in_(select(Party.agreement_id).where(Party.org_number == formatted)))
-    if registration_number:
-        query = query.where(Agreement.registration_number.ilike(f"%{registration_number}%"))
-    rows = list(session.scalars(query))
-    if text:  # in Python: SQLite's LIKE folds case for ASCII only, and "nätverket" must find "NÄTVERKET"
-        rows = [a for a in rows if _mentions(a, text.casefold())]
-    if period_from or period_to:
-        rows = [a for a in rows if _overlaps(a, period_from, period_to)]
-    return rows
-
-
-def _mentions(agreement, needle) -> bool:
-    names = [agreement.title, *(p["name"] for p in agreement.data["parties"])]
-    return any(needle in name.casefold() for name in names)
-
-
-def _overlaps(agreement, period_from, period_to) -> bool:
-    period = agreement.data.get("period")
-    if not period:
-        return False
-    start, end = period["start"], period["end"]
-    return (not period_to or start <= period_to.isoformat()) and (not period_from or end >= period_from.isoformat())

@@ -84,6 +84,32 @@ LAYOUTS = {
     },
 }
 
+# The form's table of contents: (fieldset id, entry). The numbers are the section numbers
+# the built-in templates print (scripts/build_templates.py), so the official finds
+# "7. Organisation och samverkan" in the form under the number it has in the PDF.
+CONTENTS = {
+    "iop": [
+        ("grunduppgifter", "Titel, diarienummer och 1. Inledning"),
+        ("parter", "2. Parterna (med 11. Ombud)"),
+        ("period", "3. Perioden för partnerskapet"),
+        ("vardegrund", "4. Värdegrund för partnerskapet"),
+        ("malbild", "5. Målbild"),
+        ("verksamhet", "6. Verksamhet"),
+        ("samverkan", "7. Organisation och samverkan"),
+        ("uppfoljning", "8. Uppföljning"),
+        ("resurser", "9. Resurser"),
+        ("uppsagning", "10. Uppsägning"),
+    ],
+    "overenskommelse": [
+        ("grunduppgifter", "Titel och diarienummer"),
+        ("avsnitt", "Inledande avsnitt"),
+        ("principer", "Principerna, numrerade 1, 2, 3 …"),
+        ("malbild", "Målbild"),
+        ("signering", "Signering"),
+        ("parter", "Parter"),
+    ],
+}
+
 # Errors about a whole group point at the field a person would change.
 _ERROR_TARGETS = {"period": "period-end"}
 

@@ -1,7 +1,7 @@
 """Database tables. Rows that record what happened (versions, confirmations,
 final documents, audit events) are only ever inserted, never updated or deleted."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -56,7 +56,13 @@ class Agreement(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     template_id: Mapped[int | None] = mapped_column(ForeignKey("custom_templates.id"))  # None: built-in
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Derived from `data` whenever it is saved (listing.index_columns), so lists filter in SQL.
+    search_text: Mapped[str] = mapped_column(Text, default="", deferred=True)
+    registration_key: Mapped[str] = mapped_column(String(60), default="")
+    party_count: Mapped[int] = mapped_column(Integer, default=0)
+    period_start: Mapped[date | None]
+    period_end: Mapped[date | None]
 
     versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
     parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")
@@ -110,6 +116,8 @@ class Party(Base):
     org_number: Mapped[str] = mapped_column(String(11))
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accession_id: Mapped[int | None] = mapped_column(ForeignKey("accessions.id"), index=True)
+    invited_at: Mapped[datetime | None]  # claimed for its one link by a bulk accession
 
     agreement: Mapped[Agreement] = relationship(back_populates="parties")
     links: Mapped[list["SigningLink"]] = relationship(back_populates="party", order_by="SigningLink.id")
@@ -132,9 +140,26 @@ class SigningLink(Base):
     # Opens are counted here; the audit trail notes at most one per link and day.
     open_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_opened_at: Mapped[datetime | None]
+    delivery: Mapped[str] = mapped_column(String(20), default="")  # "", emailed, failed
 
     party: Mapped[Party] = relationship(back_populates="links")
     version: Mapped[Version] = relationship()
+
+
+class Accession(Base):
+    """A list of organisations (CSV, XLSX or API) joining an överenskommelse together.
+    The list itself is kept in the file store; its rows become parties when accepted."""
+
+    __tablename__ = "accessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="checked")  # checked, sending, done
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None]
 
 
 class Confirmation(Base):
@@ -145,7 +170,7 @@ class Confirmation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("signing_links.id"), unique=True)
     party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
-    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     decision: Mapped[str] = mapped_column(String(20))  # confirmed, declined
     signer_name: Mapped[str] = mapped_column(String(300), default="")
     signer_title: Mapped[str] = mapped_column(String(300), default="")

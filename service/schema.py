@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 MAX_PARTIES = 500
+MAX_ACCEDED_PARTIES = 30_000  # an open överenskommelse (Skåne's is open to 20–30 000 organisations)
 MAX_LIST = 200
 NAME_MAX = 300
 TEXT_MAX = 20_000
@@ -58,6 +59,8 @@ def _luhn_ok(digits: str) -> bool:
 
 def _check_org_number(value: str) -> str:
     digits = value.replace("-", "").replace(" ", "")
+    if not digits:
+        raise ValueError("required")
     if not re.fullmatch(r"\d{10}", digits):
         raise ValueError("org_number_format")
     if not _luhn_ok(digits):
@@ -181,7 +184,7 @@ class Overenskommelse(_Model):
     goals: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
     signing_text: Text = ""
     blank_rows: Annotated[int, Field(ge=0, le=50)] = 0
-    parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_PARTIES)]
+    parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_ACCEDED_PARTIES)]
 
 
 Agreement = Annotated[IopAgreement | Overenskommelse, Field(discriminator="kind")]
@@ -232,6 +235,7 @@ FIELD_LABELS = {
 }
 
 _CUSTOM_MESSAGES = {
+    "required": "måste fyllas i",
     "forbidden_chars": "innehåller otillåtna styrtecken",
     "bidi_controls": "innehåller osynliga tecken som vänder textens riktning och kan dölja vad som står",
     "org_number_format": "ska ha tio siffror (NNNNNN-NNNN)",
@@ -316,11 +320,82 @@ def validate_agreement(data) -> IopAgreement | Overenskommelse:
     try:
         return _agreement_adapter.validate_python(data)
     except ValidationError as exc:
-        errors = {}
-        for err in exc.errors():
-            path = _path(err["loc"])
-            errors.setdefault(path, f"{field_label(path)} {_message(err)}")
-        raise SchemaError(errors) from None
+        raise SchemaError(_errors(exc.errors())) from None
+
+
+def _errors(details) -> dict[str, str]:
+    errors = {}
+    for err in details:
+        path = _path(err["loc"])
+        errors.setdefault(path, f"{field_label(path)} {_message(err)}")
+    return errors
+
+
+# What a draft may still lack or have unfinished: it saves, and sending lists it.
+_UNFINISHED_TYPES = {
+    "missing",
+    "string_too_short",
+    "too_short",
+    "int_parsing",
+    "int_type",
+    "int_from_float",
+    "greater_than_equal",
+    "less_than_equal",
+    "literal_error",
+}
+_UNFINISHED_REASONS = {"required", "org_number_format", "org_number_luhn", "email", "end_before_start"}
+
+
+def _unfinished(err) -> bool:
+    if err["type"] == "value_error":
+        return str((err.get("ctx") or {}).get("error", "")) in _UNFINISHED_REASONS
+    return err["type"] in _UNFINISHED_TYPES or err["type"].startswith("date")
+
+
+def validate_draft(data) -> tuple[dict, dict[str, str]]:
+    """A draft as it may be stored, and what it still lacks before it can be sent.
+
+    A draft saves with whatever is filled in: missing or unfinished fields are returned,
+    not raised. SchemaError only for what must never be stored even in a draft: text
+    too long, hidden characters, unknown fields, values of the wrong shape.
+    """
+    if not isinstance(data, dict):
+        raise SchemaError({"kind": "Indata måste vara ett JSON-objekt"})
+    try:
+        return _agreement_adapter.validate_python(data).model_dump(mode="json"), {}
+    except ValidationError as exc:
+        details = exc.errors()
+    if refused := [err for err in details if not _unfinished(err)]:
+        raise SchemaError(_errors(refused)) from None
+    return {**data, "parties": data.get("parties", [])}, _errors(details)
+
+
+_party_adapter = TypeAdapter(Party)
+
+
+def validate_party(data) -> dict:
+    """One party as the agreement stores it; SchemaError with Swedish messages per field."""
+    try:
+        return _party_adapter.validate_python(data).model_dump(mode="json")
+    except ValidationError as exc:
+        raise SchemaError(_errors(exc.errors())) from None
+
+
+def missing_for_sending(data) -> dict[str, str]:
+    """What must be filled in or corrected before the agreement can be sent; empty when ready."""
+    try:
+        validate_agreement(data)
+    except SchemaError as exc:
+        return exc.errors
+    return {}
+
+
+def org_number_or_blank(value) -> str:
+    """The organisation number as NNNNNN-NNNN, or '' when it is not a valid one (yet)."""
+    try:
+        return _check_org_number(str(value or ""))
+    except ValueError:
+        return ""
 
 
 def agreement_json_schema() -> dict:

@@ -220,6 +220,7 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
     session.add(answer)
     session.flush()
     agreement = session.get(Agreement, link.party.agreement_id)
+    agreement.updated_at = utcnow()  # lists and the API's updated_since see every answer
     audit.record(
         session,
         "confirmed",
@@ -256,6 +257,7 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
     session.add(answer)
     agreement = session.get(Agreement, link.party.agreement_id)
     agreement.status = "declined"
+    agreement.updated_at = utcnow()
     audit.record(session, "declined", actor, agreement.id, link_id=link.id, party=link.party.name, reason=reason)
     return answer
 

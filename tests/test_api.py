@@ -27,16 +27,28 @@ def test_archivist_token_cannot_create(app, client, runner, iop_data):
     assert agreements_count(app) == 0
 
 
-def test_invalid_data_gives_422_with_field_messages(app, client, api_token, iop_data):
+def test_unfinished_draft_is_stored_and_sending_lists_what_is_missing(app, client, api_token, iop_data):
     iop_data["period"]["end"] = "2020-01-01"
     iop_data["parties"][1]["org_number"] = "1"
+    iop_data["parties"][0]["org_number"] = ""
+    response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    assert response.status_code == 201
+    missing = response.json["missing"]
+    assert missing["parties.1.org_number"] == "Part 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
+    assert missing["parties.0.org_number"] == "Part 1: Organisationsnummer måste fyllas i"
+    assert "slutdatum" in missing["period"]
+    sent = client.post(f"/api/agreements/{response.json['id']}/send", headers=bearer(api_token))
+    assert sent.status_code == 422 and sent.json["errors"] == missing
+    assert client.get(f"/api/agreements/{response.json['id']}", headers=bearer(api_token)).json["status"] == "draft"
+
+
+def test_data_that_can_never_be_stored_gives_422(app, client, api_token, iop_data):
+    iop_data["title"] = "x" * 301
+    iop_data["unknown"] = 1
     response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert response.status_code == 422
-    assert (
-        response.json["errors"]["parties.1.org_number"]
-        == "Part 2: Organisationsnummer ska ha tio siffror (NNNNNN-NNNN)"
-    )
-    assert "slutdatum" in response.json["errors"]["period"]
+    assert response.json["errors"]["title"] == "Titel får vara högst 300 tecken"
+    assert response.json["errors"]["unknown"] == "unknown är ett okänt fält"
     assert agreements_count(app) == 0
 
 

@@ -19,7 +19,7 @@ def test_archivist_finds_an_agreement_and_downloads_the_final_pdf(
     page.get_by_role("button", name="Logga in").click()
     expect(page).to_have_url(re.compile(r"/arkiv$"))
 
-    page.get_by_label("Titel eller part").fill("Idéburen sektor")
+    page.get_by_label("Fritext").fill("ideburen sektor")
     page.get_by_label("Organisationsnummer").fill("802916-1463")
     page.get_by_label("Gäller från").fill("2022-01-01")
     page.get_by_role("button", name="Sök").click()

@@ -107,12 +107,15 @@ def test_creating_the_halland_agreement_and_editing_it(app, client, official, ha
     assert stored(app, agreement_id).data["goals_heading"] == "Målbild 2026"
 
 
-def test_wrong_check_digit_is_shown_at_the_field_and_nothing_typed_is_lost(app, client, official, iop_data):
+def test_a_draft_with_a_wrong_check_digit_saves_and_the_form_points_at_it(app, client, official, iop_data):
     iop_data["parties"][1]["org_number"] = "802916-1464"
     iop_data["activities"][3] = "En insats som <inte> får försvinna & inte heller detta"
     response = post_form(client, "/avtal/ny?typ=iop", iop_data)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/redigera")
+    response = client.get(response.headers["Location"])
     html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert "Utkastet är sparat. Fyll i det som saknas" in visible_text(response)
+    assert "Det här saknas innan avtalet kan skickas" in html
     assert "Organisationsnummer har fel kontrollsiffra" in field_error(html, "parties-1-org_number")
     assert '<a href="#parties-1-org_number">' in html
     assert re.search(
@@ -126,24 +129,59 @@ def test_wrong_check_digit_is_shown_at_the_field_and_nothing_typed_is_lost(app, 
     assert value_of(html, "title") == iop_data["title"]
     assert iop_data["follow_up"] in text_of(response)
     with app.extensions["db"].session() as session:
-        assert session.scalars(select(Agreement)).first() is None
+        agreement = session.scalars(select(Agreement)).one()
+        assert agreement.status == "draft" and agreement.data["parties"][1]["org_number"] == "802916-1464"
 
 
-def test_empty_new_form_names_every_missing_field(client, official):
+def test_an_empty_form_saves_as_a_draft_that_names_every_missing_field(app, client, official):
     response = post_form(client, "/avtal/ny?typ=iop", forms.new_agreement("iop"))
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 302
+    agreement_id = int(response.headers["Location"].split("/")[-2])
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
     assert field_error(html, "title") == "Titel måste fyllas i"
     assert field_error(html, "parties-0-name") == "Part 1: Namn måste fyllas i"
+    assert field_error(html, "parties-0-org_number") == "Part 1: Organisationsnummer måste fyllas i"
     assert field_error(html, "period-start") == "Period: Startdatum måste fyllas i"
     assert field_error(html, "notice_months") == "Uppsägningstid (månader) måste fyllas i"
+
+    overview = client.get(f"/avtal/{agreement_id}")
+    text = visible_text(overview)
+    assert "Namnlöst utkast" in text and "Det här saknas innan avtalet kan skickas" in text
+    assert "Part 2: Organisationsnummer måste fyllas i" in text and "ska ha tio siffror" not in text
+    assert "Skicka för signering" not in text
+    token = csrf_token(overview.get_data(as_text=True))
+    refused = client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": token}, follow_redirects=True)
+    assert "Avtalet kan inte skickas förrän det här är ifyllt: Titel måste fyllas i" in visible_text(refused)
+    assert stored(app, agreement_id).status == "draft"
+
+
+def test_text_that_can_never_be_stored_is_refused_and_kept_in_the_form(app, client, official, iop_data):
+    iop_data["title"] = "Rubrik \u202e med dold vändning"
+    response = post_form(client, "/avtal/ny?typ=iop", iop_data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Formuläret har 1 fel som måste rättas" in html
+    assert "osynliga tecken" in field_error(html, "title")
+    with app.extensions["db"].session() as session:
+        assert session.scalars(select(Agreement)).first() is None
 
 
 def test_end_before_start_points_at_the_end_date(client, official, iop_data):
     iop_data["period"]["end"] = "2020-01-01"
-    html = post_form(client, "/avtal/ny?typ=iop", iop_data).get_data(as_text=True)
+    saved = post_form(client, "/avtal/ny?typ=iop", iop_data)
+    html = client.get(saved.headers["Location"]).get_data(as_text=True)
     assert "slutdatum som inte är efter startdatum" in field_error(html, "period-end")
     assert '<a href="#period-end">' in html
+
+
+def test_the_form_has_a_table_of_contents_with_the_documents_section_numbers(client, official):
+    html = client.get("/avtal/ny?typ=iop").get_data(as_text=True)
+    contents = re.search(r'<nav class="drafting-contents".*?</nav>', html, re.S).group(0)
+    entries = re.findall(r'<a href="#([a-z]+)">([^<]+)</a>', contents)
+    assert ("samverkan", "7. Organisation och samverkan") in entries
+    assert ("uppsagning", "10. Uppsägning") in entries
+    for anchor, _ in entries:
+        assert f'id="{anchor}"' in html
 
 
 def test_adding_and_removing_parties_without_script(app, client, official, iop_data):

@@ -168,7 +168,7 @@ def test_a_party_link_reaches_nothing_but_its_own_page(app, client, api_token, i
 def test_api_fuzzed_from_its_openapi_description(app, api_token):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 5
+    assert len(operations) == 6
     for operation in operations:
 
         @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -49,6 +49,7 @@ ACCESS = {
     "sign.pdf": "token",
     "sign.page_image": "token",
     "api.openapi": "any",
+    "api.index": WEB,
     "api.create": ("official", "admin"),
     "api.send": ("official", "admin"),
     "api.add_party": ("official", "admin"),

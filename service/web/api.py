@@ -5,13 +5,14 @@ Errors are JSON objects with a Swedish `message` (and `errors` per field for inv
 
 import functools
 import re
+from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from .. import agreements, signing, users
+from .. import agreements, listing, signing, users
 from ..documents import ConversionError, TemplateFillError
 from ..formatting import local_time
-from ..schema import SchemaError, agreement_json_schema
+from ..schema import SchemaError, agreement_json_schema, missing_for_sending
 from ..storage import StorageError
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
 
@@ -115,7 +116,61 @@ def _links(issued):
 def create():
     with db().session() as session:
         agreement = agreements.create_draft(session, files(), _json_body(), g.user, request_actor())
-        return jsonify({"id": agreement.id, "status": agreement.status}), 201
+        missing = missing_for_sending(agreement.data)
+        return jsonify({"id": agreement.id, "status": agreement.status, "missing": missing}), 201
+
+
+@bp.get("/agreements")
+@token_required(*READ_ROLES)
+def index():
+    """One page of agreements, newest change first unless `sort` says otherwise."""
+    args = request.args
+    status = args.get("status", "")
+    if status and status not in agreements.STATUS_LABELS:
+        raise ApiError(400, "Okänd status. Använd draft, sent, completed eller declined.")
+    filters = listing.Filters(
+        text=args.get("q", ""),
+        status=status,
+        org_number=args.get("org_number", ""),
+        registration_number=args.get("registration_number", ""),
+        updated_since=_utc_datetime(args.get("updated_since", "")),
+    )
+    try:
+        with db().session() as session:
+            page = listing.find(
+                session, filters, args.get("sort", "updated"), listing.page_size(args.get("limit")), args.get("cursor")
+            )
+    except listing.ListingError as exc:
+        raise ApiError(400, exc.message) from None
+    return jsonify({"items": [_list_item(row) for row in page.rows], "next_cursor": page.next_cursor})
+
+
+def _utc_datetime(text):
+    """An ISO 8601 time as naive UTC (as stored); a time without offset is taken as UTC."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ApiError(
+            400, "updated_since ska vara en tid enligt ISO 8601, till exempel 2026-01-31T12:00:00Z."
+        ) from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _list_item(row) -> dict:
+    agreement = row.agreement
+    confirmed, total = row.progress
+    return {
+        "id": agreement.id,
+        "kind": agreement.kind,
+        "title": agreement.title,
+        "registration_number": agreement.registration_number,
+        "status": agreement.status,
+        "updated_at": agreement.updated_at.replace(tzinfo=UTC).isoformat(),
+        "parties": {"confirmed": confirmed, "total": total},
+        "url": url_for(".show", agreement_id=agreement.id, _external=True),
+    }
 
 
 @bp.get("/agreements/<int:agreement_id>")
@@ -241,6 +296,11 @@ def openapi_document() -> dict:
         "security": [{"bearer": []}],
         "paths": {
             "/api/agreements": {
+                "get": {
+                    "summary": "Lista avtal, en sida i taget",
+                    "parameters": _list_parameters(),
+                    "responses": responses(200, _list_schema(), 400, 401, 403),
+                },
                 "post": {
                     "summary": "Skapa ett utkast",
                     "requestBody": {
@@ -250,7 +310,7 @@ def openapi_document() -> dict:
                     "responses": responses(
                         201, {"type": "object", "properties": {"id": {"type": "integer"}}}, 400, 401, 403, 413, 422
                     ),
-                }
+                },
             },
             "/api/agreements/{agreement_id}": {
                 "get": {
@@ -291,6 +351,47 @@ def openapi_document() -> dict:
                 }
             },
         },
+    }
+
+
+def _list_parameters() -> list[dict]:
+    def query(name, schema, description):
+        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+    return [
+        query("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_PAGE_SIZE}, "Sidstorlek (50)"),
+        query("cursor", {"type": "string"}, "next_cursor från föregående sida"),
+        query("sort", {"type": "string", "enum": list(listing.SORTS)}, "Sortering (updated)"),
+        query("status", {"type": "string", "enum": list(agreements.STATUS_LABELS)}, "Status"),
+        query("q", {"type": "string"}, "Fritext: titel, part, diarienummer, organisationsnummer"),
+        query("registration_number", {"type": "string"}, "Diarienummer, helt eller delvis"),
+        query("org_number", {"type": "string"}, "En parts organisationsnummer"),
+        query("updated_since", {"type": "string", "format": "date-time"}, "Ändrade från och med"),
+    ]
+
+
+def _list_schema() -> dict:
+    item = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string"},
+            "title": {"type": "string"},
+            "registration_number": {"type": "string"},
+            "status": {"type": "string"},
+            "updated_at": {"type": "string", "format": "date-time"},
+            "parties": {
+                "type": "object",
+                "properties": {"confirmed": {"type": "integer"}, "total": {"type": "integer"}},
+            },
+            "url": {"type": "string"},
+        },
+        "required": ["id", "kind", "title", "registration_number", "status", "updated_at", "parties", "url"],
+    }
+    return {
+        "type": "object",
+        "properties": {"items": {"type": "array", "items": item}, "next_cursor": {"type": ["string", "null"]}},
+        "required": ["items", "next_cursor"],
     }
 
 

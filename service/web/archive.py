@@ -12,7 +12,7 @@ from datetime import UTC, date
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, select
 
-from .. import agreements, audit, signing
+from .. import agreements, audit, listing, signing
 from ..audit import EVENT_LABELS
 from ..models import Agreement, FinalDocument
 from ..schema import KIND_LABELS
@@ -36,24 +36,31 @@ def index():
     period_from, period_to, errors = _period(form["from"], form["to"])
     if form["status"] and form["status"] not in agreements.STATUS_LABELS:
         errors["status"] = "Välj en status i listan."
+    filters = listing.Filters(
+        text=form["q"],
+        status=form["status"],
+        org_number=form["org"],
+        registration_number=form["dnr"],
+        period_from=period_from,
+        period_to=period_to,
+    )
     with db().session() as session:
-        found = []
+        page, total = listing.Page([], None), 0
         if not errors:
-            found = agreements.search(
-                session,
-                text=form["q"],
-                status=form["status"],
-                org_number=form["org"],
-                registration_number=form["dnr"],
-                period_from=period_from,
-                period_to=period_to,
-            )
+            try:
+                page = listing.find(session, filters, limit=listing.PAGE_SIZE, cursor=request.args.get("cursor"))
+            except listing.ListingError as exc:
+                abort(error_response(400, exc.message))
+            total = listing.count(session, filters)
+        ids = [row.agreement.id for row in page.rows]
         return render_template(
             "archive/index.html",
             form=form,
             errors=errors,
-            agreements=found,
-            final_counts=_final_counts(session, [a.id for a in found]),
+            page=page,
+            total=total,
+            party_names=listing.first_parties(session, ids),
+            final_counts=_final_counts(session, ids),
             status_labels=agreements.STATUS_LABELS,
         ), 400 if errors else 200
 

@@ -17,15 +17,16 @@ from flask import (
 from pypdfium2 import PdfiumError
 from sqlalchemy import select
 
-from .. import agreements, audit, custom_templates, forms, mail, signing
+from .. import agreements, audit, custom_templates, forms, listing, mail, signing
 from ..documents import ConversionError, TemplateFillError, fill_agreement
 from ..documents.preview import page_count, page_png
 from ..formatting import join_sv, local_minute
 from ..models import Agreement, CustomTemplate, Party
-from ..schema import KIND_LABELS, SchemaError, validate_agreement
+from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from ..storage import StorageError
 from .auth import login_required
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
+from .security import error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
 
@@ -71,21 +72,36 @@ def index():
     status = request.args.get("status", "")
     if status not in agreements.STATUS_LABELS:
         status = ""
+    sort = request.args.get("sort", "updated")
+    if sort not in listing.SORT_LABELS:
+        sort = "updated"
+    mine = request.args.get("mina") == "1"
+    filters = listing.Filters(text=text, status=status, handled_by=g.user.id if mine else None)
     with db().session() as session:
-        rows = [(a, agreements.progress(session, a)) for a in agreements.search(session, text=text, status=status)]
+        try:
+            page = listing.find(
+                session, filters, sort, listing.page_size(request.args.get("antal")), request.args.get("cursor")
+            )
+        except listing.ListingError as exc:
+            abort(error_response(400, exc.message))
         return render_template(
             "drafting/index.html",
-            rows=rows,
+            page=page,
+            total=listing.count(session, filters),
             q=text,
             status=status,
+            sort=sort,
+            mine=mine,
             statuses=agreements.STATUS_LABELS,
+            sorts=listing.SORT_LABELS,
         )
 
 
 # --- the form ---
 
 
-def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None):
+def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False):
+    """The form; `unfinished` when the errors are what a saved draft lacks before sending."""
     return (
         render_template(
             "drafting/form.html",
@@ -94,6 +110,8 @@ def _form_page(data, errors=None, agreement=None, problem=None, status=200, temp
             kind_label=KIND_LABELS[data["kind"]],
             problem=problem,
             template=template,
+            unfinished=unfinished,
+            contents=forms.CONTENTS[data["kind"]],
         ),
         status,
     )
@@ -122,9 +140,13 @@ def _list_action(data):
         abort(400)
 
 
-def _saved(agreement_id):
+def _saved(agreement):
+    """To the overview when the draft is ready to send, else back to the form listing what is missing."""
+    if missing_for_sending(agreement.data):
+        flash("Utkastet är sparat. Fyll i det som saknas innan du skickar avtalet.")
+        return redirect(url_for(".edit", agreement_id=agreement.id))
     flash("Utkastet är sparat.")
-    return redirect(url_for(".show", agreement_id=agreement_id))
+    return redirect(url_for(".show", agreement_id=agreement.id))
 
 
 @bp.route("/ny", methods=("GET", "POST"))
@@ -145,7 +167,7 @@ def new():
             agreement = agreements.create_draft(session, files(), data, g.user, request_actor(), template)
         except SchemaError as exc:
             return _form_page(data, exc.errors, status=400, template=template)
-    return _saved(agreement.id)
+    return _saved(agreement)
 
 
 # --- uploaded Word templates ---
@@ -191,7 +213,8 @@ def edit(agreement_id):
     with db().session() as session:
         agreement = _agreement(session, agreement_id)
         if request.method == "GET":
-            return _form_page(agreement.data, agreement=agreement)
+            missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
+            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
         data = forms.from_form(agreement.kind, request.form)
         if (changed := _list_action(data)) is not None:
             return _form_page(changed, agreement=agreement)
@@ -202,7 +225,7 @@ def edit(agreement_id):
             return _form_page(data, exc.errors, agreement=agreement, status=400)
         except agreements.AgreementError as exc:
             return _form_page(data, agreement=agreement, problem=exc.message, status=exc.status)
-    return _saved(agreement_id)
+    return _saved(agreement)
 
 
 # --- the overview ---
@@ -233,10 +256,11 @@ def _overview(session, agreement, party_form=None, party_errors=None, status=200
             agreement=agreement,
             version=version,
             parties=parties,
-            progress=agreements.progress(session, agreement),
+            progress=listing.progress(session, agreement),
             kind_label=KIND_LABELS[agreement.kind],
             accession=accession,
             new_index=new_index,
+            missing=missing_for_sending(agreement.data) if agreement.status == "draft" else {},
         ),
         status,
     )
@@ -264,6 +288,8 @@ def preview(agreement_id):
         docx = fill_agreement(validate_agreement(agreement.data), template=template)
         pdf = current_app.extensions["office"].convert(docx)
         sha, pages = files().put(pdf), page_count(pdf)
+    except SchemaError as exc:
+        problem = _missing_text(exc.errors)
     except (ConversionError, TemplateFillError, StorageError) as exc:
         problem = exc.message
     return render_template(
@@ -333,6 +359,10 @@ def _links_page(agreement, issued, heading):
     return response
 
 
+def _missing_text(errors) -> str:
+    return "Avtalet kan inte skickas förrän det här är ifyllt: " + "; ".join(errors.values()) + "."
+
+
 def _refused(agreement_id, message):
     flash(message, "error")
     return redirect(url_for(".show", agreement_id=agreement_id))
@@ -355,6 +385,8 @@ def send(agreement_id):
         if exc.status == 404:
             abort(404)
         return _refused(agreement_id, exc.message)
+    except SchemaError as exc:
+        return _refused(agreement_id, _missing_text(exc.errors))
     except (ConversionError, TemplateFillError, StorageError) as exc:
         return _refused(agreement_id, exc.message)
     _notify_parties(agreement, issued)
