@@ -5,7 +5,7 @@ in SQL; the accessions table for lists of organisations joining an överenskomme
 whether a link's email went out.
 
 Revision ID: 0003_listing
-Revises: 0002_security
+Revises: 0003_integrations
 """
 
 import sqlalchemy as sa
@@ -14,7 +14,7 @@ from alembic import op
 from service.listing import index_columns
 
 revision = "0003_listing"
-down_revision = "0002_security"
+down_revision = "0003_integrations"
 branch_labels = None
 depends_on = None
 
