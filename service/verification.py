@@ -17,6 +17,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
+from .documents import seal
 from .documents.seal import SELF_SIGNED_NOTICE
 from .formatting import local_minute
 from .models import Confirmation, FinalDocument, Version
@@ -115,7 +116,9 @@ def _check_seal(result, sealer, data):
         result.problems.append(NO_SEAL)
         return
     try:
-        status = validate_pdf_signature(signatures[0], signer_validation_context=_trusting(sealer))
+        status = seal.outside_event_loop(
+            lambda: validate_pdf_signature(signatures[0], signer_validation_context=_trusting(sealer))
+        )
     except Exception:  # a damaged signature dictionary or CMS blob is a broken seal, not a crash
         log.info("seal could not be validated", exc_info=True)
         result.sealed = True

@@ -89,7 +89,9 @@ def seal_status(pdf: bytes, sealer):
     from service.verification import _trusting
 
     signature = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[0]
-    return validate_pdf_signature(signature, signer_validation_context=_trusting(sealer))
+    return seal.outside_event_loop(
+        lambda: validate_pdf_signature(signature, signer_validation_context=_trusting(sealer))
+    )
 
 
 def party_pdf(client, link_url) -> bytes:

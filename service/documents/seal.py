@@ -108,7 +108,7 @@ class Sealer:
             validation_context=self.validation_context,
         )
         try:
-            out = _outside_event_loop(
+            out = outside_event_loop(
                 lambda: signers.sign_pdf(writer, metadata, signer=self.signer, timestamper=self.timestamper)
             )
         except TimestampRequestError as exc:
@@ -116,15 +116,15 @@ class Sealer:
         return out.getvalue()
 
 
-def _outside_event_loop(sign):
-    """Run `sign` where asyncio.run() may start a loop: pyHanko's sync API calls it, which
+def outside_event_loop(call):
+    """Run `call` where asyncio.run() may start a loop: pyHanko's sync API calls it, which
     fails in a thread that already runs one (an async server, Playwright's sync API)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return sign()
+        return call()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(sign).result()
+        return pool.submit(call).result()
 
 
 def without_seal(pdf: bytes) -> bytes:
