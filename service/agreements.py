@@ -12,21 +12,23 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, listing, signing
+from . import audit, final, listing, signing
 from .documents import render_agreement_pdf
 from .documents.seal import seal_pdf
 from .models import Agreement, FinalDocument, Party, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
 
+FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
 STATUS_LABELS = {"draft": "Utkast", "sent": "Skickat för signering", "completed": "Klart", "declined": "Avböjt"}
 
 
 class AgreementError(Exception):
     """A rule of the domain was broken; `message` is Swedish and safe to show."""
 
-    def __init__(self, message, status=409):
+    def __init__(self, message, status=409, retry_after=None):
         self.message = message
         self.status = status
+        self.retry_after = retry_after  # seconds, when trying again later will do
         super().__init__(message)
 
 
@@ -165,8 +167,16 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
 
 
 def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDocument, bytes]:
-    """A final PDF (the newest when `number` is None), noted in the audit trail as downloaded."""
-    documents = get_agreement(session, agreement_id).final_documents
+    """A final PDF (the newest when `number` is None), noted in the audit trail as downloaded.
+    While the job makes the final PDF of a completed agreement, the newest is not there yet."""
+    agreement = get_agreement(session, agreement_id)
+    documents = agreement.final_documents
+    if number is None and agreement.status == "completed" and final.current_final(session, agreement) is None:
+        raise AgreementError(
+            "Den slutliga PDF:en görs just nu. Försök igen om några sekunder.",
+            status=409,
+            retry_after=FINAL_RETRY_AFTER,
+        )
     if number is None:
         document = documents[-1] if documents else None
     else:

@@ -129,16 +129,20 @@ def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
         return document
 
 
+def current_final(session, agreement) -> FinalDocument | None:
+    """The final PDF of the agreement's present state: None unless it is completed and the
+    job has made it (after an accession the earlier final PDF covers fewer parties)."""
+    if agreement.status != "completed":
+        return None
+    count = len(signing.confirmations_by_party(session, agreement))
+    return session.scalars(
+        select(FinalDocument).where(
+            FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == count
+        )
+    ).first()
+
+
 def agreements_missing_final(session) -> list[int]:
     """Completed agreements whose newest state has no final PDF (e.g. a job lost in a crash)."""
-    missing = []
-    for agreement in session.scalars(select(Agreement).where(Agreement.status == "completed")):
-        count = len(signing.confirmations_by_party(session, agreement))
-        has = session.scalars(
-            select(FinalDocument.id).where(
-                FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == count
-            )
-        ).first()
-        if not has:
-            missing.append(agreement.id)
-    return missing
+    completed = session.scalars(select(Agreement).where(Agreement.status == "completed"))
+    return [agreement.id for agreement in completed if current_final(session, agreement) is None]

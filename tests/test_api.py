@@ -1,10 +1,13 @@
 """The JSON API's contract: authentication, roles, errors as JSON with Swedish messages."""
 
+import hashlib
+
 from sqlalchemy import func, select
 
-from service.models import Agreement
+from service import final
+from service.models import Agreement, IdempotencyKey, Version
 
-from .test_signing import bearer, create_and_send
+from .test_signing import bearer, confirm, count, create_and_send, path_of
 
 
 def agreements_count(app):
@@ -96,3 +99,72 @@ def test_openapi_description(client):
     }
     assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]
     assert "$defs" not in str(doc)
+
+
+def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "completed" and status["final"] is None  # no consumer ran yet
+
+    waiting = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert waiting.status_code == 409 and waiting.headers["Retry-After"] == "2"
+    assert waiting.json["message"] == "Den slutliga PDF:en görs just nu. Försök igen om några sekunder."
+
+    extensions = app.extensions
+    final.assemble_final(extensions["db"], extensions["files"], extensions["office"], agreement_id)
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    pdf = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert status["final"] == {
+        "number": 1,
+        "sha256": hashlib.sha256(pdf.data).hexdigest(),
+        "url": f"http://localhost/api/agreements/{agreement_id}/final.pdf",
+    }
+
+
+def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client, api_token, iop_data):
+    headers = {**bearer(api_token), "Idempotency-Key": "crm-4711"}
+    first = client.post("/api/agreements", json=iop_data, headers=headers)
+    again = client.post("/api/agreements", json=iop_data, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert agreements_count(app) == 1
+
+    other = client.post("/api/agreements", json={**iop_data, "title": "Ett annat avtal"}, headers=headers)
+    assert other.status_code == 422
+    assert other.json["message"] == "Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel."
+    assert agreements_count(app) == 1
+
+    fresh = client.post("/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "crm-4712"})
+    assert fresh.status_code == 201 and fresh.json["id"] != first.json["id"]
+
+    too_long = client.post(
+        "/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "x" * 256}
+    )
+    assert too_long.status_code == 400 and "Idempotency-Key" in too_long.json["message"]
+    assert agreements_count(app) == 2
+
+
+def test_a_retried_send_gives_the_same_links_and_stores_none_readable(app, client, api_token, iop_data):
+    agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
+    headers = {**bearer(api_token), "Idempotency-Key": "send-1"}
+    first = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
+    again = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
+    assert first.status_code == again.status_code == 200 and again.json == first.json
+    assert count(app, Version, Version.agreement_id == agreement_id) == 1
+    assert confirm(client, again.json["links"][0]["url"], "Kristianstad").status_code == 200
+
+    with app.extensions["db"].session() as session:
+        stored = session.scalars(select(IdempotencyKey.response)).one()
+    token = path_of(first.json["links"][0]["url"]).rsplit("/", 1)[1]
+    assert token.encode() not in stored and b"/sign/" not in stored
+
+
+def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
+    iop_data["parties"][1]["org_number"] = "1"
+    headers = {**bearer(api_token), "Idempotency-Key": "bad-1"}
+    first = client.post("/api/agreements", json=iop_data, headers=headers)
+    again = client.post("/api/agreements", json=iop_data, headers=headers)
+    assert first.status_code == again.status_code == 422 and again.json == first.json

@@ -7,9 +7,9 @@ import functools
 import re
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import agreements, listing, signing, users
+from .. import agreements, final, idempotency, listing, signing, users
 from ..documents import ConversionError, TemplateFillError
 from ..formatting import local_time
 from ..schema import SchemaError, agreement_json_schema, missing_for_sending
@@ -43,6 +43,14 @@ def _schema_error(exc):
 
 @bp.errorhandler(agreements.AgreementError)
 def _agreement_error(exc):
+    response, status = _api_error(ApiError(exc.status, exc.message))
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response, status
+
+
+@bp.errorhandler(idempotency.KeyProblem)
+def _key_problem(exc):
     return _api_error(ApiError(exc.status, exc.message))
 
 
@@ -68,11 +76,34 @@ def token_required(*roles):
             if user.role not in roles:
                 raise ApiError(403, "Din roll får inte göra detta.")
             g.user = user
+            if request.method == "POST" and "Idempotency-Key" in request.headers:
+                return _once(view, kwargs, request.headers["Idempotency-Key"])
             return view(**kwargs)
 
         return wrapped
 
     return decorator
+
+
+def _once(view, kwargs, key):
+    """Run a POST at most once per Idempotency-Key; a retry gets the stored answer."""
+    secret = current_app.config["SECRET_KEY"]
+    request_fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data(cache=True))
+    stored = idempotency.begin(db(), g.user.id, key, request_fingerprint, secret)
+    if stored is not None:
+        return Response(
+            stored.body, status=stored.status, mimetype="application/json", headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        try:
+            response = current_app.make_response(view(**kwargs))
+        except Exception as exc:  # the blueprint's error handlers make the answer to keep
+            response = current_app.make_response(current_app.handle_user_exception(exc))
+    except BaseException:
+        idempotency.finish(db(), g.user.id, key, idempotency.Answer(500, b""), secret)
+        raise
+    idempotency.finish(db(), g.user.id, key, idempotency.Answer(response.status_code, response.get_data()), secret)
+    return response
 
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -204,9 +235,18 @@ def show(agreement_id):
                 "version": version.number if version else None,
                 "pdf_sha256": version.pdf_sha256 if version else None,
                 "parties": parties,
+                "final": _final_entry(final.current_final(session, agreement)),
                 "final_documents": [{"number": f.number, "sha256": f.sha256} for f in agreement.final_documents],
             }
         )
+
+
+def _final_entry(document):
+    """The final PDF of the agreement as it stands, or None (not completed, or still being made)."""
+    if document is None:
+        return None
+    url = url_for("api.final_pdf", agreement_id=document.agreement_id, _external=True)
+    return {"number": document.number, "sha256": document.sha256, "url": url}
 
 
 @bp.post("/agreements/<int:agreement_id>/send")
