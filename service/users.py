@@ -63,6 +63,10 @@ def set_password(session, user: User, password: str) -> None:
     end_sessions(session, user)
 
 
+def all_users(session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
 def user_by_email(session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import event, func, or_, select
+from sqlalchemy import case, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 
@@ -48,6 +48,7 @@ TYPE_LABELS = {
     "final.ready": "Den slutliga PDF:en är klar",
 }
 FAN_OUT_BATCH = 500
+LOG_PAGE = 50
 
 
 class WebhookError(Exception):
@@ -391,9 +392,35 @@ def redeliver(session, delivery, actor):
     audit.record(session, "webhook_redelivered", actor, delivery_id=delivery.id, endpoint_id=delivery.endpoint_id)
 
 
-def deliveries(session, endpoint_id, limit=50, before=None) -> list[WebhookDelivery]:
-    """An endpoint's delivery log, newest first, a page at a time."""
+def deliveries(session, endpoint_id, before=None) -> list[WebhookDelivery]:
+    """An endpoint's delivery log, newest first, a page at a time (ids below `before`)."""
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     if before:
         query = query.where(WebhookDelivery.id < before)
-    return list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(limit)))
+    return list(session.scalars(query.order_by(WebhookDelivery.id.desc()).limit(LOG_PAGE)))
+
+
+def attempts_of(session, delivery_ids) -> dict[int, list[WebhookAttempt]]:
+    """The attempts of these deliveries, in order, by delivery id (one query for a log page)."""
+    out = {}
+    rows = session.scalars(
+        select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids)).order_by(WebhookAttempt.number)
+    )
+    for row in rows:
+        out.setdefault(row.delivery_id, []).append(row)
+    return out
+
+
+def summary(session) -> dict[int, dict[str, int]]:
+    """Per endpoint: how many deliveries arrived, are waiting for a retry, or were given up."""
+    state = case(
+        (WebhookDelivery.delivered_at.is_not(None), "delivered"),
+        (WebhookDelivery.failed_at.is_not(None), "failed"),
+        else_="pending",
+    )
+    out = {}
+    for endpoint_id, key, n in session.execute(
+        select(WebhookDelivery.endpoint_id, state, func.count()).group_by(WebhookDelivery.endpoint_id, state)
+    ):
+        out.setdefault(endpoint_id, {"delivered": 0, "pending": 0, "failed": 0})[key] = n
+    return out

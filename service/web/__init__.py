@@ -2,7 +2,7 @@
 
 
 def register(app):
-    from . import api, archive, auth, drafting, home, security, sign, verify
+    from . import admin, api, archive, auth, drafting, home, security, sign, verify
 
     app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
     app.register_blueprint(home.bp)
@@ -11,5 +11,6 @@ def register(app):
     app.register_blueprint(api.bp)
     app.register_blueprint(archive.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(admin.bp)
     security.init_app(app)
     security.csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie

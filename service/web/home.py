@@ -12,9 +12,10 @@ Section = namedtuple("Section", "path name")
 
 DRAFTING = Section("/avtal", "Avtal")
 ARCHIVE = Section("/arkiv", "Arkiv")
+ADMINISTRATION = Section("/admin", "Administration")
 
 # The sections each role may use, shown in the menu; `/` leads to the first one.
-SECTIONS = {"official": [DRAFTING, ARCHIVE], "archivist": [ARCHIVE], "admin": [DRAFTING, ARCHIVE]}
+SECTIONS = {"official": [DRAFTING, ARCHIVE], "archivist": [ARCHIVE], "admin": [DRAFTING, ARCHIVE, ADMINISTRATION]}
 
 
 @bp.app_context_processor
