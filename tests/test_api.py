@@ -163,8 +163,9 @@ def test_a_retried_send_gives_the_same_links_and_stores_none_readable(app, clien
 
 
 def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
-    iop_data["parties"][1]["org_number"] = "1"
+    iop_data["kind"] = "okänd"
     headers = {**bearer(api_token), "Idempotency-Key": "bad-1"}
     first = client.post("/api/agreements", json=iop_data, headers=headers)
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 422 and again.json == first.json
+    assert again.headers["Idempotent-Replayed"] == "true" and agreements_count(app) == 0
