@@ -400,7 +400,7 @@ def add_header(doc):
     set_cell_margins(table, 0, 0)
     set_fixed_widths(table, [12.0, TEXT_WIDTH_CM - 12.0])
     left, right = table.rows[0].cells
-    set_text(left.paragraphs[0], "{{ title }}", style="Header")
+    set_text(left.paragraphs[0], "{{ running_title }}", style="Header")
     set_text(
         right.paragraphs[0], "{% if registration_number %}Dnr {{ registration_number }}{% endif %}", style="Header"
     )
@@ -461,8 +461,15 @@ def paragraphs(container, expr, style=None, var="para"):
 
 
 def bullets(container, expr, var="item"):
-    """Render a list of strings as bulleted paragraphs."""
-    paragraphs(container, expr, style="List Bullet", var=var)
+    """Render a list of strings as bulleted paragraphs; the last two stay on one page,
+    so a list never ends with a single item carried over to the next page."""
+    tag(container, f"{{%p for {var} in {expr} %}}")
+    tag(container, "{%p if loop.revindex == 2 %}")
+    para(container, f"{{{{ {var} }}}}", style="List Bullet").paragraph_format.keep_with_next = True
+    tag(container, "{%p else %}")
+    para(container, f"{{{{ {var} }}}}", style="List Bullet")
+    tag(container, "{%p endif %}")
+    tag(container, "{%p endfor %}")
 
 
 def heading(doc, text, level=1, page_break=False):
@@ -488,49 +495,38 @@ def title_block(doc, kicker=None, meta_lines=()):
 # Signature blocks and signing table (shared by agreements and signing sheets)
 # --------------------------------------------------------------------------
 
-SIGN_LINE = "_" * 38
+ELECTRONIC = "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen."
+TIME_NOTE = "Tider anges i svensk tid. Verifieringsbilagan visar hur varje part bekräftade avtalet."
 
 
-def signature_line(doc, text):
-    """Paragraph with room above it for a handwritten signature."""
-    p = para(doc, text, style=SIGN_TEXT)
-    p.paragraph_format.space_before = Pt(30)
-    p.paragraph_format.space_after = Pt(2)
-    return p
-
-
-def signature_blocks(doc, confirmed_line=False):
-    """One block per party, kept together on a page: signed or empty."""
+def signature_blocks(doc):
+    """Each party's signature as signed: place and date, name, title, organisation, and when
+    it was confirmed electronically. Before that a note says where they will appear."""
+    tag(doc, "{%p if final %}")
     tag(doc, "{%p for p in parties %}")
-    tag(doc, "{%p if p.signature %}")
-    first = para(doc, "{{ p.signature.place }} den {{ p.signature.date|kortdatum }}", style=SIGN_TEXT)
-    first.paragraph_format.space_before = Pt(24)
-    signature_line(doc, SIGN_LINE)
+    first = para(doc, "{{ p.signature.place_and_date }}", style=SIGN_TEXT)
+    first.paragraph_format.space_before = Pt(18)
     para(doc, "{{ p.signature.name }}", style=SIGN_TEXT, bold=True)
+    tag(doc, "{%p if p.signature.title %}")
     para(doc, "{{ p.signature.title }}", style=SIGN_TEXT)
-    last = para(doc, "{{ p.name }}", style=SIGN_TEXT)
-    if confirmed_line:
-        confirmed = para(doc, "Bekräftat elektroniskt {{ p.signature.confirmed_at_text }}", style=SMALL)
-        confirmed.paragraph_format.space_before = Pt(3)
-        last = confirmed
-    last.paragraph_format.keep_with_next = False
-    tag(doc, "{%p else %}")
-    first = para(doc, "Ort och datum: " + "_" * 28, style=SIGN_TEXT)
-    first.paragraph_format.space_before = Pt(24)
-    signature_line(doc, SIGN_LINE)
-    para(doc, "{{ p.representative.name }}", style=SIGN_TEXT, bold=True)
-    para(doc, "{{ p.representative.title }}", style=SIGN_TEXT)
-    last = para(doc, "{{ p.name }}", style=SIGN_TEXT)
-    last.paragraph_format.keep_with_next = False
     tag(doc, "{%p endif %}")
+    para(doc, "{{ p.name }}", style=SIGN_TEXT)
+    confirmed = para(doc, "Bekräftat elektroniskt kl. {{ p.signature.time }}", style=SMALL)
+    confirmed.paragraph_format.space_before = Pt(2)
+    confirmed.paragraph_format.keep_with_next = False
     tag(doc, "{%p endfor %}")
+    note = para(doc, TIME_NOTE, style=SMALL)
+    note.paragraph_format.space_before = Pt(18)
+    tag(doc, "{%p else %}")
+    para(doc, "Ort, datum och namn för varje part fylls i här när parten har bekräftat avtalet.", style=SMALL)
+    tag(doc, "{%p endif %}")
 
 
 SIGNING_COLUMNS = [("Organisation", 6.6), ("Signatur", 5.2), ("Namnförtydligande", TEXT_WIDTH_CM - 11.8)]
 
 
 def signing_table(doc):
-    """Organisation | Signatur | Namnförtydligande, one row per party plus blank rows."""
+    """Organisation | Signatur | Namnförtydligande, one row per party (plus blank rows before signing)."""
     table = doc.add_table(rows=7, cols=3)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     set_table_borders(table, color="404040", size=6)
@@ -550,21 +546,25 @@ def signing_table(doc):
     org, sig, name = rows[2].cells
     set_text(org.paragraphs[0], "{{ p.name }}")
     para(org, "{{ p.org_number }}", style=SMALL)
-    # One run: "Bekräftat elektroniskt", a line break, the time; all inside the if.
-    confirmed = sig.paragraphs[0]
-    confirmed.style = SMALL
-    run = confirmed.add_run("{% if p.signature %}Bekräftat elektroniskt")
-    run.add_break()
-    run.add_text("{{ p.signature.confirmed_at_text }}{% endif %}")
+    # Place and date as signed, then the time of the electronic confirmation; each one run.
+    set_text(sig.paragraphs[0], "{% if p.signature %}{{ p.signature.place_and_date }}{% endif %}")
+    confirmed = para(
+        sig,
+        "{% if p.signature %}Bekräftat elektroniskt kl. {{ p.signature.time }}"
+        "{% else %}Bekräftas elektroniskt{% endif %}",
+        style=SMALL,
+    )
+    confirmed.paragraph_format.space_before = Pt(1)
     set_text(name.paragraphs[0], "{% if p.signature %}{{ p.signature.name }}{% endif %}")
+    para(name, "{% if p.signature %}{{ p.signature.title }}{% endif %}", style=SMALL)
     set_text(rows[3].cells[0].paragraphs[0], "{%tr endfor %}")
 
-    # Empty rows for organisations that sign by hand or join later.
+    # Empty rows for organisations that join later, in the text sent for signing only.
     set_text(rows[4].cells[0].paragraphs[0], "{%tr for i in range(blank_rows) %}")
     set_text(rows[6].cells[0].paragraphs[0], "{%tr endfor %}")
 
     for row in (rows[2], rows[5]):
-        row.height = Cm(1.4)
+        row.height = Cm(1.25)
         row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
         set_row_flags(row)
         for cell in row.cells:
@@ -609,19 +609,17 @@ def build_iop_agreement():
         doc,
         "Organisationsnummer {{ p.org_number }} · {{ 'Offentlig part' if p.kind == 'offentlig' else 'Idéburen part' }}",
         style=SMALL,
-    )
+    ).paragraph_format.keep_with_next = True
     paragraphs(doc, "p.description")
     tag(doc, "{%p endfor %}")
 
     heading(doc, "3. Perioden för partnerskapet")
-    period = para(
+    para(
         doc,
         "Partnerskapet avser perioden från {{ period.start|datum }} till {{ period.end|datum }}. "
-        "Överenskommelsen upphör utan krav på föregående uppsägning.",
-    )
-    period.add_run(
-        "{% if period.extension_years %} Överenskommelsen kan förlängas upp till "
-        "{{ period.extension_years }} år.{% endif %}"
+        "Partnerskapet upphör utan krav på föregående uppsägning."
+        "{% if period.extension_years %} Parterna kan komma överens om att förlänga partnerskapet "
+        "med upp till {{ period.extension_years }}\u00a0år.{% endif %}",
     )
 
     heading(doc, "4. Värdegrund för partnerskapet")
@@ -662,8 +660,8 @@ def build_iop_agreement():
     heading(doc, "9. Resurser")
     tag(doc, "{%p for p in parties %}")
     paragraphs(doc, "p.resources.text")
-    tag(doc, "{%p if p.resources.amount_kr %}")
-    para(doc, "{{ p.name }} bidrar med {{ p.resources.amount_kr|kr }} årligen.")
+    tag(doc, "{%p if p.resources.amount_sentence %}")
+    para(doc, "{{ p.resources.amount_sentence }}")
     tag(doc, "{%p endif %}")
     tag(doc, "{%p endfor %}")
     paragraphs(doc, "resources_outro")
@@ -674,7 +672,7 @@ def build_iop_agreement():
         "Om någon av parterna inte uppfyller villkoren för partnerskapet eller brister i sina åtaganden, "
         "eller väsentligt ändrade omständigheter inträffar kan övriga parter när som helst under perioden "
         "påkalla nya förhandlingar alternativt säga upp partnerskapet skriftligt. "
-        "Vid uppsägning gäller {{ notice_months }} månaders uppsägningstid.",
+        "Vid uppsägning gäller {{ notice_months }}\u00a0månaders uppsägningstid.",
     )
 
     heading(doc, "11. Ombud")
@@ -682,12 +680,8 @@ def build_iop_agreement():
     para(doc, "För {{ p.name }}", style=LABEL)
     para(doc, "{{ p.representative.name }}, {{ p.representative.title }}")
     tag(doc, "{%p endfor %}")
-    closing = para(
-        doc,
-        "Detta Idéburna Offentliga Partnerskap har upprättats i {{ parties|length|antal }} "
-        "likalydande exemplar, varav parterna tagit var sitt.",
-    )
-    closing.paragraph_format.space_before = Pt(12)
+    heading(doc, "Underskrifter", level=2)
+    para(doc, ELECTRONIC)
     signature_blocks(doc)
     return doc
 
@@ -723,15 +717,24 @@ def build_overenskommelse():
 
     heading(doc, "Signering", page_break=True)
     paragraphs(doc, "signing_text")
+    para(doc, ELECTRONIC)
     signing_table(doc)
+    time_note(doc)
     return doc
+
+
+def time_note(doc):
+    tag(doc, "{%p if final %}")
+    para(doc, TIME_NOTE, style=SMALL).paragraph_format.space_before = Pt(6)
+    tag(doc, "{%p endif %}")
 
 
 def build_signing_sheet_iop():
     doc = new_document()
     heading(doc, "Underskrifter")
     para(doc, "Avtal: {{ title }}")
-    signature_blocks(doc, confirmed_line=True)
+    para(doc, ELECTRONIC)
+    signature_blocks(doc)
     return doc
 
 
@@ -740,7 +743,9 @@ def build_signing_sheet_table():
     heading(doc, "Signering")
     para(doc, "Avtal: {{ title }}")
     paragraphs(doc, "signing_text")
+    para(doc, ELECTRONIC)
     signing_table(doc)
+    time_note(doc)
     return doc
 
 

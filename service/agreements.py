@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from . import audit, final, listing, signing
 from .documents import render_agreement_pdf
+from .documents.fill import builtin_template
 from .documents.seal import seal_pdf
 from .models import Agreement, FinalDocument, Party, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
@@ -113,9 +114,12 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
         if agreement.status == "completed":
             raise AgreementError("Avtalet är redan klart.")
         data, data_sha256 = agreement.data, agreement.data_sha256
-        template_sha256 = agreement.template.sha256 if agreement.template else None
+        custom_sha256 = agreement.template.sha256 if agreement.template else None
     checked = validate_agreement(data)  # SchemaError lists what is missing
-    template = files.get(template_sha256) if template_sha256 else None
+    # The version keeps the template it was filled from, a built-in one too, so the final
+    # document is filled from the very template of the text the parties confirmed.
+    template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
+    template_sha256 = files.put(template)
     pdf, _ = render_agreement_pdf(checked, office, files, pdfa=True, template=template)
     pdf_sha256 = files.put(seal_pdf(pdf))  # the parties confirm exactly these sealed bytes
 

@@ -33,7 +33,7 @@ def migrate_command():
 @click.argument("input_file", type=click.File("rb"))
 @click.option("--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True))
 def render_command(input_file, output):
-    """Render INPUT_FILE (agreement JSON) to a PDF at OUTPUT."""
+    """Render INPUT_FILE (agreement JSON) to a PDF at OUTPUT: PDF/A-2b, tagged, titled, as the service freezes it."""
     try:
         data = json.loads(input_file.read().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -44,7 +44,7 @@ def render_command(input_file, output):
         _fail("\n".join(exc.errors.values()))
     app = current_app
     try:
-        pdf, digest = render_agreement_pdf(agreement, app.extensions["office"], app.extensions["files"])
+        pdf, digest = render_agreement_pdf(agreement, app.extensions["office"], app.extensions["files"], pdfa=True)
     except (ConversionError, TemplateFillError, StorageError) as exc:
         _fail(exc.message)
     with open(output, "wb") as f:

@@ -17,11 +17,14 @@ from docxtpl import DocxTemplate
 from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 
-from .documents.fill import jinja_environment
+from .documents.fill import CONTEXT_NAMES, jinja_environment
 from .models import CustomTemplate
 from .schema import IopAgreement, Overenskommelse
 
-KNOWN_VARIABLES = {"iop": set(IopAgreement.model_fields), "overenskommelse": set(Overenskommelse.model_fields)}
+KNOWN_VARIABLES = {
+    "iop": set(IopAgreement.model_fields) | CONTEXT_NAMES,
+    "overenskommelse": set(Overenskommelse.model_fields) | CONTEXT_NAMES,
+}
 _FETCHING_FIELDS = re.compile(rb"\b(INCLUDETEXT|INCLUDEPICTURE|LINK|DDE|DDEAUTO|IMPORT)\b")
 
 

@@ -1,23 +1,27 @@
-"""The final PDF: agreement + signing sheet + verification appendix, one PDF/A-2b file.
+"""The final PDF: the signed agreement, its one signing sheet and the verification appendix,
+one tagged PDF/A-2b file with the frozen agreement attached.
 
 Made by a background job when the last party confirms, and again after each accession.
 The job is idempotent: a final document is keyed by the number of confirmations it
 covers, so a job delivered twice (a queue may do that after a crash) stores one file.
 """
 
+import io
+
+from docx import Document
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, signing
-from .documents.appendix import build_appendix
-from .documents.assemble import merge_pdfs
-from .documents.fill import fill_signing_sheet, signature_context
-from .documents.seal import seal_pdf, without_seal
+from .documents.appendix import Evidence, PartyEvidence, append_appendix
+from .documents.assemble import append_document, attach_file, ensure_styles
+from .documents.fill import agreement_context, fill_agreement, fill_signing_sheet, signature_context
+from .documents.seal import seal_pdf
 from .formatting import local_time
 from .models import Agreement, FinalDocument
 from .schema import validate_agreement
 
-LINK_EVENTS = ("version_frozen", "link_issued", "link_opened", "confirmed", "declined", "revoked", "party_added")
+OTHER_EVENTS = ("revoked", "declined", "party_added")  # the rest is shown per party or in the text
 
 
 def _signatures(parties, confirmations) -> dict:
@@ -42,43 +46,102 @@ def _final_exists(session, agreement_id, confirmation_count) -> bool:
     )
 
 
-def _gather(session, agreement):
-    """Everything the final PDF shows, read in one short transaction."""
+def _party_evidence(parties, confirmations, events) -> list[PartyEvidence]:
+    """Per confirming party: where its link went, who sent it, when it was opened and confirmed."""
+    issued = {e.details.get("link_id"): e for e in events if e.event == "link_issued"}
+    opens = {}
+    for e in events:
+        if e.event == "link_opened":
+            opens.setdefault(e.details.get("link_id"), []).append(e)
+    evidence = []
+    for party in parties:
+        c = confirmations.get(party.id)
+        if c is None:
+            continue
+        sent, opened = issued.get(c.link_id), opens.get(c.link_id, [])
+        evidence.append(
+            PartyEvidence(
+                party=party.name,
+                org_number=party.org_number,
+                email=party.contact_email,
+                signer=", ".join(x for x in (c.signer_name, c.signer_title) if x),
+                place=c.place,
+                confirmed_at=c.created_at,
+                ip=c.ip,
+                browser=c.user_agent,
+                sent_at=sent.created_at if sent else None,
+                sent_by=audit.actor_label(sent.actor) if sent else "",
+                opened_at=opened[0].created_at if opened else None,
+                opened_count=len(opened),
+            )
+        )
+    return evidence
+
+
+def gather(session, agreement) -> dict:
+    """Everything the final document shows, read in one short transaction."""
     confirmations = signing.confirmations_by_party(session, agreement)
     version = signing.latest_version(session, agreement.id)
     parties = signing.active_parties(session, agreement)
-    events = [
-        {
-            "at": e.created_at,
-            "label": audit.EVENT_LABELS.get(e.event, e.event),
-            "party": e.details.get("party", ""),
-            "ip": e.ip,
-        }
-        for e in audit.events_for(session, agreement.id)
-        if e.event in LINK_EVENTS
-    ]
-    rows = [
-        {
-            "party": p.name,
-            "name": c.signer_name,
-            "title": c.signer_title,
-            "place": c.place,
-            "at": c.created_at,
-            "ip": c.ip,
-        }
-        for p in parties
-        if (c := confirmations.get(p.id))
-    ]
+    events = audit.events_for(session, agreement.id)
+    # The frozen text, with the parties that joined it later (accession changes nothing else).
+    model = validate_agreement(dict(version.data, parties=agreement.data["parties"]))
     return {
-        "model": validate_agreement(agreement.data),
-        "title": agreement.title,
-        "registration_number": agreement.registration_number,
-        "version": version,
-        "confirmation_count": len(confirmations),
+        "model": model,
+        "own_sheet": agreement.template is None or "final" in agreement.template.variables,
+        "template_sha256": version.template_sha256,
         "signatures": _signatures(parties, confirmations),
-        "rows": rows,
-        "events": events,
+        "confirmation_count": len(confirmations),
+        "version_id": version.id,
+        "frozen_sha256": version.pdf_sha256,
+        "evidence": Evidence(
+            title=model.title,
+            running_title=agreement_context(model)["running_title"],
+            registration_number=model.registration_number,
+            version_number=version.number,
+            frozen_at=version.created_at,
+            frozen_sha256=version.pdf_sha256,
+            attachment_name=f"avtal-version-{version.number}.pdf",
+            parties=_party_evidence(parties, confirmations, events),
+            events=[
+                {
+                    "at": e.created_at,
+                    "label": audit.EVENT_LABELS.get(e.event, e.event),
+                    "party": e.details.get("party", ""),
+                    "ip": e.ip,
+                }
+                for e in events
+                if e.event in OTHER_EVENTS
+            ],
+        ),
     }
+
+
+def final_docx(facts, template: bytes | None) -> bytes:
+    """The signed text with its one filled signing sheet, then the verification appendix.
+    The built-in templates fill their own sheet; an uploaded one that does not is followed by ours."""
+    model, signatures = facts["model"], facts["signatures"]
+    doc = Document(io.BytesIO(fill_agreement(model, signatures, template=template, final=True)))
+    if not facts["own_sheet"]:
+        append_document(doc, fill_signing_sheet(model, signatures))
+    ensure_styles(doc, ["Heading1", "Heading2", "TableGrid", "Header"])
+    append_appendix(doc, facts["evidence"])
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def build_final_pdf(facts, files, office) -> bytes:
+    """The final PDF/A: the document converted once, the frozen agreement attached byte for byte."""
+    template = files.get(facts["template_sha256"]) if facts["template_sha256"] else None
+    pdf = office.convert(final_docx(facts, template), pdfa=True)
+    evidence = facts["evidence"]
+    return attach_file(
+        pdf,
+        evidence.attachment_name,
+        files.get(facts["frozen_sha256"]),
+        f"Avtalstexten som parterna bekräftade (version {evidence.version_number}), SHA-256 {facts['frozen_sha256']}",
+    )
 
 
 def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
@@ -95,17 +158,9 @@ def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
         count = len(signing.confirmations_by_party(session, agreement))
         if _final_exists(session, agreement_id, count):
             return None
-        facts = _gather(session, agreement)
+        facts = gather(session, agreement)
 
-    version = facts["version"]
-    sheet = office.convert(fill_signing_sheet(facts["model"], facts["signatures"]), pdfa=True)
-    appendix = office.convert(
-        build_appendix(facts["title"], facts["registration_number"], version, facts["rows"], facts["events"]),
-        pdfa=True,
-    )
-    frozen = files.get(version.pdf_sha256)
-    final = merge_pdfs([without_seal(frozen), sheet, appendix], {f"avtal-version-{version.number}.pdf": frozen})
-    final = seal_pdf(final)  # last: nothing may rewrite the PDF after it is sealed
+    final = seal_pdf(build_final_pdf(facts, files, office))  # last: nothing may rewrite the PDF after it
     digest = files.put(final)
 
     with db.session() as session:
@@ -115,7 +170,7 @@ def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
         document = FinalDocument(
             agreement_id=agreement_id,
             number=number + 1,
-            version_id=version.id,
+            version_id=facts["version_id"],
             confirmation_count=facts["confirmation_count"],
             sha256=digest,
         )

@@ -52,6 +52,7 @@ PARTY = {
 LAYOUTS = {
     "iop": {
         "title": Text,
+        "short_title": Text,
         "registration_number": Text,
         "introduction": Text,
         "parties": Rows(PARTY),
@@ -72,6 +73,7 @@ LAYOUTS = {
     },
     "overenskommelse": {
         "title": Text,
+        "short_title": Text,
         "registration_number": Text,
         "sections": Rows({"heading": Text, "text": Text}),
         "principles_intro": Text,
@@ -295,6 +297,7 @@ def new_agreement(kind) -> dict:
         return {
             "kind": "iop",
             "title": "",
+            "short_title": "",
             "registration_number": "",
             "parties": [blank_party("offentlig"), blank_party("idéburen")],
             "period": {"extension_years": 0},
@@ -306,6 +309,7 @@ def new_agreement(kind) -> dict:
     return {
         "kind": "overenskommelse",
         "title": "",
+        "short_title": "",
         "registration_number": "",
         "sections": [blank_row(kind, "sections")],
         "principles": [blank_row(kind, "principles")],

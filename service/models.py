@@ -98,7 +98,7 @@ class Version(Base):
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
     number: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict] = mapped_column(JSON, deferred=True)  # large; read only when rendering
-    template_sha256: Mapped[str | None] = mapped_column(String(64))  # None: the built-in template
+    template_sha256: Mapped[str | None] = mapped_column(String(64))  # the template filled; None: built-in
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

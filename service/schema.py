@@ -142,6 +142,7 @@ DEFAULT_PRINCIPLES = [
 class IopAgreement(_Model):
     kind: Literal["iop"]
     title: Name
+    short_title: Annotated[str, Field(max_length=80), AfterValidator(_clean_text)] = ""  # the running header
     registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
     introduction: Text = ""
     parties: Annotated[list[Party], Field(min_length=2, max_length=MAX_PARTIES)]
@@ -176,6 +177,7 @@ class Principle(_Model):
 class Overenskommelse(_Model):
     kind: Literal["overenskommelse"]
     title: Name
+    short_title: Annotated[str, Field(max_length=80), AfterValidator(_clean_text)] = ""  # the running header
     registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
     sections: Annotated[list[Section], Field(max_length=50)] = []
     principles_intro: Text = ""
@@ -195,6 +197,7 @@ KIND_LABELS = {"iop": "Idéburet offentligt partnerskap (IOP)", "overenskommelse
 FIELD_LABELS = {
     "kind": "Avtalstyp",
     "title": "Titel",
+    "short_title": "Kort titel",
     "registration_number": "Diarienummer",
     "introduction": "Inledning",
     "parties": "Parter",

@@ -1,4 +1,10 @@
+import io
 import json
+
+from pypdf import PdfReader
+
+from service.documents import render_agreement_pdf
+from service.schema import validate_agreement
 
 from .conftest import flat, pdf_text
 
@@ -14,6 +20,20 @@ def test_render_writes_the_pdf(app, runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 750 000 kr" in flat(pdf_text(out.read_bytes()))
     assert len(stored_files(app)) == 2  # the filled .docx and the PDF
+
+
+def test_render_is_the_pdf_the_service_freezes(app, runner, tmp_path, iop_data):
+    out = tmp_path / "iop.pdf"
+    assert runner.invoke(args=["render", "scripts/examples/iop-skane-2021.json", "-o", str(out)]).exit_code == 0
+    frozen, _ = render_agreement_pdf(
+        validate_agreement(iop_data), app.extensions["office"], app.extensions["files"], True
+    )
+    cli, service = PdfReader(io.BytesIO(out.read_bytes())), PdfReader(io.BytesIO(frozen))
+    for reader in (cli, service):
+        assert (reader.xmp_metadata.pdfaid_part, reader.xmp_metadata.pdfaid_conformance) == ("2", "B")
+        assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in reader.trailer["/Root"]
+        assert reader.metadata.title == reader.xmp_metadata.dc_title["x-default"] == iop_data["title"]
+    assert [p.extract_text() for p in cli.pages] == [p.extract_text() for p in service.pages]
 
 
 def test_invalid_input_names_the_field_and_writes_nothing(app, runner, tmp_path, iop_data):

@@ -6,8 +6,8 @@ from datetime import date, datetime
 from pypdf import PdfReader
 
 from service.documents import render_agreement_pdf
-from service.documents.assemble import merge_pdfs
-from service.documents.fill import fill_signing_sheet, signature_context
+from service.documents.fill import fill_agreement, fill_signing_sheet, signature_context
+from service.formatting import NBSP, kronor, no_break, short_title
 from service.schema import validate_agreement
 from service.storage import sha256_hex
 
@@ -52,6 +52,7 @@ def test_skane_iop(app, office, iop_data):
     assert "från 2021-01-01 till 2024-12-31" in text
     assert "9 månaders uppsägningstid" in text
     assert "Dnr RS 2020/2741" in text
+    assert "Ett Idéburet Offentligt Partnerskap för ett hållbart Skåne Dnr" in text  # the short running title
     assert "Sida 1 av" in text
     assert "{{" not in text and "{%" not in text
 
@@ -85,23 +86,49 @@ def test_swedish_letters_survive(app, office, iop_data):
     assert "Föreningen Åäö ÅÄÖ é" in text and "Åsa Ödegård-Émile" in text
 
 
+def test_text_sent_for_signing_speaks_of_electronic_confirmation(app, office, iop_data, halland_data):
+    for data in (iop_data, halland_data):
+        text = flat(pdf_text(render(app, office, data)))
+        assert "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen." in text
+        assert "likalydande" not in text and "Ort och datum" not in text and "___" not in text
+    assert "Bekräftas elektroniskt" in text  # the Halland sheet's cells, instead of room for a pen
+
+
+def test_iop_resources_name_the_yearly_amount_once(app, office, iop_data):
+    iop_data["parties"][0]["resources"]["text"] = "Region Skåne bidrar med arbetstid och ett årligt belopp."
+    text = flat(pdf_text(render(app, office, iop_data)))
+    assert "Det årliga beloppet från Region Skåne är 1 750 000 kr." in text
+    iop_data["parties"][0]["resources"]["text"] = ""
+    text = flat(pdf_text(render(app, office, iop_data)))
+    assert "Region Skåne bidrar med 1 750 000 kr årligen." in text and text.count("1 750 000 kr") == 1
+
+
+def test_short_title_is_the_running_header(app, office, iop_data):
+    iop_data["short_title"] = "IOP Skåne 2021"
+    pdf = render(app, office, iop_data)
+    pages = [flat(page.extract_text()) for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert all(page.startswith("IOP Skåne 2021 Dnr RS 2020/2741") for page in pages)
+
+
+def test_numbers_keep_their_units_on_one_line():
+    assert kronor(1750000) == f"1{NBSP}750{NBSP}000{NBSP}kr"
+    assert no_break("med 1 750 000 kr och 9 månader, år 2021 och 30 000 organisationer") == (
+        f"med 1{NBSP}750{NBSP}000{NBSP}kr och 9{NBSP}månader, år 2021 och 30{NBSP}000 organisationer"
+    )
+    assert short_title("Ett partnerskap för Skåne – mellan parter i Överenskommelsen") == "Ett partnerskap för Skåne"
+    assert len(short_title("Ord " * 40)) <= 75
+
+
 def test_signing_sheets_show_place_and_date(app, office, iop_data, halland_data):
     moment = datetime(2021, 3, 16, 13, 2)  # UTC; 14:02 in Stockholm
     signature = signature_context("Malmö", date(2021, 3, 16), "Birthe Wallin", "Ordförande", moment)
     iop = validate_agreement(iop_data)
-    iop_sheet = flat(pdf_text(office.convert(fill_signing_sheet(iop, {1: signature}))))
-    assert "Malmö den 16/3 2021" in iop_sheet and "Birthe Wallin" in iop_sheet
+    signatures = {0: signature, 1: signature}
+    iop_text = flat(pdf_text(office.convert(fill_agreement(iop, signatures, final=True))))
+    assert "Malmö den 16/3 2021 Birthe Wallin Ordförande" in iop_text
+    assert "Bekräftat elektroniskt kl. 14:02" in iop_text
 
     halland = validate_agreement(halland_data)
     table = flat(pdf_text(office.convert(fill_signing_sheet(halland, {0: signature}))))
-    assert "Bekräftat elektroniskt 2021-03-16 14:02" in table
+    assert "Malmö den 16/3 2021 Bekräftat elektroniskt kl. 14:02 Birthe Wallin Ordförande" in table
     assert all(flat(p["name"]) in table for p in halland_data["parties"])
-
-
-def test_merge_keeps_every_page(app, office, iop_data, halland_data):
-    a = render(app, office, iop_data)
-    b = render(app, office, halland_data)
-    merged = merge_pdfs([a, b])
-    assert len(PdfReader(io.BytesIO(merged)).pages) == len(PdfReader(io.BytesIO(a)).pages) + len(
-        PdfReader(io.BytesIO(b)).pages
-    )

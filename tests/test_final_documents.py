@@ -1,0 +1,211 @@
+"""The final PDFs read as an archivist would: one signing sheet, place and date for every party,
+no paper leftovers, page numbers over the whole file, an appendix that stands alone, PDF/A details."""
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+
+import pytest
+from pypdf import PdfReader
+
+from service import agreements, final, signing
+from service.audit import Actor
+from service.custom_templates import store_template
+from service.formatting import local_time, place_and_date, short_title
+from service.models import Confirmation
+
+from .conftest import flat, org_number, save_artifact
+from .test_custom_templates import docx_with
+
+OFFICIAL = Actor("user:handlaggare@example.se")
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+PLACES = ["Halmstad", "Varberg", "Falkenberg", "Kungsbacka"]
+
+
+@dataclass
+class Client:
+    ip: str = "192.0.2.44"
+    user_agent: str = BROWSER
+
+
+def complete(app, data, template=None):
+    """Draft, send, open and confirm every party's link through the domain rules, then assemble.
+    `template`: the bytes of a Word template to upload and use instead of the built-in one."""
+    db, files, office = app.extensions["db"], app.extensions["files"], app.extensions["office"]
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    with db.session() as session:
+        uploaded = template and store_template(session, files, template, "Egen mall", data["kind"], None)
+        agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL, template=uploaded).id
+    _, issued = agreements.send_for_signature(db, files, office, serializer, agreement_id, 30, OFFICIAL)
+    for i, link in enumerate(issued):
+        representative = data["parties"][i]["representative"]
+        with db.session() as session:
+            signing.open_link(session, serializer, link.token, Client())
+            signing.confirm(
+                session,
+                serializer,
+                link.token,
+                representative["name"],
+                representative["title"],
+                PLACES[i % 4],
+                Client(),
+            )
+    document = final.assemble_final(db, files, office, agreement_id)
+    with db.session() as session:
+        version = signing.latest_version(session, agreement_id)
+        confirmed = session.query(Confirmation).filter_by(version_id=version.id).order_by(Confirmation.id).all()
+        dates = [local_time(c.created_at).date() for c in confirmed]
+        frozen = files.get(version.pdf_sha256)
+    return files.get(document.sha256), frozen, dates
+
+
+def many_parties(data, count):
+    extra = [
+        dict(
+            data["parties"][1],
+            name=f"Förening nummer {i} i Halland",
+            org_number=org_number(f"8020{i:05d}"),
+            contact_email=f"forening{i}@example.se",
+            representative={"name": f"Ordförande Nummer {i}", "title": "Ordförande"},
+        )
+        for i in range(1, count)
+    ]
+    return dict(data, parties=[data["parties"][0], *extra])
+
+
+def page_texts(pdf):
+    return [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def outline_titles(outline):
+    for item in outline:
+        if isinstance(item, list):
+            yield from outline_titles(item)
+        else:
+            yield item.title
+
+
+HEADER_ROWS = ("Organisation Signatur Namnförtydligande", "Part Bekräftad av Länk och teknik")
+
+
+def body_lines(text, running_title):
+    """A page's lines without running header, footer and repeated table header."""
+    lines = [flat(line) for line in text.splitlines() if line.strip()]
+    return [
+        line
+        for line in lines
+        if not re.fullmatch(r"Sida \d+ av \d+", line)
+        and running_title not in line
+        and not line.startswith("Dnr ")
+        and line not in HEADER_ROWS
+    ]
+
+
+def assert_fit_to_file(pdf, data):
+    reader = PdfReader(io.BytesIO(pdf))
+    texts = page_texts(pdf)
+    total = len(texts)
+    running_title = short_title(data["title"])
+    for number, text in enumerate(texts, start=1):
+        assert f"Sida {number} av {total}" in flat(text), f"page {number}"
+        lines = body_lines(text, running_title)
+        assert len(lines) >= 2, f"page {number} holds only {lines}"
+    assert reader.page_labels == [str(n) for n in range(1, total + 1)]
+    text = flat("\n".join(texts))
+    assert "likalydande" not in text and "Ort och datum" not in text and "___" not in text
+    assert "Bekräftas elektroniskt" not in text  # the placeholder of the text sent for signing
+    assert "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen." in text
+    assert "{{" not in text and "{%" not in text
+    return reader, text
+
+
+def assert_pdfa_details(reader, frozen, title):
+    root = reader.trailer["/Root"]
+    assert (reader.xmp_metadata.pdfaid_part, reader.xmp_metadata.pdfaid_conformance) == ("2", "B")
+    assert reader.metadata.title == reader.xmp_metadata.dc_title["x-default"] == title
+    created = reader.metadata.creation_date.replace(tzinfo=None)
+    assert created == reader.xmp_metadata.xmp_create_date.replace(tzinfo=None, microsecond=0)
+    assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root
+    assert all("/StructParents" in page for page in reader.pages)  # every part is tagged
+    filespec = root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
+    assert filespec["/F"] == filespec["/UF"] == "avtal-version-1.pdf"
+    assert filespec["/AFRelationship"] == "/Source" and hashlib.sha256(frozen).hexdigest() in filespec["/Desc"]
+    assert reader.attachments["avtal-version-1.pdf"][0] == frozen
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = (font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font)[
+                "/FontDescriptor"
+            ]
+            assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
+
+
+def assert_appendix(text, data, frozen):
+    appendix = text[text.index("Verifieringsbilaga Till avtalet") :]
+    assert hashlib.sha256(frozen).hexdigest() in appendix.replace(" ", "")
+    assert "sha256sum avtal-version-1.pdf" in appendix and "certutil -hashfile" in appendix
+    assert "enkel elektronisk underskrift" in appendix and "eIDAS" in appendix
+    assert "Den visar inte vem personen är" in appendix
+    for party in data["parties"]:
+        assert f"Länk till {party['contact_email']}" in appendix
+    assert appendix.count("av handlaggare@example.se") == len(data["parties"])
+    assert appendix.count("IP-adress: 192.0.2.44") == len(data["parties"])
+    assert "Firefox/128.0" in appendix and "Öppnad första gången" in appendix
+
+
+def test_halland_final_has_one_filled_signing_sheet(app, halland_data):
+    pdf, frozen, dates = complete(app, halland_data)
+    save_artifact("final-halland.pdf", pdf)
+    reader, text = assert_fit_to_file(pdf, halland_data)
+    assert list(outline_titles(reader.outline)).count("Signering") == 1
+    assert sum("Namnförtydligande" in t for t in page_texts(pdf)) == 1
+    assert text.count("Bekräftat elektroniskt kl.") == 12
+    for i, party in enumerate(halland_data["parties"]):
+        assert flat(party["name"]) in text
+        assert flat(place_and_date(PLACES[i % 4], dates[i])) in text
+    assert_pdfa_details(reader, frozen, halland_data["title"])
+    assert_appendix(text, halland_data, frozen)
+
+
+def test_iop_final_reads_as_signed(app, iop_data):
+    pdf, frozen, dates = complete(app, iop_data)
+    save_artifact("final-iop.pdf", pdf)
+    reader, text = assert_fit_to_file(pdf, iop_data)
+    assert list(outline_titles(reader.outline)).count("Underskrifter") == 1
+    for i, party in enumerate(iop_data["parties"]):
+        name = party["representative"]["name"]
+        assert f"{place_and_date(PLACES[i], dates[i])} {name} {party['representative']['title']}" in text
+    assert text.count("Bekräftat elektroniskt kl.") == 2
+    # §9: the yearly amount once, inside Region Skåne's own sentence
+    assert text.count("1 750 000 kr") == 1 and "samt med 1 750 000 kr årligen som disponeras" in text
+    assert "Partnerskapet upphör utan krav på föregående uppsägning" in text
+    assert "Överenskommelsen upphör" not in text
+    assert_pdfa_details(reader, frozen, iop_data["title"])
+    assert_appendix(text, iop_data, frozen)
+
+
+@pytest.mark.parametrize("count", [60])
+def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, count):
+    data = many_parties(halland_data, count)
+    pdf, _, dates = complete(app, data)
+    save_artifact(f"final-halland-{count}.pdf", pdf)
+    _, text = assert_fit_to_file(pdf, data)
+    texts = page_texts(pdf)
+    sheet = [t for t in texts if "Namnförtydligande" in t]
+    assert len(sheet) >= 3  # the table runs over pages, its header row on each
+    assert text.count("Bekräftat elektroniskt kl.") == count
+    assert all(flat(place_and_date(PLACES[i % 4], dates[i])) in text for i in range(count))
+
+
+def test_uploaded_template_is_followed_by_one_filled_sheet(app, halland_data):
+    template = docx_with("{{ title }}", "Dnr {{ registration_number }}", "Vår egen text om samverkan.")
+    pdf, frozen, dates = complete(app, halland_data, template)
+    reader = PdfReader(io.BytesIO(pdf))
+    text = flat("\n".join(page_texts(pdf)))
+    assert "Vår egen text om samverkan." in text
+    assert list(outline_titles(reader.outline)).count("Signering") == 1
+    assert text.count("Bekräftat elektroniskt kl.") == 12
+    assert all(flat(place_and_date(PLACES[i % 4], dates[i])) in text for i in range(12))
+    assert_pdfa_details(reader, frozen, halland_data["title"])
+    assert_appendix(text, halland_data, frozen)
