@@ -1,9 +1,12 @@
 """The append-only audit trail. Every event carries the hash of the one before it, so a
 changed, removed or inserted row breaks the chain and `verify_chain` names where."""
 
+import csv
 import hashlib
+import io
 import json
 from dataclasses import dataclass
+from datetime import UTC
 
 from sqlalchemy import func, select
 
@@ -110,5 +113,70 @@ EVENT_LABELS = {
     "party_added": "Part ansluten",
     "final_assembled": "Slutlig PDF skapad",
     "downloaded": "Nedladdad",
+    "exported": "Arkivpaket skapat",
     "reminder_sent": "Påminnelse skickad",
 }
+
+
+CSV_COLUMNS = ["id", "tid", "händelse", "aktör", "ip", "webbläsare", "detaljer", "föregående hash", "hash"]
+
+
+def _utc_iso(moment) -> str:
+    return moment.replace(tzinfo=UTC).isoformat()
+
+
+def event_json(event) -> dict:
+    return {
+        "id": event.id,
+        "created_at": _utc_iso(event.created_at),
+        "event": event.event,
+        "label": EVENT_LABELS.get(event.event, event.event),
+        "actor": event.actor,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def trail_json(agreement, events) -> bytes:
+    """An agreement's trail as the archive's JSON download and the archive package carry it."""
+    body = {
+        "agreement": {
+            "id": agreement.id,
+            "title": agreement.title,
+            "registration_number": agreement.registration_number,
+        },
+        "events": [event_json(event) for event in events],
+    }
+    return json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def trail_csv(events) -> bytes:
+    """The trail as Swedish Excel opens it: UTF-8 with BOM, `;` between fields."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for e in events:
+        details = json.dumps(e.details, ensure_ascii=False, sort_keys=True)
+        row = [
+            e.id,
+            _utc_iso(e.created_at),
+            EVENT_LABELS.get(e.event, e.event),
+            e.actor,
+            e.ip,
+            e.user_agent,
+            details,
+            e.prev_hash,
+            e.hash,
+        ]
+        writer.writerow([_inert(value) for value in row])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _inert(value):
+    """Keep a browser string like '=HYPERLINK(…)' from running as a formula in Excel."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value

@@ -2,12 +2,14 @@
 
 import json
 import sys
+from datetime import date
+from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import audit, users, verification, webhooks
+from . import archive_package, audit, users, verification, webhooks
 from . import migrate as migrations
 from .documents import ConversionError, TemplateFillError, render_agreement_pdf
 from .formatting import local_minute
@@ -175,6 +177,37 @@ def verify_command(pdf_file, as_json):
     sys.exit(0 if result.ok else 1)
 
 
+@click.command("export")
+@with_appcontext
+@click.option("--from", "start", required=True, help="First day, ÅÅÅÅ-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day, ÅÅÅÅ-MM-DD.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+def export_command(start, end, output):
+    """Write an E-ARK archive package (ZIP + SHA-256) for each agreement completed in the period."""
+    try:
+        start, end = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        _fail("Ange datumen som ÅÅÅÅ-MM-DD, till exempel 2021-01-01.")
+    if start > end:
+        _fail("Slutdatumet kan inte vara före startdatumet.")
+    db, files = current_app.extensions["db"], current_app.extensions["files"]
+    with db.session() as session:
+        agreement_ids = archive_package.completed_between(session, start, end)
+    for agreement_id in agreement_ids:
+        package = archive_package.export_agreement(db, files, agreement_id, audit.Actor("cli"))
+        path = archive_package.write_package(package, output)
+        click.echo(f"Avtal {agreement_id}: {path} (SHA-256 {package.sha256})")
+    click.echo(f"{len(agreement_ids)} arkivpaket skrevs till {output}.")
+
+
 def register(app):
-    for command in (migrate_command, render_command, users_group, audit_group, webhooks_group, verify_command):
+    for command in (
+        migrate_command,
+        render_command,
+        users_group,
+        audit_group,
+        webhooks_group,
+        verify_command,
+        export_command,
+    ):
         app.cli.add_command(command)

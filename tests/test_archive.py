@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from service import users
+from service.audit import CSV_COLUMNS
 from service.models import AuditEvent, Base, FinalDocument, User, Version
-from service.web.archive import CSV_COLUMNS
 
 from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
 from .test_signing import bearer, confirm, count, create_and_send

@@ -40,6 +40,7 @@ ACCESS = {
     "archive.final_pdf": WEB,
     "archive.log_json": WEB,
     "archive.log_csv": WEB,
+    "archive.package": WEB,
     "verify.index": "any",
     "verify.check": "any",
     "verify.certificate": "any",

@@ -4,15 +4,12 @@ Archivists and officials may read here. Nothing is changed, except that every
 download is appended to the audit trail.
 """
 
-import csv
-import io
-import json
-from datetime import UTC, date
+from datetime import date
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy import func, select
 
-from .. import agreements, audit, listing, signing
+from .. import agreements, archive_package, audit, listing, signing
 from ..audit import EVENT_LABELS
 from ..models import Agreement, FinalDocument
 from ..schema import KIND_LABELS
@@ -24,7 +21,6 @@ bp = Blueprint("archive", __name__, url_prefix="/arkiv")
 
 READERS = ("archivist", "admin", "official")
 DEFAULT_STATUS = "completed"
-CSV_COLUMNS = ["id", "tid", "händelse", "aktör", "ip", "webbläsare", "detaljer", "föregående hash", "hash"]
 DATE_ERROR = "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01."
 
 
@@ -124,16 +120,8 @@ def final_pdf(agreement_id, number):
 def log_json(agreement_id):
     with db().session() as session:
         agreement = _agreement(session, agreement_id)
-        body = {
-            "agreement": {
-                "id": agreement.id,
-                "title": agreement.title,
-                "registration_number": agreement.registration_number,
-            },
-            "events": [_event_json(event) for event in audit.events_for(session, agreement.id)],
-        }
+        data = audit.trail_json(agreement, audit.events_for(session, agreement.id))
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.json")
-    data = json.dumps(body, ensure_ascii=False, indent=2).encode("utf-8")
     return attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
 
 
@@ -144,7 +132,18 @@ def log_csv(agreement_id):
         agreement = _agreement(session, agreement_id)
         events = audit.events_for(session, agreement.id)
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.csv")
-    return attachment(_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
+    return attachment(audit.trail_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
+
+
+@bp.get("/<int:agreement_id>/arkivpaket.zip")
+@login_required(*READERS)
+def package(agreement_id):
+    """The agreement's E-ARK archive package; the export and its SHA-256 go into the trail."""
+    with db().session() as session:
+        if _agreement(session, agreement_id).status != "completed":
+            abort(error_response(409, "Arkivpaket kan bara skapas för avtal som är klara."))
+    made = archive_package.export_agreement(db(), files(), agreement_id, request_actor())
+    return attachment(made.data, "application/zip", f"{made.name}.zip")
 
 
 def _agreement(session, agreement_id) -> Agreement:
@@ -152,51 +151,3 @@ def _agreement(session, agreement_id) -> Agreement:
     if agreement is None:
         abort(error_response(404, f"Det finns inget avtal med nummer {agreement_id} i arkivet."))
     return agreement
-
-
-def _utc_iso(moment) -> str:
-    return moment.replace(tzinfo=UTC).isoformat()
-
-
-def _event_json(event) -> dict:
-    return {
-        "id": event.id,
-        "created_at": _utc_iso(event.created_at),
-        "event": event.event,
-        "label": EVENT_LABELS.get(event.event, event.event),
-        "actor": event.actor,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-        "hash": event.hash,
-    }
-
-
-def _csv(events) -> bytes:
-    """The trail as Swedish Excel opens it: UTF-8 with BOM, `;` between fields."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for e in events:
-        details = json.dumps(e.details, ensure_ascii=False, sort_keys=True)
-        row = [
-            e.id,
-            _utc_iso(e.created_at),
-            EVENT_LABELS.get(e.event, e.event),
-            e.actor,
-            e.ip,
-            e.user_agent,
-            details,
-            e.prev_hash,
-            e.hash,
-        ]
-        writer.writerow([_inert(value) for value in row])
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _inert(value):
-    """Keep a browser string like '=HYPERLINK(…)' from running as a formula in Excel."""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
