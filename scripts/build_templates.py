@@ -453,10 +453,17 @@ def tag(container, text):
     return para(container, text)
 
 
-def paragraphs(container, expr, style=None, var="para"):
-    """Render a list of paragraph strings, one Word paragraph each."""
+def paragraphs(container, expr, style=None, var="para", keep_last_if=None):
+    """Render a list of paragraph strings, one Word paragraph each. With `keep_last_if` (a
+    Jinja condition) the last one stays on the page of what follows while it holds."""
     tag(container, f"{{%p for {var} in {expr} %}}")
+    if keep_last_if:
+        tag(container, f"{{%p if loop.last and {keep_last_if} %}}")
+        para(container, f"{{{{ {var} }}}}", style=style).paragraph_format.keep_with_next = True
+        tag(container, "{%p else %}")
     para(container, f"{{{{ {var} }}}}", style=style)
+    if keep_last_if:
+        tag(container, "{%p endif %}")
     tag(container, "{%p endfor %}")
 
 
@@ -618,8 +625,8 @@ def build_iop_agreement():
         doc,
         "Partnerskapet avser perioden från {{ period.start|datum }} till {{ period.end|datum }}. "
         "Partnerskapet upphör utan krav på föregående uppsägning."
-        "{% if period.extension_years %} Parterna kan komma överens om att förlänga partnerskapet "
-        "med upp till {{ period.extension_years }}\u00a0år.{% endif %}",
+        "{% if period.extension_years %} Partnerskapet kan förlängas med upp till "
+        "{{ period.extension_years }}\u00a0år.{% endif %}",
     )
 
     heading(doc, "4. Värdegrund för partnerskapet")
@@ -658,8 +665,10 @@ def build_iop_agreement():
     paragraphs(doc, "follow_up")
 
     heading(doc, "9. Resurser")
+    # The closing paragraph is short: it stays with the last party's, never alone on a page.
     tag(doc, "{%p for p in parties %}")
-    paragraphs(doc, "p.resources.text")
+    tag(doc, "{%p set before_outro = loop.last and resources_outro %}")
+    paragraphs(doc, "p.resources.text", keep_last_if="before_outro and not p.resources.amount_sentence")
     tag(doc, "{%p if p.resources.amount_sentence %}")
     para(doc, "{{ p.resources.amount_sentence }}")
     tag(doc, "{%p endif %}")

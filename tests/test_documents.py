@@ -52,6 +52,12 @@ def test_skane_iop(app, office, iop_data):
     assert "från 2021-01-01 till 2024-12-31" in text
     assert "9 månaders uppsägningstid" in text
     assert "Dnr RS 2020/2741" in text
+    assert (
+        "Partnerskapet upphör utan krav på föregående uppsägning. Partnerskapet kan förlängas med upp till 2 år."
+        in text
+    )
+    resources = next(flat(p) for p in pdf_text(pdf).split("Sida ") if "9. Resurser" in p)
+    assert "Inför varje verksamhetsår diskuterar parterna" in resources  # §9 ends on its own page
     assert "Ett Idéburet Offentligt Partnerskap för ett hållbart Skåne Dnr" in text  # the short running title
     assert "Sida 1 av" in text
     assert "{{" not in text and "{%" not in text

@@ -201,6 +201,7 @@ def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, coun
 def test_uploaded_template_is_followed_by_one_filled_sheet(app, halland_data):
     template = docx_with("{{ title }}", "Dnr {{ registration_number }}", "Vår egen text om samverkan.")
     pdf, frozen, dates = complete(app, halland_data, template)
+    save_artifact("final-uploaded-template.pdf", pdf)
     reader = PdfReader(io.BytesIO(pdf))
     text = flat("\n".join(page_texts(pdf)))
     assert "Vår egen text om samverkan." in text
