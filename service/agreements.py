@@ -12,7 +12,7 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, final, listing, signing
+from . import audit, final, listing, renditions, signing
 from .documents import render_agreement_pdf
 from .documents.fill import builtin_template
 from .documents.seal import seal_pdf
@@ -121,7 +121,9 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
     template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
     template_sha256 = files.put(template)
     pdf, _ = render_agreement_pdf(checked, office, files, pdfa=True, template=template)
-    pdf_sha256 = files.put(seal_pdf(pdf))  # the parties confirm exactly these sealed bytes
+    sealed = seal_pdf(pdf)
+    pdf_sha256 = files.put(sealed)  # the parties confirm exactly these sealed bytes
+    rendition = renditions.make(files, data, template, sealed)  # what the parties read, made once
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
@@ -137,6 +139,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
         )
         session.add(version)
         session.flush()
+        renditions.store(session, pdf_sha256, rendition)
         audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
         agreement.status = "sent"
         agreement.updated_at = utcnow()

@@ -115,6 +115,7 @@ EVENT_LABELS = {
     "downloaded": "Nedladdad",
     "exported": "Arkivpaket skapat",
     "reminder_sent": "Påminnelse skickad",
+    "final_downloaded": "Slutlig PDF hämtad av part",
 }
 
 

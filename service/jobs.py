@@ -39,7 +39,11 @@ class Jobs:
     def _assemble(self, agreement_id):
         app = self.app
         with app.app_context():
-            final.assemble_final(app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id)
+            document = final.assemble_final(
+                app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id
+            )
+            if document is not None:
+                mail.send_final_links(app, document.id)
 
     def enqueue_final(self, agreement_id):
         self.assemble_task(agreement_id)

@@ -235,3 +235,65 @@ def _deliver(app, messages) -> list[str]:
     except OSError:
         smtp.close()
     return failed
+
+
+def send_receipt(app, to, done, pdf: bytes) -> list[str]:
+    """The party's receipt of its confirmation, with exactly the PDF it confirmed attached."""
+    if not app.config["SMTP_HOST"]:
+        return []
+    answer, party, agreement, version = done["answer"], done["party"], done["agreement"], done["version"]
+    title = f", {answer.signer_title}" if answer.signer_title else ""
+    text = f"""Hej!
+
+Det här är ert kvitto på att {party.name} har bekräftat avtalet "{agreement.title}".
+
+Bekräftat av: {answer.signer_name}{title}
+Organisation: {party.name} ({party.org_number})
+Ort: {answer.place}
+Tidpunkt: {local_time(answer.created_at).strftime("%Y-%m-%d kl. %H:%M")}
+Version: {version.number}
+Avtalstextens SHA-256: {version.pdf_sha256}
+
+Den bifogade PDF-filen är exakt den text ni bekräftade. När alla parter har bekräftat \
+får ni det slutliga avtalet med en egen länk.
+
+{SIGNATURE}
+"""
+    message = _message(app, to, f"Kvitto: {agreement.title}", text)
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"avtal-version-{version.number}.pdf")
+    return _deliver(app, [message])
+
+
+def send_final_links(app, document_id) -> list[str]:
+    """Each party that confirmed gets its own link to the final PDF; returns failed addresses."""
+    from . import receipts
+    from .models import FinalDocument
+
+    if not app.config["SMTP_HOST"]:
+        return []
+    serializer = receipts.final_serializer(app.config["SECRET_KEY"])
+    base = app.config["PUBLIC_URL"].rstrip("/")
+    days = app.config["LINK_MAX_AGE_DAYS"]
+    with app.extensions["db"].session() as session:
+        document = session.get(FinalDocument, document_id)
+        title = document.agreement.title
+        messages = []
+        for confirmation, party, address in receipts.final_recipients(session, document):
+            url = f"{base}/sign/slutligt/{receipts.final_token(serializer, confirmation.id, document.id)}"
+            text = _final_text(title, party.name, url, days)
+            messages.append(_message(app, address, f"Avtalet är klart: {title}", text))
+    return _deliver(app, messages)
+
+
+def _final_text(title, party_name, url, days) -> str:
+    return f"""Hej!
+
+Alla parter har bekräftat avtalet "{title}". Det slutliga avtalet, med alla parters \
+bekräftelser och en verifieringsbilaga, kan {party_name} hämta här:
+
+{url}
+
+Länken är personlig för {party_name} och gäller i {days} dagar. Spara filen hos er.
+
+{SIGNATURE}
+"""

@@ -105,6 +105,18 @@ class Version(Base):
     agreement: Mapped[Agreement] = relationship(back_populates="versions")
 
 
+class Rendition(Base):
+    """What a party reads of a frozen PDF, made once: page images and an HTML text, stored by SHA-256."""
+
+    __tablename__ = "renditions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    html_sha256: Mapped[str] = mapped_column(String(64))
+    pages: Mapped[list] = mapped_column(JSON)  # [{"width", "height", "png": {"640": sha256, "1280": sha256}}]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Party(Base):
     __tablename__ = "parties"
     __table_args__ = (UniqueConstraint("agreement_id", "position"),)
@@ -179,6 +191,7 @@ class Confirmation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
+    receipt_email: Mapped[str] = mapped_column(String(254), default="")  # given on the page, for receipts
 
     party: Mapped[Party] = relationship()
     version: Mapped[Version] = relationship()

@@ -35,9 +35,14 @@ class LinkProblem(Exception):
         super().__init__(kind)
 
 
-def check_answer(name, title, place, accepted) -> dict[str, str]:
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def check_answer(name, title, place, accepted, receipt_email="") -> dict[str, str]:
     """Swedish errors per field for a confirmation form; empty if it may be stored."""
     errors = {}
+    if receipt_email.strip() and (len(receipt_email) > 254 or not _EMAIL.fullmatch(receipt_email.strip())):
+        errors["receipt_email"] = "Skriv en e-postadress som namn@exempel.se, eller lämna fältet tomt."
     for field, value, label, limit in (
         ("signer_name", name, "Namn", 300),
         ("signer_title", title, "Titel", 300),
@@ -50,7 +55,7 @@ def check_answer(name, title, place, accepted) -> dict[str, str]:
         elif _CONTROL.search(value):
             errors[field] = f"{label} innehåller otillåtna tecken."
     if not accepted:
-        errors["accept"] = "Kryssa i att du har läst och godkänner avtalet."
+        errors["accept"] = "Kryssa i att du har läst avtalet och har rätt att bekräfta det för organisationen."
     return errors
 
 
@@ -172,6 +177,15 @@ def check_link(session, serializer, token) -> SigningLink:
     return link
 
 
+def given_answer(session, serializer, token) -> Confirmation:
+    """The answer given through a used link (for its receipt); LinkProblem('invalid') if none."""
+    link = _load(session, serializer, token)
+    answer = answer_for(session, link) if link.used_at is not None else None
+    if answer is None:
+        raise LinkProblem("invalid")
+    return answer
+
+
 def _party_actor(link, client) -> audit.Actor:
     """The party as the audit trail names it, with the client's address and browser."""
     return audit.Actor(f"party:{link.party_id} {link.party.name}", client.ip, client.user_agent)
@@ -201,7 +215,7 @@ def _consume(session, serializer, token) -> SigningLink:
     return link
 
 
-def confirm(session, serializer, token, signer_name, signer_title, place, client) -> Confirmation:
+def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
     """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
@@ -216,6 +230,7 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         created_at=utcnow(),
         ip=actor.ip[:64],
         user_agent=actor.user_agent[:500],
+        receipt_email=receipt_email,
     )
     session.add(answer)
     session.flush()

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import re
 import threading
 from datetime import timedelta
 
@@ -74,9 +75,10 @@ def test_skane_iop_signed_by_both_parties(app, client, api_token, iop_data, run_
 
     page = client.get(path_of(links[0]["url"]))
     html = page.get_data(as_text=True)
-    assert "Region Skåne" in html and "Jag har läst och godkänner avtalet" in html
+    assert "Region Skåne" in html and "Jag har läst avtalet och bekräftar det för Region Skåne" in html
     assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
-    assert client.get(path_of(links[0]["url"]) + "/sida/1.png").mimetype == "image/png"
+    first_picture = re.search(r'<img class="page"[^>]* src="([^"]+)"', html).group(1)
+    assert client.get(first_picture).mimetype == "image/png"
 
     assert confirm(client, links[0]["url"], "Kristianstad", "Carl Johan Sonesson").status_code == 200
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
@@ -153,7 +155,9 @@ def test_replayed_link_says_who_confirmed_and_changes_nothing(app, client, api_t
     assert confirm(client, links[0]["url"], "Kristianstad", "Carl Johan Sonesson").status_code == 200
     again = client.get(path_of(links[0]["url"]))
     assert again.status_code == 409
-    assert "bekräftades av Carl Johan Sonesson i Kristianstad" in again.get_data(as_text=True)
+    replayed = flat(again.get_data(as_text=True))
+    assert "Carl Johan Sonesson bekräftade" in replayed and "med ort Kristianstad" in replayed
+    assert iop_data["title"] in replayed and "Visa kvittot" in replayed
     before = count(app, AuditEvent)
     replay = client.post(
         path_of(links[0]["url"]) + "/bekrafta", data={"place": "Ystad", "signer_name": "X", "accept": "ja"}
@@ -218,7 +222,8 @@ def test_confirmation_needs_place_and_consent(app, client, api_token, iop_data):
     response = confirm(client, links[0]["url"], place="", accept=None)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "Ort måste fyllas i." in html and "Kryssa i att du har läst och godkänner avtalet." in html
+    assert "Ort måste fyllas i." in html
+    assert "Kryssa i att du har läst avtalet och har rätt att bekräfta det för organisationen." in html
     assert count(app, Confirmation) == 0
     assert client.get(path_of(links[0]["url"])).status_code == 200  # still usable
 

@@ -1,63 +1,65 @@
-"""Pages for a party that opens its one-time signing link. No account: the link is the key."""
+"""Pages for a party that opens its one-time signing link. No account: the link is the key.
 
-import functools
+The agreement is shown as text (HTML made from the same Word document as the frozen
+PDF) with pictures of its pages behind "Visa som sidor". Both were made once when the
+version was frozen; a view only reads them. The pictures' URLs carry their SHA-256, so
+they are cached for good; the pages that carry the token are never cached.
+"""
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from itsdangerous import BadData
 
-from .. import mail, signing
-from ..documents.preview import page_count, page_png
+from .. import mail, receipts, renditions, signing
 from ..models import Agreement
-from .context import db, files, link_serializer, request_actor
+from .context import attachment, db, files, link_max_age, link_serializer, request_actor
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
 
 PROBLEM_STATUS = {"invalid": 404, "expired": 410, "used": 409, "revoked": 410, "outdated": 410}
+IMMUTABLE = "public, max-age=31536000, immutable"
+ANSWER_FIELDS = ("signer_name", "signer_title", "place", "receipt_email")
 
 
 @bp.after_request
 def private(response):
-    """The token is in the URL: keep it out of Referer headers and caches."""
+    """The token is in the URL: keep it out of Referer headers, and its pages out of caches.
+    Page pictures set their own caching: their URL names their content."""
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
-def _problem(problem):
-    return render_template("sign/problem.html", problem=problem), PROBLEM_STATUS[problem.kind]
+def _problem(session, problem, token=None):
+    """The page saying why a link cannot be used, naming the agreement when the link is ours."""
+    agreement = session.get(Agreement, problem.link.party.agreement_id) if problem.link is not None else None
+    return render_template("sign/problem.html", problem=problem, agreement=agreement, token=token), PROBLEM_STATUS[
+        problem.kind
+    ]
+
+
+def _rendition(version):
+    app = current_app
+    return renditions.for_version(
+        db(), files(), app.config.get("LOCK_DIR") or f"{app.instance_path}/locks", version.id, version.pdf_sha256
+    )
 
 
 def _page_context(session, link) -> dict:
     """What the party's page shows, read while the session is open."""
     agreement = session.get(Agreement, link.party.agreement_id)
-    parties = agreement.data["parties"]
-    representative = parties[link.party.position]["representative"] if link.party.position < len(parties) else {}
-    return {
-        "link": link,
-        "agreement": agreement,
-        "version": link.version,
-        "defaults": {
-            "signer_name": representative.get("name", ""),
-            "signer_title": representative.get("title", ""),
-            "place": "",
-        },
-    }
+    return {"link": link, "party": link.party, "agreement": agreement, "version": link.version}
 
 
-@functools.lru_cache(maxsize=512)
-def _page_count(pdf_sha256) -> int:
-    """Stored files never change, so neither do their page counts."""
-    return page_count(files().get(pdf_sha256))
-
-
-def _page(context, errors=None, form=None, status=200):
-    pages = _page_count(context["version"].pdf_sha256)
+def _page(token, context, errors=None, form=None, status=200):
+    rendition = _rendition(context["version"])
     return (
         render_template(
             "sign/page.html",
-            pages=pages,
-            token=request.view_args["token"],
+            token=token,
+            rendition=rendition,
+            text=renditions.html(files(), rendition.html_sha256),
             errors=errors or {},
-            form=form or context["defaults"],
+            form=form or dict.fromkeys(ANSWER_FIELDS, ""),
             **context,
         ),
         status,
@@ -70,9 +72,9 @@ def show(token):
         try:
             link = signing.open_link(session, link_serializer(), token, request_actor())
         except signing.LinkProblem as problem:
-            return _problem(problem)
+            return _problem(session, problem, token)
         context = _page_context(session, link)
-    return _page(context)
+    return _page(token, context)
 
 
 def _invalid_form(token, errors, form=None):
@@ -81,8 +83,8 @@ def _invalid_form(token, errors, form=None):
         try:
             context = _page_context(session, signing.check_link(session, link_serializer(), token))
         except signing.LinkProblem as problem:
-            return _problem(problem)
-    return _page(context, errors, form, status=400)
+            return _problem(session, problem, token)
+    return _page(token, context, errors, form, status=400)
 
 
 def _done_context(session, answer) -> dict:
@@ -96,9 +98,11 @@ def _done_context(session, answer) -> dict:
 
 @bp.post("/<token>/bekrafta")
 def confirm(token):
-    form = {k: request.form.get(k, "") for k in ("signer_name", "signer_title", "place")}
+    form = {k: request.form.get(k, "") for k in ANSWER_FIELDS}
     accepted = request.form.get("accept") == "ja"
-    errors = signing.check_answer(form["signer_name"], form["signer_title"], form["place"], accepted)
+    errors = signing.check_answer(
+        form["signer_name"], form["signer_title"], form["place"], accepted, form["receipt_email"]
+    )
     if errors:
         return _invalid_form(token, errors, form)
     with db().session() as session:
@@ -111,13 +115,18 @@ def confirm(token):
                 form["signer_title"].strip(),
                 form["place"].strip(),
                 request_actor(),
+                receipt_email=form["receipt_email"].strip(),
             )
         except signing.LinkProblem as problem:
-            return _problem(problem)
+            return _problem(session, problem, token)
         done = _done_context(session, answer)
     if done["agreement"].status == "completed":
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
-    return render_template("sign/done.html", **done)
+    if answer.receipt_email:
+        done["receipt_failed"] = bool(
+            mail.send_receipt(current_app, answer.receipt_email, done, files().get(done["version"].pdf_sha256))
+        )
+    return render_template("sign/done.html", token=token, **done)
 
 
 @bp.post("/<token>/avboj")
@@ -130,33 +139,83 @@ def decline(token):
         try:
             answer = signing.decline(session, link_serializer(), token, reason.strip(), request_actor())
         except signing.LinkProblem as problem:
-            return _problem(problem)
+            return _problem(session, problem, token)
         done = _done_context(session, answer)
     mail.send_decline_notice(current_app, done["agreement"], done["party"], answer.reason)
-    return render_template("sign/done.html", **done)
+    return render_template("sign/done.html", token=token, **done)
 
 
-def _frozen_pdf(token) -> bytes:
+@bp.get("/<token>/kvitto")
+def receipt(token):
+    """The receipt of an answer, for as long as the party keeps its link."""
     with db().session() as session:
         try:
-            link = signing.check_link(session, link_serializer(), token)
+            done = _done_context(session, signing.given_answer(session, link_serializer(), token))
+        except signing.LinkProblem as problem:
+            return _problem(session, problem)
+    return render_template("sign/done.html", token=token, **done)
+
+
+def _pdf_name(version) -> str:
+    return f"avtal-version-{version.number}.pdf"
+
+
+@bp.get("/<token>/kvitto/avtal.pdf")
+def receipt_pdf(token):
+    """Exactly the PDF the party answered, as frozen."""
+    with db().session() as session:
+        try:
+            version = signing.given_answer(session, link_serializer(), token).version
         except signing.LinkProblem:
             abort(404)
-        return files().get(link.version.pdf_sha256)
+    return attachment(files().get(version.pdf_sha256), "application/pdf", _pdf_name(version))
 
 
 @bp.get("/<token>/avtal.pdf")
 def pdf(token):
-    return Response(
-        _frozen_pdf(token),
-        mimetype="application/pdf",
-        headers={"Content-Disposition": 'attachment; filename="avtal.pdf"'},
-    )
+    with db().session() as session:
+        try:
+            version = signing.check_link(session, link_serializer(), token).version
+        except signing.LinkProblem:
+            abort(404)
+    return attachment(files().get(version.pdf_sha256), "application/pdf", _pdf_name(version))
 
 
-@bp.get("/<token>/sida/<int:number>.png")
-def page_image(token, number):
+@bp.get("/<token>/sida/<int:number>/<sha256>.png")
+def page_image(token, number, sha256):
+    """One page picture of the link's version. Its URL names its content, so a browser that
+    has it is answered 304 as soon as the token's signature is checked, without the database."""
     try:
-        return Response(page_png(_frozen_pdf(token), number - 1), mimetype="image/png")
-    except IndexError:
+        link_serializer().loads(token)
+    except BadData:
         abort(404)
+    if request.if_none_match.contains(sha256):
+        return _cacheable(Response(status=304), sha256)
+    with db().session() as session:
+        try:
+            version = signing.check_link(session, link_serializer(), token).version
+        except signing.LinkProblem:
+            abort(404)
+    if not _rendition(version).image(number, sha256):
+        abort(404)
+    return _cacheable(Response(files().get(sha256), mimetype="image/png"), sha256)
+
+
+def _cacheable(response, sha256):
+    response.set_etag(sha256)
+    response.headers["Cache-Control"] = IMMUTABLE
+    return response
+
+
+@bp.get("/slutligt/<token>")
+def final_pdf(token):
+    """A confirmed party's own link to the final PDF, sent by email when it was made."""
+    with db().session() as session:
+        try:
+            serializer = receipts.final_serializer(current_app.config["SECRET_KEY"])
+            document, _ = receipts.open_final(session, serializer, token, link_max_age(), request_actor())
+        except receipts.DownloadProblem as problem:
+            status = 410 if problem.kind == "expired" else 404
+            return render_template("sign/download_problem.html", problem=problem), status
+        number, sha256, agreement_id = document.number, document.sha256, document.agreement_id
+    return attachment(files().get(sha256), "application/pdf", f"avtal-{agreement_id}-slutligt-{number}.pdf")

@@ -1,0 +1,186 @@
+"""What a party reads, made once per frozen version: page images and an HTML rendition.
+
+Both are made from the same sources as the frozen PDF: the images from the PDF itself,
+the HTML from the filled Word document LibreOffice converted. They are stored by
+SHA-256 like every other file; a view only reads them. The images are palette PNGs
+(16 greys: text pages compress better so than as WebP) at two widths for `srcset`.
+"""
+
+import io
+import re
+
+import pypdfium2 as pdfium
+from docx import Document
+from docx.oxml.ns import qn
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+from markupsafe import Markup, escape
+
+from .preview import _lock as pdfium_lock
+
+WIDTHS = (640, 1280)  # CSS pixels on a desktop column; twice that for phones and sharp screens
+GREYS = 16
+
+_HEADING = re.compile(r"(?:heading|rubrik)\s*(\d)", re.IGNORECASE)
+_LIST_STYLE = re.compile(r"list|lista|punkt", re.IGNORECASE)
+
+
+def render_pages(pdf: bytes) -> list[dict]:
+    """Every page at each width as a palette PNG: [{"width": w, "height": h, "png": {w: bytes}}]."""
+    images = []
+    with pdfium_lock:  # PDFium is not thread-safe; encoding happens outside the lock
+        doc = pdfium.PdfDocument(pdf)
+        try:
+            for page in doc:
+                images.append({w: page.render(scale=w / page.get_width(), grayscale=True).to_pil() for w in WIDTHS})
+        finally:
+            doc.close()
+    pages = []
+    for rendered in images:
+        small = rendered[WIDTHS[0]]
+        pages.append({"width": small.width, "height": small.height, "png": {w: _png(im) for w, im in rendered.items()}})
+    return pages
+
+
+def _png(image) -> bytes:
+    out = io.BytesIO()
+    image.convert("L").quantize(GREYS).save(out, format="PNG")
+    return out.getvalue()
+
+
+# --- the HTML rendition ---
+
+
+def docx_html(docx: bytes) -> str:
+    """The document as HTML: its page header once, then headings by style, paragraphs,
+    lists and tables. Headings start at <h3>: the party's page has its own <h1> and <h2>.
+    Fields (page numbers) and page footers are left out: they are made at layout time
+    for each page and are not agreement text. Every piece of text is escaped.
+    """
+    document = Document(io.BytesIO(docx))
+    return "\n".join([*_page_header(document), *_blocks(document.element.body, document)])
+
+
+def _page_header(document) -> list[str]:
+    """What the page header says (once, not per page), as one line."""
+    texts = []
+    for section in document.sections:
+        header = section.header
+        for element in header._element.iter(qn("w:p")):
+            text = _inline(Paragraph(element, header)).strip()
+            if text and text not in texts:
+                texts.append(text)
+    return [f'<p class="doc-header">{" · ".join(texts)}</p>'] if texts else []
+
+
+def _blocks(container, parent) -> list[str]:
+    out, list_items = [], []
+
+    def close_list():
+        if list_items:
+            out.append("<ul>" + "".join(list_items) + "</ul>")
+            list_items.clear()
+
+    for child in _block_elements(container):
+        if child.tag == qn("w:tbl"):
+            close_list()
+            out.append(_table(Table(child, parent)))
+            continue
+        paragraph = Paragraph(child, parent)
+        content = _inline(paragraph)
+        if not content.strip():
+            continue
+        if _is_list_item(paragraph):
+            list_items.append(f"<li>{content}</li>")
+            continue
+        close_list()
+        out.append(_paragraph(paragraph, content))
+    close_list()
+    return out
+
+
+def _block_elements(container):
+    """Paragraphs and tables in document order, looking inside content controls."""
+    for child in container.iterchildren():
+        if child.tag in (qn("w:p"), qn("w:tbl")):
+            yield child
+        elif child.tag == qn("w:sdt"):
+            content = child.find(qn("w:sdtContent"))
+            if content is not None:
+                yield from _block_elements(content)
+
+
+def _style_name(paragraph) -> str:
+    try:
+        return paragraph.style.name or ""
+    except (KeyError, AttributeError):  # a style id the document does not define
+        return ""
+
+
+def _is_list_item(paragraph) -> bool:
+    numbered = paragraph._p.pPr is not None and paragraph._p.pPr.numPr is not None
+    return numbered or bool(_LIST_STYLE.search(_style_name(paragraph)))
+
+
+def _paragraph(paragraph, content) -> str:
+    style = _style_name(paragraph)
+    heading = _HEADING.fullmatch(style.strip())
+    if heading:
+        level = min(int(heading.group(1)) + 2, 6)
+        return f"<h{level}>{content}</h{level}>"
+    if style.lower() in ("title", "rubrik"):
+        return f'<p class="doc-title">{content}</p>'
+    css = re.sub(r"[^a-z0-9]+", "-", style.lower()).strip("-")
+    return f'<p class="doc-{css}">{content}</p>' if css and css != "normal" else f"<p>{content}</p>"
+
+
+def _inline(paragraph) -> str:
+    """Runs and hyperlinks' text, bold and italic kept, line breaks as <br>, fields left out."""
+    parts, in_field = [], False
+    for item in paragraph.iter_inner_content():
+        runs = item.runs if hasattr(item, "runs") else [item]
+        for run in runs:
+            for mark in run._r.iter(qn("w:fldChar")):
+                in_field = mark.get(qn("w:fldCharType")) != "end"
+            if in_field:
+                continue
+            text = str(escape(run.text)).replace("\n", "<br>").replace("\t", " ")
+            if not text:
+                continue
+            if run.bold:
+                text = f"<strong>{text}</strong>"
+            if run.italic:
+                text = f"<em>{text}</em>"
+            parts.append(text)
+    return "".join(parts)
+
+
+def _table(table) -> str:
+    rows = []
+    for row in table.rows:
+        cells = "".join("<td>" + "\n".join(_blocks(cell._tc, cell)) + "</td>" for cell in _unique_cells(row))
+        rows.append(f"<tr>{cells}</tr>")
+    return '<div class="doc-table"><table>' + "".join(rows) + "</table></div>"
+
+
+def _unique_cells(row):
+    """A merged cell is listed once per grid column it spans; show it once."""
+    seen = set()
+    for cell in row.cells:
+        if id(cell._tc) not in seen:
+            seen.add(id(cell._tc))
+            yield cell
+
+
+def make_rendition(files, pdf: bytes, docx: bytes) -> dict:
+    """Render and store the images and the HTML; returns what a Rendition row records."""
+    pages = [
+        {"width": p["width"], "height": p["height"], "png": {str(w): files.put(png) for w, png in p["png"].items()}}
+        for p in render_pages(pdf)
+    ]
+    return {"html_sha256": files.put(docx_html(docx).encode("utf-8")), "pages": pages}
+
+
+def stored_html(files, sha256: str) -> Markup:
+    """A stored rendition's HTML, safe to insert: every text in it was escaped when made."""
+    return Markup(files.get(sha256).decode("utf-8"))

@@ -1,0 +1,87 @@
+"""Each frozen PDF's rendition (page images and HTML text), made once, found by the PDF's SHA-256.
+
+Sending makes it between freezing the PDF and storing the version, so the first party to
+open a link finds it ready. A version frozen before renditions existed gets its own on
+its first view, once: a lock file per PDF keeps simultaneous first views, in any worker
+process, from making it twice. Every view after that only reads: the row is cached in
+the process (stored rows never change) and the files are served as stored.
+"""
+
+import fcntl
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .documents import pages
+from .documents.fill import fill_agreement
+from .models import Rendition, Version
+from .schema import validate_agreement
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A stored rendition, as the party's page uses it."""
+
+    html_sha256: str
+    pages: tuple  # ({"width", "height", "png": {"640": sha256, "1280": sha256}}, ...)
+
+    def image(self, number: int, sha256: str) -> bool:
+        """Whether page `number` (1-based) has an image with this SHA-256."""
+        return 1 <= number <= len(self.pages) and sha256 in self.pages[number - 1]["png"].values()
+
+
+def make(files, data: dict, template: bytes | None, pdf: bytes) -> dict:
+    """Render and store the rendition of `pdf`, which was made from `data` (and `template`)."""
+    docx = fill_agreement(validate_agreement(data), template=template)
+    return pages.make_rendition(files, pdf, docx)
+
+
+def store(session, pdf_sha256: str, made: dict):
+    """Record a rendition; one made meanwhile by another process is kept instead."""
+    try:
+        with session.begin_nested():
+            session.add(Rendition(pdf_sha256=pdf_sha256, **made))
+    except IntegrityError:
+        pass
+
+
+@functools.lru_cache(maxsize=1024)
+def _stored(db, pdf_sha256) -> Facts:
+    with db.session() as session:
+        row = session.scalars(select(Rendition).where(Rendition.pdf_sha256 == pdf_sha256)).first()
+        if row is None:
+            raise LookupError(pdf_sha256)  # not cached: lru_cache keeps only results
+        return Facts(row.html_sha256, tuple(row.pages))
+
+
+def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
+    """The rendition of a frozen version, made now if it is the first view of an older version."""
+    try:
+        return _stored(db, pdf_sha256)
+    except LookupError:
+        pass
+    lock_path = Path(lock_dir) / f"rendition-{pdf_sha256}.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one version's first views wait here; other versions do not
+        try:
+            return _stored(db, pdf_sha256)
+        except LookupError:
+            pass
+        with db.session() as session:
+            version = session.get(Version, version_id)
+            data, template_sha256 = version.data, version.template_sha256
+        template = files.get(template_sha256) if template_sha256 else None
+        made = make(files, data, template, files.get(pdf_sha256))
+        with db.session() as session:
+            store(session, pdf_sha256, made)
+    return _stored(db, pdf_sha256)
+
+
+@functools.lru_cache(maxsize=64)
+def html(files, html_sha256: str):
+    """The stored HTML text, read once per process."""
+    return pages.stored_html(files, html_sha256)
