@@ -1,13 +1,13 @@
 """party page: renditions of frozen versions, receipt address on confirmations
 
-Revision ID: 0004_party_page
+Revision ID: 0005_party_page
 Revises: 0003_listing
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_party_page"
+revision = "0005_party_page"
 down_revision = "0003_listing"
 branch_labels = None
 depends_on = None
