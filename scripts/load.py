@@ -1,14 +1,22 @@
-"""Load test on loopback: many parties confirming at once while officials render previews.
+"""Load test on loopback: parties opening their links as browsers do, while officials render previews.
 
 Starts the service as `scripts/serve --production` would (gunicorn, one worker per core,
 SQLite in WAL mode) in a temporary instance and creates agreements through the API.
-Then, twice side by side, `--parties` parties open their links at the same moment, read
-for a moment (`--think`, seconds, uniform) and confirm: first alone, then while
-`--previewers` officials render previews in a loop, to show that previews do not starve
-confirmations. `--think 0 0` makes it a burst with no reading time. Bounded by
-`--max-seconds`. Prints one JSON line last: requests, errors, confirm_rps,
-confirm_p99_ms (with previews running), the same without previews, render_per_min, and
-whether every confirmation made is in the database exactly once.
+Each party loads its page and everything the page references (stylesheet, script and
+every page picture, six at a time), reads for a moment (`--think`, seconds, uniform) and
+confirms. Side by side in one run:
+
+1. `--parties` parties open their links at the same moment, with no previews running;
+2. the same again while `--previewers` officials render previews in a loop;
+3. server CPU per repeat view: one page viewed again `--repeat-views` times, every
+   asset revalidated with its ETag, measured from gunicorn's own CPU counters;
+4. one agreement with `--big-parties` parties, all opening it within `--big-spread` seconds.
+
+`--think 0 0` makes it a burst with no reading time. Bounded by `--max-seconds`. Prints
+one JSON line last: view_p50_ms and view_p99_ms (page plus everything it loads) and
+confirm_p99_ms with previews running, the same without, bytes_per_view,
+server_cpu_ms_per_repeat_view, big_view_p99_ms, errors, and whether every confirmation
+made is in the database exactly once.
 """
 
 import argparse
@@ -22,6 +30,7 @@ import re
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +39,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from html import unescape as html_unescape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +79,15 @@ class Client:
                 return response.status, response.read()
         except urllib.error.HTTPError as err:
             return err.code, err.read()
+
+    def fetch(self, path, headers):
+        """(status, body, ETag) of a sub-resource."""
+        req = urllib.request.Request(self.base + path, headers=headers)
+        try:
+            with self.opener.open(req, timeout=120) as response:
+                return response.status, response.read(), response.headers.get("ETag")
+        except urllib.error.HTTPError as err:
+            return err.code, err.read(), err.headers.get("ETag")
 
     def csrf(self, html: bytes) -> str:
         return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
@@ -137,10 +156,13 @@ def start_service(instance, port, env):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--parties", type=int, default=50, help="concurrent parties")
-    parser.add_argument("--agreements", type=int, default=2, help="agreements, each with --parties parties")
+    parser.add_argument("--agreements", type=int, default=1, help="agreements, each with --parties parties")
     parser.add_argument("--previewers", type=int, default=2)
     parser.add_argument("--think", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"))
-    parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--big-parties", type=int, default=200, help="parties of the one large agreement (0: skip)")
+    parser.add_argument("--big-spread", type=float, default=60, help="seconds over which they all open it")
+    parser.add_argument("--repeat-views", type=int, default=30, help="repeat views measured for server CPU")
+    parser.add_argument("--max-seconds", type=float, default=600)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +172,7 @@ def main():
         env = dict(os.environ, AVTAL_INSTANCE=str(instance))
         server, token, password = start_service(instance, port, env)
         try:
-            result = run(base, token, password, args, instance)
+            result = run(base, token, password, args, instance, server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
@@ -177,18 +199,55 @@ class Tally:
         return status in ok
 
 
-def confirm_all(base, links, args, tally, deadline):
-    """Every party at once: open, read, confirm. Returns (confirmed, seconds, confirm latencies in ms)."""
-    latencies = []
+ASSET = re.compile(rb'<(?:img|script|link)\b[^>]*?\b(?:src|href)="([^"]+)"')
+
+
+def assets(html: bytes) -> list[str]:
+    """What a browser loads with the page: stylesheets, scripts and every picture's src."""
+    return [html_unescape(m.group(1).decode()) for m in ASSET.finditer(html) if m.group(1).startswith(b"/")]
+
+
+def view(client, path, tally, conditional=None):
+    """Load the page and everything it references, six at a time as a browser does.
+    Returns (html, bytes, ms), or None on an error. `conditional` maps an asset to the
+    validator a browser would revalidate it with (a repeat view)."""
+    start = time.perf_counter()
+    status, html = client.request(path)
+    if not tally.count(status):
+        return None
+    urls = assets(html)
+
+    def fetch(url):
+        headers = {"If-None-Match": conditional[url]} if conditional and url in conditional else {}
+        return client.fetch(url, headers)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(fetch, urls))
+    ms = (time.perf_counter() - start) * 1000
+    ok = all(tally.count(status, ok=(200, 304)) for status, _, _ in answers)
+    size = len(html) + sum(len(body) for _, body, _ in answers)
+    return (html, size, ms, dict(zip(urls, (etag for _, _, etag in answers)))) if ok else None
+
+
+def confirm_all(base, links, args, tally, deadline, spread=0.0):
+    """Every party opens its link (all at once, or each at a random moment within `spread`
+    seconds), loads the page as a browser does, reads, and confirms.
+    Returns (confirmed, seconds, view latencies, confirm latencies, bytes per view)."""
+    views, confirms, sizes = [], [], []
 
     def party(url):
+        time.sleep(random.uniform(0, spread))
         if time.monotonic() > deadline:
             return False
         client = Client(base)
         path = urllib.parse.urlsplit(url).path
-        status, html = client.request(path)
-        if not tally.count(status):
+        loaded = view(client, path, tally)
+        if loaded is None:
             return False
+        html, size, ms, _ = loaded
+        with tally.lock:
+            views.append(ms)
+            sizes.append(size)
         time.sleep(random.uniform(*args.think))  # reading the agreement, typing the place
         form = {
             "csrf_token": client.csrf(html),
@@ -201,30 +260,63 @@ def confirm_all(base, links, args, tally, deadline):
         status, _ = client.request(path + "/bekrafta", form)
         if tally.count(status):
             with tally.lock:
-                latencies.append((time.perf_counter() - start) * 1000)
+                confirms.append((time.perf_counter() - start) * 1000)
             return True
         return False
 
     start = time.perf_counter()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.parties) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(links)) as pool:
         confirmed = sum(pool.map(party, links))
-    return confirmed, time.perf_counter() - start, latencies
+    return confirmed, time.perf_counter() - start, views, confirms, sizes
 
 
-def run(base, token, password, args, instance):
-    def send_agreements(first):
+def server_cpu_seconds(pid) -> float:
+    """CPU time of gunicorn's master and workers (not of the LibreOffice processes they start)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for p in [pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def repeat_view_cpu_ms(base, url, count, tally, server_pid) -> float:
+    """Server CPU per repeat view: the page again, and every asset revalidated (304)."""
+    client = Client(base)
+    path = urllib.parse.urlsplit(url).path
+    first = view(client, path, tally)
+    if first is None:
+        return None
+    etags = first[3]
+    for _ in range(3):  # warm: the process caches the rendition row and text
+        view(client, path, tally, etags)
+    before = server_cpu_seconds(server_pid)
+    for _ in range(count):
+        view(client, path, tally, etags)
+    return round((server_cpu_seconds(server_pid) - before) * 1000 / count, 1)
+
+
+def run(base, token, password, args, instance, server_pid):
+    def send_agreements(first, count, parties):
         links = []
-        for n in range(first, first + args.agreements):
-            created = api(base, token, "/api/agreements", agreement(n, args.parties))
+        for n in range(first, first + count):
+            created = api(base, token, "/api/agreements", agreement(n, parties))
             links += [link["url"] for link in api(base, token, f"/api/agreements/{created['id']}/send")["links"]]
         return links
 
-    quiet_links, busy_links = send_agreements(0), send_agreements(args.agreements)
+    quiet_links = send_agreements(0, args.agreements, args.parties)
+    busy_links = send_agreements(args.agreements, args.agreements, args.parties)
+    repeat_link = send_agreements(50, 1, 2)[0]
+    big_links = send_agreements(60, 1, args.big_parties) if args.big_parties else []
     draft_id = api(base, token, "/api/agreements", agreement(99, 3))["id"]
     deadline = time.monotonic() + args.max_seconds
     tally = Tally()
 
-    _, _, quiet_ms = confirm_all(base, quiet_links, args, tally, deadline)
+    _, _, quiet_views, quiet_ms, sizes = confirm_all(base, quiet_links, args, tally, deadline)
 
     stop = threading.Event()
 
@@ -247,31 +339,50 @@ def run(base, token, password, args, instance):
     for t in preview_threads:
         t.start()
     time.sleep(2)  # previews under way before the parties arrive
-    confirmed, seconds, busy_ms = confirm_all(base, busy_links, args, tally, deadline)
+    confirmed, seconds, busy_views, busy_ms, busy_sizes = confirm_all(base, busy_links, args, tally, deadline)
     stop.set()
     for t in preview_threads:
         t.join()
     minutes = (time.monotonic() - started) / 60
 
+    cpu_ms = repeat_view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid)
+    big = confirm_all(base, big_links, args, tally, deadline, spread=args.big_spread) if big_links else None
+
     db = sqlite3.connect(f"file:{instance / 'avtal.sqlite3'}?mode=ro", uri=True)
     rows, distinct = db.execute("SELECT count(*), count(DISTINCT link_id) FROM confirmations").fetchone()
     used = db.execute("SELECT count(*) FROM signing_links WHERE used_at IS NOT NULL").fetchone()[0]
     db.close()
-    made = len(quiet_ms) + len(busy_ms)
-    return {
+    made = len(quiet_ms) + len(busy_ms) + (len(big[3]) if big else 0)
+    result = {
         "requests": tally.requests,
         "errors": tally.errors,
         "error_statuses": dict(tally.error_statuses),
         "parties": args.parties,
         "think_s": list(args.think),
-        "confirmations": made,
-        "confirm_rps": round(confirmed / seconds, 1),
+        "view_p50_ms": percentile(busy_views, 0.5),
+        "view_p99_ms": percentile(busy_views, 0.99),
         "confirm_p50_ms": percentile(busy_ms, 0.5),
         "confirm_p99_ms": percentile(busy_ms, 0.99),
+        "view_p50_ms_without_previews": percentile(quiet_views, 0.5),
+        "view_p99_ms_without_previews": percentile(quiet_views, 0.99),
         "confirm_p99_ms_without_previews": percentile(quiet_ms, 0.99),
+        "bytes_per_view": round(statistics.median(sizes + busy_sizes)),
+        "server_cpu_ms_per_repeat_view": cpu_ms,
+        "confirm_rps": round(confirmed / seconds, 1),
         "render_per_min": round(tally.previews / minutes, 1),
-        "confirmations_in_db_once": rows == distinct == used == made == len(quiet_links) + len(busy_links),
+        "confirmations_in_db_once": rows == distinct == used == made,
     }
+    if big:
+        _, big_seconds, big_views, big_ms, _ = big
+        result.update(
+            big_parties=args.big_parties,
+            big_views=len(big_views),
+            big_seconds=round(big_seconds, 1),
+            big_view_p50_ms=percentile(big_views, 0.5),
+            big_view_p99_ms=percentile(big_views, 0.99),
+            big_confirm_p99_ms=percentile(big_ms, 0.99),
+        )
+    return result
 
 
 if __name__ == "__main__":
