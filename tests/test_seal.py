@@ -197,7 +197,6 @@ def test_seal_is_an_incremental_update_of_the_unsealed_pdf(app, office, iop_data
     pdf, _ = render_agreement_pdf(validate_agreement(iop_data), office, app.extensions["files"], pdfa=True)
     sealed = seal.seal_pdf(pdf)
     assert sealed.startswith(pdf) and len(sealed) > len(pdf)
-    assert seal.without_seal(sealed) == pdf
     assert app.extensions["seal"].level == "PAdES B-B"
     assert seal_status(sealed, app.extensions["seal"]).timestamp_validity is None
 

@@ -29,7 +29,6 @@ from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
-from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -125,19 +124,6 @@ def outside_event_loop(call):
         return call()
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(call).result()
-
-
-def without_seal(pdf: bytes) -> bytes:
-    """The bytes as they were before the seal was appended, e.g. to merge a frozen
-    version's pages into the final PDF without its (then broken) seal field."""
-    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-    if not reader.embedded_signatures:
-        return pdf
-    before = reader.embedded_signatures[0].signed_revision - 1
-    end = pdf.index(b"%%EOF", reader.xrefs.get_startxref_for_revision(before)) + len(b"%%EOF")
-    while pdf[end : end + 1] in (b"\r", b"\n"):
-        end += 1
-    return pdf[:end]
 
 
 def _producer_as_pyhanko_writes_it(writer):
