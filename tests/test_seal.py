@@ -27,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from service import create_app
+from service import create_app, verification
 from service import migrate as migrations
 from service.documents import seal
 from service.models import Agreement, Version
@@ -290,3 +290,92 @@ def test_a_configured_organisation_key_is_used(tmp_path, office, monkeypatch):
     with pytest.raises(seal.SealError) as refused:
         app_with(tmp_path, office, monkeypatch, SEAL_P12=str(path), SEAL_PASSWORD="fel")
     assert refused.value.message == "Sigillnyckeln kunde inte öppnas: kontrollera filen och lösenordet."
+
+
+# --- B-LT: a seal certificate that names where its revocation list is ---
+
+
+def organisation_pki(crl_url):
+    """A root CA, a seal certificate naming `crl_url`, and the root's (empty) CRL, DER-encoded."""
+    now = datetime.datetime.now(datetime.UTC)
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Testregionens rot-CA")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    seal_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Region Testland")]))
+        .issuer_name(root_name)
+        .public_key(seal_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .add_extension(x509.CRLDistributionPoints([point]), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    crl = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root_name)
+        .last_update(now - datetime.timedelta(hours=1))
+        .next_update(now + datetime.timedelta(days=1))
+        .sign(root_key, hashes.SHA256())
+    )
+    p12 = pkcs12.serialize_key_and_certificates(b"seal", seal_key, leaf, [root], serialization.NoEncryption())
+    return p12, crl.public_bytes(serialization.Encoding.DER)
+
+
+@pytest.fixture
+def crl_server():
+    """An HTTP server on loopback serving one CRL; yields (url, set the CRL, request count)."""
+    served = {"crl": b"", "requests": 0}
+
+    @Request.application
+    def crl(request):
+        served["requests"] += 1
+        return Response(served["crl"], content_type="application/pkix-crl")
+
+    server = make_server("127.0.0.1", 0, crl, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/root.crl", served
+    server.shutdown()
+    thread.join()
+
+
+def test_a_certificate_naming_its_crl_gets_revocation_info_embedded_b_lt(
+    tmp_path, office, monkeypatch, iop_data, crl_server
+):
+    from service.documents import render_agreement_pdf
+    from service.schema import validate_agreement
+
+    url, served = crl_server
+    p12, served["crl"] = organisation_pki(url)
+    (tmp_path / "org.p12").write_bytes(p12)
+    app = app_with(tmp_path, office, monkeypatch, SEAL_P12=str(tmp_path / "org.p12"))
+    sealer = app.extensions["seal"]
+    assert sealer.level == "PAdES B-LT"
+
+    pdf, _ = render_agreement_pdf(validate_agreement(iop_data), office, app.extensions["files"], pdfa=True)
+    sealed = seal.seal_pdf(pdf)
+    assert served["requests"] >= 1  # fetched at sealing time, from where the certificate says
+    with pikepdf.open(io.BytesIO(sealed)) as doc:
+        assert len(doc.Root.DSS.CRLs) >= 1 and len(doc.Root.DSS.Certs) >= 2
+    status = seal_status(sealed, sealer)
+    assert status.intact and status.valid and status.trusted and status.docmdp_ok
+    assert pdfa_problems(sealed) == []
+    with app.extensions["db"].session() as session:
+        result = verification.verify_pdf(session, sealer, sealed)
+    assert result.intact and result.covers_whole_file and result.ours and not result.self_signed
