@@ -185,7 +185,7 @@ def test_iop_final_reads_as_signed(app, iop_data):
     assert_appendix(text, iop_data, frozen)
 
 
-@pytest.mark.parametrize("count", [60])
+@pytest.mark.parametrize("count", [200])
 def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, count):
     data = many_parties(halland_data, count)
     pdf, _, dates = complete(app, data)

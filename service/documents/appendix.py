@@ -127,7 +127,7 @@ def _own_header(section, text, registration_number, width):
         bottom.set(qn(f"w:{key}"), value)
     borders = OxmlElement("w:pBdr")
     borders.append(bottom)
-    p._p.get_or_add_pPr().append(borders)
+    p._p.get_or_add_pPr().insert_element_before(borders, "w:shd", "w:tabs", "w:spacing", "w:ind", "w:jc", "w:rPr")
 
 
 def _party_rows(parties):
