@@ -16,7 +16,7 @@ from . import audit, final, listing, renditions, signing
 from .documents import render_agreement_pdf
 from .documents.fill import builtin_template
 from .documents.seal import seal_pdf
-from .models import Agreement, FinalDocument, Party, Version, utcnow
+from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
@@ -67,6 +67,8 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
     _store_data(files, agreement, draft)
     session.add(agreement)
     session.flush()
+    if user is not None:
+        session.add(AgreementHandler(agreement_id=agreement.id, user_id=user.id, added_by_id=user.id))
     _sync_parties(session, agreement)
     audit.record(session, "created", actor, agreement.id, data_sha256=agreement.data_sha256)
     return agreement
@@ -148,6 +150,18 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
             for party in _sync_parties(session, agreement)
         ]
         return agreement, issued
+
+
+def handlers(session, agreement) -> list[User]:
+    """The agreement's handläggare: its creator and the colleagues added to it, in that order."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(AgreementHandler, AgreementHandler.user_id == User.id)
+            .where(AgreementHandler.agreement_id == agreement.id)
+            .order_by(AgreementHandler.id)
+        )
+    )
 
 
 def get_agreement(session, agreement_id) -> Agreement:

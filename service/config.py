@@ -59,7 +59,9 @@ def load(instance_path: str) -> dict:
         "JOBS_PATH": env("AVTAL_JOBS_PATH", str(instance / "jobs.sqlite3")),
         "LINK_MAX_AGE_DAYS": int(env("AVTAL_LINK_MAX_AGE_DAYS", "30")),
         "REMINDER_DAYS_BEFORE": int(env("AVTAL_REMINDER_DAYS_BEFORE", "5")),
-        "PUBLIC_URL": env("AVTAL_PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Every absolute link (emails, the links page, the API) is built on this, never on
+        # the Host header; scripts/serve --production requires it, the default is the bind address.
+        "PUBLIC_URL": env("AVTAL_PUBLIC_URL") or f"http://{env('AVTAL_BIND', '127.0.0.1:5000')}",
         "SMTP_HOST": env("AVTAL_SMTP_HOST", ""),
         "SMTP_PORT": int(env("AVTAL_SMTP_PORT", "25")),
         "MAIL_FROM": env("AVTAL_MAIL_FROM", "avtal@localhost"),

@@ -17,10 +17,11 @@ from .documents.appendix import Evidence, PartyEvidence, append_appendix
 from .documents.assemble import append_document, attach_file, ensure_styles
 from .documents.fill import agreement_context, fill_agreement, fill_signing_sheet, signature_context
 from .documents.seal import seal_pdf
-from .formatting import local_time
-from .models import Agreement, FinalDocument
+from .formatting import local_time, xml_text
+from .models import Agreement, AuditEvent, FinalDocument, SigningLink
 from .schema import validate_agreement
 
+MAX_ATTEMPTS = 5  # then the sweep stops retrying and the officials are told
 OTHER_EVENTS = ("revoked", "declined", "party_added")  # the rest is shown per party or in the text
 
 
@@ -30,7 +31,11 @@ def _signatures(parties, confirmations) -> dict:
         c = confirmations.get(party.id)
         if c:
             by_position[party.position] = signature_context(
-                c.place, local_time(c.created_at).date(), c.signer_name, c.signer_title, c.created_at
+                xml_text(c.place),
+                local_time(c.created_at).date(),
+                xml_text(c.signer_name),
+                xml_text(c.signer_title),
+                c.created_at,
             )
     return by_position
 
@@ -46,8 +51,9 @@ def _final_exists(session, agreement_id, confirmation_count) -> bool:
     )
 
 
-def _party_evidence(parties, confirmations, events) -> list[PartyEvidence]:
-    """Per confirming party: where its link went, who sent it, when it was opened and confirmed."""
+def _party_evidence(session, parties, confirmations, events) -> list[PartyEvidence]:
+    """Per confirming party: where its link went, who sent it, when it was opened and confirmed.
+    Text stored before the forms refused XML-illegal characters is made printable."""
     issued = {e.details.get("link_id"): e for e in events if e.event == "link_issued"}
     opens = {}
     for e in events:
@@ -59,20 +65,22 @@ def _party_evidence(parties, confirmations, events) -> list[PartyEvidence]:
         if c is None:
             continue
         sent, opened = issued.get(c.link_id), opens.get(c.link_id, [])
+        link = session.get(SigningLink, c.link_id)
         evidence.append(
             PartyEvidence(
-                party=party.name,
+                party=xml_text(party.name),
                 org_number=party.org_number,
-                email=party.contact_email,
-                signer=", ".join(x for x in (c.signer_name, c.signer_title) if x),
-                place=c.place,
+                email=xml_text(party.contact_email),
+                signer=xml_text(", ".join(x for x in (c.signer_name, c.signer_title) if x)),
+                place=xml_text(c.place),
                 confirmed_at=c.created_at,
-                ip=c.ip,
-                browser=c.user_agent,
+                ip=xml_text(c.ip),
+                browser=xml_text(c.user_agent),
                 sent_at=sent.created_at if sent else None,
-                sent_by=audit.actor_label(sent.actor) if sent else "",
+                sent_by=xml_text(audit.actor_label(sent.actor)) if sent else "",
                 opened_at=opened[0].created_at if opened else None,
-                opened_count=len(opened),
+                # every open is counted on the link; the audit trail notes one per day
+                opened_count=max(link.open_count, len(opened)),
             )
         )
     return evidence
@@ -102,13 +110,13 @@ def gather(session, agreement) -> dict:
             frozen_at=version.created_at,
             frozen_sha256=version.pdf_sha256,
             attachment_name=f"avtal-version-{version.number}.pdf",
-            parties=_party_evidence(parties, confirmations, events),
+            parties=_party_evidence(session, parties, confirmations, events),
             events=[
                 {
                     "at": e.created_at,
                     "label": audit.EVENT_LABELS.get(e.event, e.event),
-                    "party": e.details.get("party", ""),
-                    "ip": e.ip,
+                    "party": xml_text(e.details.get("party", "")),
+                    "ip": xml_text(e.ip),
                 }
                 for e in events
                 if e.event in OTHER_EVENTS
@@ -197,7 +205,41 @@ def current_final(session, agreement) -> FinalDocument | None:
     ).first()
 
 
+def failed_attempts(session, agreement_id, confirmation_count) -> int:
+    """How often the final PDF of this state (its number of confirmations) has failed."""
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.agreement_id == agreement_id, AuditEvent.event == "final_failed")
+    )
+    return sum(1 for e in events if e.details.get("confirmations") == confirmation_count)
+
+
+def record_failure(db, agreement_id, error) -> int:
+    """Note a failed attempt in the audit trail; returns how many this state has had."""
+    with db.session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        count = len(signing.confirmations_by_party(session, agreement))
+        audit.record(session, "final_failed", audit.SYSTEM, agreement_id, confirmations=count, error=repr(error)[:300])
+        return failed_attempts(session, agreement_id, count)
+
+
+def _gave_up(session, agreement) -> bool:
+    """Whether the final PDF of the agreement's present state failed MAX_ATTEMPTS times."""
+    count = len(signing.confirmations_by_party(session, agreement))
+    return failed_attempts(session, agreement.id, count) >= MAX_ATTEMPTS
+
+
+def final_problem(session, agreement) -> str | None:
+    """What the agreement page says when its final PDF could not be made and is no longer retried."""
+    if agreement.status != "completed" or current_final(session, agreement) or not _gave_up(session, agreement):
+        return None
+    return (
+        f"Den slutliga PDF:en kunde inte skapas efter {MAX_ATTEMPTS} försök och görs inte om automatiskt. "
+        "Handläggarna har fått e-post. Kontakta tjänstens förvaltning."
+    )
+
+
 def agreements_missing_final(session) -> list[int]:
-    """Completed agreements whose newest state has no final PDF (e.g. a job lost in a crash)."""
+    """Completed agreements whose newest state has no final PDF (e.g. a job lost in a crash),
+    unless making it has already failed MAX_ATTEMPTS times."""
     completed = session.scalars(select(Agreement).where(Agreement.status == "completed"))
-    return [agreement.id for agreement in completed if current_final(session, agreement) is None]
+    return [a.id for a in completed if current_final(session, a) is None and not _gave_up(session, a)]

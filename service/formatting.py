@@ -126,3 +126,13 @@ FILTERS = {
     "antal": number_word,
     "join_sv": join_sv,
 }
+
+
+_NOT_IN_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value) -> str:
+    """Text as a Word document can hold it. Characters XML 1.0 forbids (U+FFFE, most
+    control characters, lone surrogates) become U+FFFD, so that text stored before the
+    forms refused them can still be printed instead of failing the final PDF."""
+    return _NOT_IN_XML.sub("\ufffd", str(value))

@@ -30,7 +30,8 @@ class Jobs:
         self.app = app
         self.huey = SqliteHuey("avtal", filename=app.config["JOBS_PATH"], results=False)
         self.consumer = None
-        self.assemble_task = self.huey.task(retries=3, retry_delay=10, name="assemble_final")(self._assemble)
+        # Retried by the sweep, at most final.MAX_ATTEMPTS times for each state of an agreement.
+        self.assemble_task = self.huey.task(name="assemble_final")(self._assemble)
         self.huey.periodic_task(crontab(minute="*"), name="sweep")(self.sweep)
         self.fan_out_task = self.huey.task(name="webhook_fan_out")(self._fan_out)
         self.deliver_task = self.huey.task(name="webhook_deliver")(self._deliver)
@@ -38,15 +39,25 @@ class Jobs:
 
     def _assemble(self, agreement_id):
         app = self.app
+        db = app.extensions["db"]
         with app.app_context():
-            document = final.assemble_final(
-                app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id
-            )
+            try:
+                document = final.assemble_final(db, app.extensions["files"], app.extensions["office"], agreement_id)
+            except Exception as exc:  # whatever failed, the attempt counts
+                log.exception("final PDF of agreement %s failed", agreement_id)
+                if final.record_failure(db, agreement_id, exc) == final.MAX_ATTEMPTS:
+                    mail.send_final_failed_notice(app, agreement_id)
+                return
             if document is not None:
                 mail.send_final_links(app, document.id)
 
     def enqueue_final(self, agreement_id):
-        self.assemble_task(agreement_id)
+        """Queue the final PDF, unless it is already waiting in the queue."""
+        if agreement_id not in self._queued_finals():
+            self.assemble_task(agreement_id)
+
+    def _queued_finals(self) -> set[int]:
+        return {task.args[0] for task in self.huey.pending() if task.name == "assemble_final"}
 
     def sweep(self):
         app = self.app

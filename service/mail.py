@@ -9,12 +9,15 @@ returned, never raised: the links are in the database whether or not mail got ou
 import logging
 import smtplib
 from datetime import timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
 from . import audit
+from .agreements import handlers
 from .formatting import local_time
 from .models import Agreement, Party, SigningLink, User, Version, utcnow
 
@@ -24,19 +27,27 @@ SMTP_TIMEOUT = 10
 SIGNATURE = "Med vänlig hälsning\nAvtalstjänsten"
 
 
+def absolute_url(app, path) -> str:
+    """A link to `path` on this service, always on PUBLIC_URL: never on a host that a request
+    named in its Host header, which an attacker chooses."""
+    return app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def sign_link(app, token) -> str:
+    """The party's link."""
+    return absolute_url(app, f"/sign/{token}")
+
+
 def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -> list[str]:
     """Email each party with a contact address its link; returns the addresses that failed.
 
-    `sender` is the official's email address. `url_for_token` turns a token into the
-    link (the web views pass `sign_url`); by default it is PUBLIC_URL/sign/<token>.
-    Call it after the links' transaction has committed.
+    `sender` is the official's email address. Call it after the links' transaction has committed.
     """
     if not app.config["SMTP_HOST"]:
         return []
-    url_for_token = url_for_token or (lambda token: f"{app.config['PUBLIC_URL'].rstrip('/')}/sign/{token}")
+    url_for_token = url_for_token or (lambda token: sign_link(app, token))
     messages = [
-        _message(
-            app,
+        Outgoing(
             issued.party.contact_email,
             f"Avtal att bekräfta: {agreement.title}",
             _link_text(agreement, issued.party, sender, url_for_token(issued.token), issued.expires_at),
@@ -87,7 +98,7 @@ def send_reminders(app) -> int:
     for due in _due_reminders(app):
         if not _claim(app, due.link_id):
             continue
-        message = _message(app, due.contact_email, f"Påminnelse: {due.title}", _reminder_text(due))
+        message = Outgoing(due.contact_email, f"Påminnelse: {due.title}", _reminder_text(due))
         if _deliver(app, [message]):
             _release(app, due.link_id)
             continue
@@ -197,39 +208,74 @@ det för signering igen.
 
 {SIGNATURE}
 """
-    return _deliver(app, [_message(app, official.email, f"Avböjt: {agreement.title}", text)])
+    return _deliver(app, [Outgoing(official.email, f"Avböjt: {agreement.title}", text)])
 
 
-def _message(app, to, subject, text, reply_to=None) -> EmailMessage:
+def send_final_failed_notice(app, agreement_id) -> list[str]:
+    """Tell the agreement's officials that its final PDF could not be made and is no longer retried."""
+    if not app.config["SMTP_HOST"]:
+        return []
+    with app.extensions["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        title, recipients = agreement.title, [user.email for user in handlers(session, agreement)]
+    text = f"""Hej!
+
+Alla parter har bekräftat avtalet "{title}", men den slutliga PDF:en kunde inte skapas, \
+trots flera försök. Tjänsten försöker inte längre automatiskt.
+
+Bekräftelserna är sparade och ingenting har gått förlorat. Kontakta tjänstens förvaltning, \
+så att felet kan rättas och den slutliga PDF:en skapas.
+
+{SIGNATURE}
+"""
+    return _deliver(app, [Outgoing(to, f"Slutlig PDF saknas: {title}", text) for to in recipients])
+
+
+class Outgoing(NamedTuple):
+    to: str
+    subject: str
+    text: str
+    reply_to: str | None = None
+    attachments: tuple[tuple[str, bytes], ...] = ()  # (file name, PDF bytes)
+
+
+def _message(app, outgoing: Outgoing) -> EmailMessage:
+    """The message to exactly the mailbox `to`. Address takes one plain address only and
+    raises ValueError on a list, a display name or angle brackets, which an address
+    stored before the forms refused them could still hold."""
     sender = app.config["MAIL_FROM"]
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = to
-    message["Subject"] = " ".join(subject.split())  # a title must not break the header
+    message["To"] = Address(addr_spec=outgoing.to)
+    message["Subject"] = " ".join(outgoing.subject.split())  # a title must not break the header
     message["Date"] = format_datetime(local_time(utcnow()))
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
-    if reply_to:
-        message["Reply-To"] = reply_to
-    message.set_content(text)
+    if outgoing.reply_to:
+        message["Reply-To"] = outgoing.reply_to
+    message.set_content(outgoing.text)
+    for filename, pdf in outgoing.attachments:
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
 
 
-def _deliver(app, messages) -> list[str]:
-    """Send over one connection; log and return the recipients that could not be reached."""
+def _deliver(app, messages: list[Outgoing]) -> list[str]:
+    """Send over one connection, each message to its one recipient alone; log and return
+    the recipients that could not be reached."""
     if not messages:
         return []
     try:
         smtp = smtplib.SMTP(app.config["SMTP_HOST"], app.config["SMTP_PORT"], timeout=SMTP_TIMEOUT)
     except OSError:
         log.exception("Could not connect to SMTP server %s:%s", app.config["SMTP_HOST"], app.config["SMTP_PORT"])
-        return [str(m["To"]) for m in messages]
+        return [m.to for m in messages]
     failed = []
-    for message in messages:
+    for outgoing in messages:
         try:
-            smtp.send_message(message)
-        except OSError:  # smtplib's errors are OSErrors too
-            log.exception("Could not send mail to %s", message["To"])
-            failed.append(str(message["To"]))
+            message = _message(app, outgoing)
+            smtp.send_message(message, to_addrs=[message["To"].addresses[0].addr_spec])
+        except (OSError, ValueError):  # smtplib's errors are OSErrors too
+            log.exception("Could not send mail to %r", outgoing.to)
+            failed.append(outgoing.to)
     try:
         smtp.quit()
     except OSError:
@@ -259,9 +305,8 @@ får ni det slutliga avtalet med en egen länk.
 
 {SIGNATURE}
 """
-    message = _message(app, to, f"Kvitto: {agreement.title}", text)
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"avtal-version-{version.number}.pdf")
-    return _deliver(app, [message])
+    attachment = (f"avtal-version-{version.number}.pdf", pdf)
+    return _deliver(app, [Outgoing(to, f"Kvitto: {agreement.title}", text, attachments=(attachment,))])
 
 
 def send_final_links(app, document_id) -> list[str]:
@@ -272,16 +317,15 @@ def send_final_links(app, document_id) -> list[str]:
     if not app.config["SMTP_HOST"]:
         return []
     serializer = receipts.final_serializer(app.config["SECRET_KEY"])
-    base = app.config["PUBLIC_URL"].rstrip("/")
     days = app.config["LINK_MAX_AGE_DAYS"]
     with app.extensions["db"].session() as session:
         document = session.get(FinalDocument, document_id)
         title = document.agreement.title
         messages = []
         for confirmation, party, address in receipts.final_recipients(session, document):
-            url = f"{base}/sign/slutligt/{receipts.final_token(serializer, confirmation.id, document.id)}"
+            url = absolute_url(app, f"/sign/slutligt/{receipts.final_token(serializer, confirmation.id, document.id)}")
             text = _final_text(title, party.name, url, days)
-            messages.append(_message(app, address, f"Avtalet är klart: {title}", text))
+            messages.append(Outgoing(address, f"Avtalet är klart: {title}", text))
     return _deliver(app, messages)
 
 

@@ -68,8 +68,19 @@ def _check_org_number(value: str) -> str:
     return f"{digits[:6]}-{digits[6:]}"
 
 
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_MAILBOX = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@(?:{_LABEL}\.)+{_LABEL}")
+
+
+def is_mailbox(value: str) -> bool:
+    """One plain mailbox (local@domain) and nothing else: no list, display name or brackets,
+    so that mail to it reaches exactly one recipient."""
+    return _MAILBOX.fullmatch(value) is not None
+
+
 def _check_email(value: str) -> str:
-    if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+    if value and not is_mailbox(value):
         raise ValueError("email")
     return value
 

@@ -19,6 +19,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import distinct, func, select, update
 
 from . import audit
+from .formatting import local_time
 from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
 
 LINK_SALT = "avtal.signing-link.v1"
@@ -192,10 +193,22 @@ def _party_actor(link, client) -> audit.Actor:
 
 
 def open_link(session, serializer, token, client) -> SigningLink:
-    """What a GET of the party's page does: check, and note that the link was opened."""
+    """What a GET of the party's page does: check, and note that the link was opened.
+
+    Every open is counted on the link; the audit trail (and so the final PDF's appendix)
+    notes only the first open of each day, so reloading a page cannot grow either.
+    """
     link = check_link(session, serializer, token)
-    actor = _party_actor(link, client)
-    audit.record(session, "link_opened", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
+    now = utcnow()
+    first_today = link.last_opened_at is None or local_time(link.last_opened_at).date() != local_time(now).date()
+    session.execute(
+        update(SigningLink)
+        .where(SigningLink.id == link.id)
+        .values(open_count=SigningLink.open_count + 1, last_opened_at=now)
+    )
+    if first_today:
+        actor = _party_actor(link, client)
+        audit.record(session, "link_opened", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
     return link
 
 

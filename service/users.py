@@ -12,6 +12,7 @@ from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import ApiToken, User, utcnow
+from .schema import is_mailbox
 
 ROLES = ("official", "archivist", "admin")
 ROLE_NAMES = {"official": "handläggare", "archivist": "arkivarie", "admin": "administratör"}
@@ -37,7 +38,7 @@ def create_user(session, email: str, role: str, password: str) -> User:
     email = normalize_email(email)
     if role not in ROLES:
         raise UserError(f"Okänd roll: {role}. Välj en av {', '.join(ROLES)}.")
-    if "@" not in email:
+    if not is_mailbox(email):
         raise UserError("Ange en giltig e-postadress.")
     if len(password) < 10:
         raise UserError("Lösenordet måste ha minst 10 tecken.")

@@ -65,12 +65,12 @@ def test_unknown_agreement_is_404(client, api_token):
     assert response.status_code == 404 and response.json["message"] == "Avtalet finns inte."
 
 
-def test_status_of_a_sent_agreement(client, api_token, iop_data):
+def test_status_of_a_sent_agreement(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     assert status["status"] == "sent" and status["version"] == 1
     assert [p["status"] for p in status["parties"]] == ["pending", "pending"]
-    assert all(link["url"].startswith("http://localhost/sign/") for link in links)
+    assert all(link["url"].startswith(app.config["PUBLIC_URL"] + "/sign/") for link in links)
 
 
 def test_final_pdf_before_completion_is_404(client, api_token, iop_data):

@@ -128,7 +128,7 @@ def test_service_killed_between_last_confirmation_and_final_pdf(app, client, api
             assert http_confirm(f"http://127.0.0.1:{port}" + path_of(link["url"]), place) == 200
         # The last confirmation queued the job in instance/jobs.sqlite3; deliver it twice,
         # as a queue may after a crash, then kill the service before any consumer ran.
-        app.extensions["jobs"].enqueue_final(agreement_id)
+        app.extensions["jobs"].assemble_task(agreement_id)  # past enqueue_final, which queues it once
         assert app.extensions["jobs"].pending() == 2
     finally:
         service.send_signal(signal.SIGKILL)

@@ -3,14 +3,19 @@ attacker with a link, an official's account or a template tried, and what they n
 
 import os
 import stat
+import subprocess
 
 import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
 
-from service import create_app
+from service import agreements, create_app, final, mail, users
 from service import migrate as migrations
+from service.audit import Actor
+from service.models import Agreement, AuditEvent, Confirmation, User, Version
 
-from .conftest import csrf_token, login
-from .test_signing import bearer, confirm, create_and_send, final_pdf
+from .conftest import ROOT, csrf_token, flat, free_port, login, pdf_text
+from .test_signing import bearer, confirm, count, create_and_send, final_pdf, path_of
 
 
 def login_with_next(client, email, password, next_query):
@@ -138,3 +143,161 @@ def test_instance_folder_and_files_are_private(app, client, api_token, iop_data)
     assert stored and {mode(path) for path in stored} == {0o400}
     folders = [root for root, _, _ in os.walk(app.config["STORAGE_DIR"])]
     assert {mode(folder) for folder in folders} == {0o700}
+
+
+# --- 10. email addresses with RFC specials ---
+
+
+class Envelopes:
+    """An aiosmtpd handler keeping each message's envelope recipients: who really gets it."""
+
+    def __init__(self):
+        self.recipients = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.recipients.append(list(envelope.rcpt_tos))
+        return "250 OK"
+
+
+@pytest.fixture
+def envelopes(app):
+    handler = Envelopes()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
+    yield handler
+    controller.stop()
+
+
+@pytest.mark.parametrize(
+    "address", ["first,second@example.se", "a@b.se>,<c@example.se", "Anna <anna@example.se>", '"a b"@example.se']
+)
+def test_only_one_plain_mailbox_is_accepted(client, api_token, iop_data, address):
+    """A draft may hold an unfinished address; sending refuses it."""
+    iop_data["parties"][1]["contact_email"] = address
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    response = created
+    if created.status_code == 201:
+        response = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(api_token))
+    assert response.status_code in (409, 422), response.json
+    assert "inte en giltig e-postadress" in str(response.json)
+
+
+def test_users_are_refused_an_address_list(runner):
+    result = runner.invoke(args=["users", "create", "--email", "first,second@example.se", "--role", "official"])
+    assert result.exit_code == 1 and "giltig e-postadress" in result.output
+
+
+def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_data, envelopes):
+    with app.extensions["db"].session() as session:  # stored before addresses were checked
+        session.add(User(email="first,second@example.se", role="official", password_hash="x"))
+    with app.extensions["db"].session() as session:
+        creator = session.scalar(select(User).where(User.email == "first,second@example.se"))
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, creator, Actor("system"))
+        agreement_id, party = agreement.id, agreement.parties[0]
+    assert mail.send_decline_notice(app, agreement, party, "Nej.") == ["first,second@example.se"]
+    assert mail.send_final_failed_notice(app, agreement_id) == ["first,second@example.se"]
+    assert envelopes.recipients == []
+
+
+# --- 11. links built from the Host header ---
+
+
+def test_links_ignore_the_host_header(app, client, iop_data, make_user, envelopes):
+    app.config["PUBLIC_URL"] = "https://avtal.region.example.se"
+    user, password = make_user("official", "anna@example.se")
+    with app.extensions["db"].session() as session:
+        token = users.issue_api_token(session, session.get(User, user.id))
+    evil = {"base_url": "http://evil.example"}
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(token), **evil)
+    sent = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(token), **evil)
+    assert [link["url"].split("/sign/")[0] for link in sent.json["links"]] == ["https://avtal.region.example.se"] * 2
+
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(token))
+    form = {"csrf_token": csrf_token(client.get("/login", **evil).get_data(as_text=True))}
+    client.post("/login", data={**form, "email": "anna@example.se", "password": password}, **evil)
+    overview = client.get(f"/avtal/{created.json['id']}", **evil).get_data(as_text=True)
+    page = client.post(f"/avtal/{created.json['id']}/skicka", data={"csrf_token": csrf_token(overview)}, **evil)
+    html = page.get_data(as_text=True)
+    assert "evil.example" not in html and html.count("https://avtal.region.example.se/sign/") == 2
+    assert len(envelopes.recipients) == 2
+
+
+def test_production_serving_requires_a_public_url():
+    result = subprocess.run(
+        ["scripts/serve", "--production"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "AVTAL_PUBLIC_URL"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "AVTAL_PUBLIC_URL" in result.stderr
+
+
+# --- 2. characters that break the final PDF ---
+
+
+def complete(app, client, api_token, data):
+    """Send and confirm by every party, without running the final job: (agreement id, links)."""
+    agreement_id, links = create_and_send(client, api_token, data)
+    for link in links:
+        assert confirm(client, link["url"], "Malmö").status_code == 200
+    return agreement_id, links
+
+
+def test_stored_noncharacters_do_not_block_the_final_pdf(app, client, api_token, iop_data):
+    agreement_id, _ = complete(app, client, api_token, iop_data)
+    with app.extensions["db"].session() as session:  # stored before the forms refused them
+        session.execute(
+            update(Confirmation).values(signer_name="Anna\ufffeAndersson", place="Malm\ufffe\x0bö", signer_title="\x01")
+        )
+    document = final.assemble_final(
+        app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id
+    )
+    assert document is not None
+    text = pdf_text(app.extensions["files"].get(document.sha256))
+    assert "Andersson" in text and "Verifieringsbilaga" in text
+
+
+# --- 1. a party blocking the final PDF ---
+
+
+def test_reloading_a_link_does_not_grow_the_appendix(app, client, api_token, iop_data, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for _ in range(300):
+        assert client.get(path_of(links[0]["url"])).status_code == 200
+    for link in links:
+        assert confirm(client, link["url"], "Malmö").status_code == 200
+    text = flat(pdf_text(final_pdf(app, client, api_token, agreement_id)))
+    assert text.count("Öppnad första gången") == 2
+    assert "(301 gånger)" in text
+    assert count(app, AuditEvent, AuditEvent.event == "link_opened") == 2
+
+
+def queued_finals(jobs):
+    return [task for task in jobs.huey.pending() if task.name == "assemble_final"]
+
+
+def run_queued(jobs):
+    """Run what the queue holds now, as the consumer would."""
+    while (task := jobs.huey.dequeue()) is not None:
+        jobs.huey.execute(task)
+
+
+def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, client, api_token, iop_data, envelopes):
+    agreement_id, _ = complete(app, client, api_token, iop_data)
+    with app.extensions["db"].session() as session:  # data a later rule refuses: every attempt fails
+        version = session.scalar(select(Version).where(Version.agreement_id == agreement_id))
+        version.data = dict(version.data, notice_months=-1)
+    jobs = app.extensions["jobs"]
+    for _ in range(final.MAX_ATTEMPTS + 3):
+        for _ in range(5):
+            jobs.sweep()
+        assert len(queued_finals(jobs)) <= 1
+        run_queued(jobs)
+    assert queued_finals(jobs) == []
+    assert count(app, AuditEvent, AuditEvent.event == "final_failed") == final.MAX_ATTEMPTS
+    assert envelopes.recipients == [["api@example.se"]]
+    with app.extensions["db"].session() as session:
+        assert "kunde inte skapas efter 5 försök" in final.final_problem(session, session.get(Agreement, agreement_id))

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from .. import agreements, final, idempotency, listing, signing, users
 from ..documents import ConversionError, TemplateFillError
 from ..formatting import local_time
+from ..mail import absolute_url
 from ..schema import SchemaError, agreement_json_schema, missing_for_sending
 from ..storage import StorageError
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
@@ -200,7 +201,7 @@ def _list_item(row) -> dict:
         "status": agreement.status,
         "updated_at": agreement.updated_at.replace(tzinfo=UTC).isoformat(),
         "parties": {"confirmed": confirmed, "total": total},
-        "url": url_for(".show", agreement_id=agreement.id, _external=True),
+        "url": absolute_url(current_app, url_for(".show", agreement_id=agreement.id)),
     }
 
 
@@ -245,7 +246,7 @@ def _final_entry(document):
     """The final PDF of the agreement as it stands, or None (not completed, or still being made)."""
     if document is None:
         return None
-    url = url_for("api.final_pdf", agreement_id=document.agreement_id, _external=True)
+    url = absolute_url(current_app, url_for("api.final_pdf", agreement_id=document.agreement_id))
     return {"number": document.number, "sha256": document.sha256, "url": url}
 
 

@@ -1,8 +1,9 @@
 """Small helpers the views share."""
 
-from flask import Response, current_app, g, request, url_for
+from flask import Response, current_app, g, request
 
 from ..audit import Actor
+from ..mail import sign_link
 
 
 def request_actor(name=None) -> Actor:
@@ -32,8 +33,8 @@ def link_max_age() -> int:
 
 
 def sign_url(token) -> str:
-    """The party's link, on the host the request came to."""
-    return url_for("sign.show", token=token, _external=True)
+    """The party's link, on PUBLIC_URL (never on the request's Host header)."""
+    return sign_link(current_app, token)
 
 
 def attachment(data: bytes, content_type: str, filename: str) -> Response:
