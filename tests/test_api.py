@@ -120,7 +120,7 @@ def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, 
     assert status["final"] == {
         "number": 1,
         "sha256": hashlib.sha256(pdf.data).hexdigest(),
-        "url": f"http://localhost/api/agreements/{agreement_id}/final.pdf",
+        "url": f"{app.config['PUBLIC_URL']}/api/agreements/{agreement_id}/final.pdf",
     }
 
 
