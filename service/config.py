@@ -76,6 +76,8 @@ def load(instance_path: str) -> dict:
         "SEAL_PASSWORD": env("AVTAL_SEAL_PASSWORD", ""),
         "SEAL_ORGANISATION": env("AVTAL_SEAL_ORGANISATION", "Avtalstjänsten"),
         "TSA_URL": env("AVTAL_TSA_URL", ""),
+        # Huey's consumer polls an idle queue ever more slowly, up to this (its own default: 10 s)
+        "JOBS_POLL_MAX_SECONDS": float(env("AVTAL_JOBS_POLL_MAX_SECONDS", "1")),
         # webhooks: 13 attempts, the first retry after 30 s, doubling: tried for 34 hours
         "WEBHOOK_ATTEMPTS": int(env("AVTAL_WEBHOOK_ATTEMPTS", "13")),
         "WEBHOOK_FIRST_RETRY": float(env("AVTAL_WEBHOOK_FIRST_RETRY", "30")),

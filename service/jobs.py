@@ -33,8 +33,9 @@ class Jobs:
         # Retried by the sweep, at most final.MAX_ATTEMPTS times for each state of an agreement.
         self.assemble_task = self.huey.task(name="assemble_final")(self._assemble)
         self.huey.periodic_task(crontab(minute="*"), name="sweep")(self.sweep)
-        self.fan_out_task = self.huey.task(name="webhook_fan_out")(self._fan_out)
-        self.deliver_task = self.huey.task(name="webhook_deliver")(self._deliver)
+        # webhooks go ahead of queued final PDFs: a delivery takes milliseconds, LibreOffice seconds
+        self.fan_out_task = self.huey.task(name="webhook_fan_out", priority=10)(self._fan_out)
+        self.deliver_task = self.huey.task(name="webhook_deliver", priority=10)(self._deliver)
         webhooks.watch_for_events(app.extensions["db"].Session, self.fan_out_task)
 
     def _assemble(self, agreement_id):
@@ -99,7 +100,13 @@ class Jobs:
     def start_consumer(self, workers=1):
         """Run queued and periodic jobs in threads of this process; returns at once."""
         if self.consumer is None:
-            self.consumer = _EmbeddedConsumer(self.huey, workers=workers, periodic=True, check_worker_health=False)
+            self.consumer = _EmbeddedConsumer(
+                self.huey,
+                workers=workers,
+                periodic=True,
+                check_worker_health=False,
+                max_delay=self.app.config["JOBS_POLL_MAX_SECONDS"],  # an idle queue is still looked at this often
+            )
             self.consumer.start()
             self.sweep()  # pick up what a crash left behind without waiting a minute
 

@@ -1,12 +1,14 @@
 """The JSON API's contract: authentication, roles, errors as JSON with Swedish messages."""
 
 import hashlib
+import threading
 
 from sqlalchemy import func, select
 
 from service import final
 from service.models import Agreement, IdempotencyKey, Version
 
+from .conftest import wait_for
 from .test_signing import bearer, confirm, count, create_and_send, path_of
 
 
@@ -169,3 +171,21 @@ def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 422 and again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true" and agreements_count(app) == 0
+
+
+def test_a_retry_while_the_first_request_runs_is_told_to_wait(app, client, api_token, iop_data):
+    agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
+    headers = {**bearer(api_token), "Idempotency-Key": "send-slow"}
+    first = []
+    thread = threading.Thread(
+        target=lambda: first.append(app.test_client().post(f"/api/agreements/{agreement_id}/send", headers=headers))
+    )
+    thread.start()  # LibreOffice renders the PDF meanwhile
+    wait_for(lambda: count(app, IdempotencyKey, IdempotencyKey.status_code.is_(None)) == 1, seconds=30)
+    meanwhile = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
+    thread.join()
+    assert meanwhile.status_code == 409
+    assert meanwhile.json["message"] == "En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund."
+    after = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
+    assert first[0].status_code == after.status_code == 200 and after.json == first[0].json
+    assert count(app, Version, Version.agreement_id == agreement_id) == 1

@@ -10,6 +10,11 @@ from docx import Document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import URLSafeSerializer
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from sqlalchemy import func, select
 
 from service import signing
@@ -165,6 +170,9 @@ def test_a_party_link_reaches_nothing_but_its_own_page(app, client, api_token, i
         assert client.get(path, headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 
+DESCRIBED = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
 def test_api_fuzzed_from_its_openapi_description(app, api_token):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -176,6 +184,7 @@ def test_api_fuzzed_from_its_openapi_description(app, api_token):
         def no_server_error(case):
             response = case.call(headers=bearer(api_token))
             assert response.status_code < 500, (case.method, case.path, response.text)
+            case.validate_response(response, checks=DESCRIBED)  # status, content type and body as documented
             if response.status_code >= 400 and response.headers.get("Content-Type", "").startswith("application/json"):
                 assert response.json()["message"]
 

@@ -325,7 +325,9 @@ def openapi_document() -> dict:
             }
         return out
 
+    components["Status"] = _status_schema()
     id_param = [{"name": "agreement_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    key = [IDEMPOTENCY_KEY_PARAMETER]
     ref = {"$ref": "#/components/schemas/Links"}
     return {
         "openapi": "3.1.0",
@@ -344,33 +346,34 @@ def openapi_document() -> dict:
                 },
                 "post": {
                     "summary": "Skapa ett utkast",
+                    "parameters": key,
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Agreement"}}},
                     },
                     "responses": responses(
-                        201, {"type": "object", "properties": {"id": {"type": "integer"}}}, 400, 401, 403, 413, 422
+                        201, {"type": "object", "properties": {"id": {"type": "integer"}}}, 400, 401, 403, 409, 413, 422
                     ),
                 },
             },
             "/api/agreements/{agreement_id}": {
                 "get": {
-                    "summary": "Status och parternas bekräftelser",
+                    "summary": "Status, parternas bekräftelser och den slutliga PDF:en",
                     "parameters": id_param,
-                    "responses": responses(200, {"type": "object"}, 401, 403, 404),
+                    "responses": responses(200, {"$ref": "#/components/schemas/Status"}, 401, 403, 404),
                 }
             },
             "/api/agreements/{agreement_id}/send": {
                 "post": {
                     "summary": "Lås versionen och skicka länkar",
-                    "parameters": id_param,
-                    "responses": responses(200, ref, 401, 403, 404, 409, 503),
+                    "parameters": id_param + key,
+                    "responses": responses(200, ref, 400, 401, 403, 404, 409, 422, 503),
                 }
             },
             "/api/agreements/{agreement_id}/parties": {
                 "post": {
                     "summary": "Anslut en ny part (överenskommelse)",
-                    "parameters": id_param,
+                    "parameters": id_param + key,
                     "requestBody": {"required": True, "content": {"application/json": {"schema": party}}},
                     "responses": responses(201, ref, 400, 401, 403, 404, 409, 413, 422),
                 }
@@ -378,6 +381,7 @@ def openapi_document() -> dict:
             "/api/agreements/{agreement_id}/final.pdf": {
                 "get": {
                     "summary": "Den senaste slutliga PDF:en",
+                    "description": "409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal.",
                     "parameters": id_param,
                     "responses": {
                         "200": {"description": "PDF", "content": {"application/pdf": {}}},
@@ -386,12 +390,54 @@ def openapi_document() -> dict:
                                 "description": "Fel",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                             }
-                            for s in (401, 403, 404)
+                            for s in (401, 403, 404, 409)
                         },
                     },
                 }
             },
         },
+    }
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    "description": (
+        "Samma nyckel igen ger samma svar utan att något görs två gånger; "
+        "samma nyckel med en annan förfrågan ger 422, medan den första pågår 409."
+    ),
+}
+
+
+def _status_schema() -> dict:
+    final_document = {
+        "type": ["object", "null"],
+        "description": "null tills avtalet är klart och jobbet har gjort dess slutliga PDF",
+        "properties": {"number": {"type": "integer"}, "sha256": {"type": "string"}, "url": {"type": "string"}},
+        "required": ["number", "sha256", "url"],
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "kind": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "string", "enum": list(agreements.STATUS_LABELS)},
+            "version": {"type": ["integer", "null"]},
+            "pdf_sha256": {"type": ["string", "null"]},
+            "parties": {"type": "array", "items": {"type": "object"}},
+            "final": final_document,
+            "final_documents": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"number": {"type": "integer"}, "sha256": {"type": "string"}},
+                },
+            },
+        },
+        "required": ["id", "status", "final"],
     }
 
 
