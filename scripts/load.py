@@ -8,20 +8,22 @@ confirms. Side by side in one run:
 
 1. `--parties` parties open their links at the same moment, with no previews running;
 2. the same again while `--previewers` officials render previews in a loop;
-3. server CPU per repeat view: one page viewed again `--repeat-views` times, every
-   asset revalidated with its ETag, measured from gunicorn's own CPU counters;
+3. server CPU per view, from gunicorn's own CPU counters, over `--repeat-views` views of
+   one page: by new browsers (page and every picture downloaded), and repeat views by one
+   browser (every asset revalidated with its ETag, answered 304);
 4. one agreement with `--big-parties` parties, all opening it within `--big-spread` seconds.
 
 `--think 0 0` makes it a burst with no reading time. Bounded by `--max-seconds`. Prints
 one JSON line last: view_p50_ms and view_p99_ms (page plus everything it loads) and
 confirm_p99_ms with previews running, the same without, bytes_per_view,
-server_cpu_ms_per_repeat_view, big_view_p99_ms, errors, and whether every confirmation
+server_cpu_ms_per_view, server_cpu_ms_per_repeat_view, big_view_p99_ms, errors, and whether every confirmation
 made is in the database exactly once.
 """
 
 import argparse
 import collections
 import concurrent.futures
+import http.client
 import http.cookiejar
 import json
 import os
@@ -80,17 +82,54 @@ class Client:
         except urllib.error.HTTPError as err:
             return err.code, err.read()
 
-    def fetch(self, path, headers):
-        """(status, body, ETag) of a sub-resource."""
-        req = urllib.request.Request(self.base + path, headers=headers)
-        try:
-            with self.opener.open(req, timeout=120) as response:
-                return response.status, response.read(), response.headers.get("ETag")
-        except urllib.error.HTTPError as err:
-            return err.code, err.read(), err.headers.get("ETag")
-
-    def csrf(self, html: bytes) -> str:
+    @staticmethod
+    def csrf(html: bytes) -> str:
         return re.search(rb'name="csrf_token" value="([^"]+)"', html).group(1).decode()
+
+
+class Browser:
+    """One party's browser: its cookies and up to six keep-alive connections, used in parallel."""
+
+    def __init__(self, base):
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.lock = threading.Lock()
+        self.cookies = {}
+        self.idle = []
+
+    def request(self, path, data=None, headers=None):
+        """(status, body, ETag); a form in `data` is POSTed."""
+        headers = dict(headers or {})
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        with self.lock:
+            if self.cookies:
+                headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            reused = self.idle.pop() if self.idle else None
+        conn = reused or http.client.HTTPConnection(self.host, self.port, timeout=120)
+        try:
+            conn.request("GET" if body is None else "POST", path, body=body, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+        except (http.client.HTTPException, ConnectionError):
+            conn.close()
+            if reused is None:
+                raise
+            return self.request(path, data, headers)  # the server had closed an idle connection
+        with self.lock:
+            for value in response.headers.get_all("Set-Cookie") or []:
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+            if response.will_close:
+                conn.close()
+            else:
+                self.idle.append(conn)
+        return response.status, payload, response.headers.get("ETag")
+
+    def close(self):
+        for conn in self.idle:
+            conn.close()
 
 
 def api(base, token, path, payload=None):
@@ -212,14 +251,14 @@ def view(client, path, tally, conditional=None):
     Returns (html, bytes, ms), or None on an error. `conditional` maps an asset to the
     validator a browser would revalidate it with (a repeat view)."""
     start = time.perf_counter()
-    status, html = client.request(path)
+    status, html, _ = client.request(path)
     if not tally.count(status):
         return None
     urls = assets(html)
 
     def fetch(url):
-        headers = {"If-None-Match": conditional[url]} if conditional and url in conditional else {}
-        return client.fetch(url, headers)
+        headers = {"If-None-Match": conditional[url]} if conditional and conditional.get(url) else {}
+        return client.request(url, headers=headers)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
         answers = list(pool.map(fetch, urls))
@@ -239,7 +278,7 @@ def confirm_all(base, links, args, tally, deadline, spread=0.0):
         time.sleep(random.uniform(0, spread))
         if time.monotonic() > deadline:
             return False
-        client = Client(base)
+        client = Browser(base)
         path = urllib.parse.urlsplit(url).path
         loaded = view(client, path, tally)
         if loaded is None:
@@ -250,14 +289,15 @@ def confirm_all(base, links, args, tally, deadline, spread=0.0):
             sizes.append(size)
         time.sleep(random.uniform(*args.think))  # reading the agreement, typing the place
         form = {
-            "csrf_token": client.csrf(html),
+            "csrf_token": Client.csrf(html),
             "signer_name": "Anna Andersson",
             "signer_title": "Ordförande",
             "place": "Halmstad",
             "accept": "ja",
         }
         start = time.perf_counter()
-        status, _ = client.request(path + "/bekrafta", form)
+        status, _, _ = client.request(path + "/bekrafta", form)
+        client.close()
         if tally.count(status):
             with tally.lock:
                 confirms.append((time.perf_counter() - start) * 1000)
@@ -284,20 +324,24 @@ def server_cpu_seconds(pid) -> float:
     return total / ticks
 
 
-def repeat_view_cpu_ms(base, url, count, tally, server_pid) -> float:
-    """Server CPU per repeat view: the page again, and every asset revalidated (304)."""
-    client = Client(base)
+def view_cpu_ms(base, url, count, tally, server_pid) -> dict:
+    """Server CPU per view of a page whose pictures are made: by a new browser that downloads
+    the page and every picture, and by one that has them and revalidates each (304)."""
     path = urllib.parse.urlsplit(url).path
-    first = view(client, path, tally)
-    if first is None:
-        return None
-    etags = first[3]
-    for _ in range(3):  # warm: the process caches the rendition row and text
-        view(client, path, tally, etags)
-    before = server_cpu_seconds(server_pid)
-    for _ in range(count):
-        view(client, path, tally, etags)
-    return round((server_cpu_seconds(server_pid) - before) * 1000 / count, 1)
+    client = Browser(base)
+    etags = view(client, path, tally)[3]
+    for _ in range(3):  # warm: the process caches the rendition row and its text
+        view(Browser(base), path, tally)
+    result = {}
+    for name, make_view in (
+        ("server_cpu_ms_per_view", lambda: view(Browser(base), path, tally)),
+        ("server_cpu_ms_per_repeat_view", lambda: view(client, path, tally, etags)),
+    ):
+        before = server_cpu_seconds(server_pid)
+        for _ in range(count):
+            make_view()
+        result[name] = round((server_cpu_seconds(server_pid) - before) * 1000 / count, 1)
+    return result
 
 
 def run(base, token, password, args, instance, server_pid):
@@ -345,7 +389,7 @@ def run(base, token, password, args, instance, server_pid):
         t.join()
     minutes = (time.monotonic() - started) / 60
 
-    cpu_ms = repeat_view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid)
+    cpu_ms = view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid)
     big = confirm_all(base, big_links, args, tally, deadline, spread=args.big_spread) if big_links else None
 
     db = sqlite3.connect(f"file:{instance / 'avtal.sqlite3'}?mode=ro", uri=True)
@@ -367,7 +411,7 @@ def run(base, token, password, args, instance, server_pid):
         "view_p99_ms_without_previews": percentile(quiet_views, 0.99),
         "confirm_p99_ms_without_previews": percentile(quiet_ms, 0.99),
         "bytes_per_view": round(statistics.median(sizes + busy_sizes)),
-        "server_cpu_ms_per_repeat_view": cpu_ms,
+        **cpu_ms,
         "confirm_rps": round(confirmed / seconds, 1),
         "render_per_min": round(tally.previews / minutes, 1),
         "confirmations_in_db_once": rows == distinct == used == made,

@@ -9,6 +9,7 @@ the process (stored rows never change) and the files are served as stored.
 
 import fcntl
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,19 @@ def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
         with db.session() as session:
             store(session, pdf_sha256, made)
     return _stored(db, pdf_sha256)
+
+
+@functools.lru_cache(maxsize=1024)
+def by_prefix(db, pdf_prefix: str) -> Facts | None:
+    """The rendition of the frozen PDF whose SHA-256 starts with `pdf_prefix` (as a link token
+    names it). Cached only when found; a link's version has one once its page was shown."""
+    if not re.fullmatch(r"[0-9a-f]{16}", pdf_prefix):
+        return None
+    with db.session() as session:
+        sha = session.scalars(select(Rendition.pdf_sha256).where(Rendition.pdf_sha256.startswith(pdf_prefix))).first()
+    if sha is None:
+        raise LookupError(pdf_prefix)
+    return _stored(db, sha)
 
 
 @functools.lru_cache(maxsize=64)

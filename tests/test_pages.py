@@ -176,17 +176,25 @@ def test_bad_picture_requests_are_plain_404s(app, client, api_token, iop_data):
         assert response.status_code == 404, url
         assert "Traceback" not in response.get_data(as_text=True)
 
-    # a new version: the old token's pictures are gone, and the new token does not show old pictures
+    # The text changes: back to a draft, then a new version. A draft has no pictures, the
+    # old link's page is refused, and no token shows another version's pictures.
     data = dict(iop_data, title=iop_data["title"] + " (ändrad)")
     with app.extensions["db"].session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
         agreements.update_draft(session, app.extensions["files"], agreement, data, OFFICIAL)
-    assert client.get(f"{second}{urls[0][len(first) :]}").status_code == 404  # picture for a draft
+    assert client.get(second).status_code == 410
+    preview = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token))
+    assert preview.status_code == 200 and preview.json["status"] == "draft"
     sent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).json
     new = path_of(sent["links"][0]["url"])
-    assert client.get(new + urls[0][len(first) :]).status_code == 404  # token for another version
-    assert client.get(urls[0]).status_code == 404
-    assert all(client.get(url).status_code == 200 for url in picture_urls(client.get(new).get_data(as_text=True)))
+    new_urls = picture_urls(client.get(new).get_data(as_text=True))
+    assert all(client.get(url).status_code == 200 for url in new_urls)
+    picture = urls[0][len(first) :]
+    new_picture = new_urls[0][len(new) :]
+    assert picture != new_picture
+    assert client.get(new + picture).status_code == 404  # a token for another version
+    assert client.get(first + new_picture).status_code == 404
+    assert client.get(second + new_picture).status_code == 404
 
 
 def test_a_version_frozen_before_renditions_gets_its_own_once(app, client, api_token, iop_data):

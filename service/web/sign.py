@@ -183,21 +183,24 @@ def pdf(token):
 
 @bp.get("/<token>/sida/<int:number>/<sha256>.png")
 def page_image(token, number, sha256):
-    """One page picture of the link's version. Its URL names its content, so a browser that
-    has it is answered 304 as soon as the token's signature is checked, without the database."""
+    """One page picture of the version the link was issued for.
+
+    The token's signature is checked, and the picture must belong to the frozen PDF the
+    token names; the database is not asked again (it is asked only until the process
+    knows that version). Whether the link may still be answered is not checked: the
+    URL holds the picture's SHA-256, which only the page shown through this link
+    revealed, so whoever asks already saw it. That keeps a reader scrolling through the
+    pages off the database, and a browser that has a picture is answered 304.
+    """
     try:
-        link_serializer().loads(token)
-    except BadData:
+        pdf_prefix = link_serializer().loads(token)["h"]
+        facts = renditions.by_prefix(db(), pdf_prefix)
+    except (BadData, TypeError, KeyError, LookupError):
+        abort(404)
+    if facts is None or not facts.image(number, sha256):
         abort(404)
     if request.if_none_match.contains(sha256):
         return _cacheable(Response(status=304), sha256)
-    with db().session() as session:
-        try:
-            version = signing.check_link(session, link_serializer(), token).version
-        except signing.LinkProblem:
-            abort(404)
-    if not _rendition(version).image(number, sha256):
-        abort(404)
     return _cacheable(Response(files().get(sha256), mimetype="image/png"), sha256)
 
 

@@ -1,0 +1,161 @@
+"""The party's pages in a real browser: axe-core on a phone and a desktop, confirming with the
+keyboard only, and reading the agreement with its pictures hidden."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import update
+
+from service import agreements
+from service.audit import Actor
+from service.models import SigningLink, utcnow
+
+from .conftest import axe_check, screenshot
+from .test_signing import confirm, create_and_send, path_of
+
+SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
+
+
+@pytest.fixture
+def links(app, client, api_token, iop_data):
+    """The Skåne IOP sent: (agreement id, [path of each party's link])."""
+    agreement_id, sent = create_and_send(client, api_token, iop_data)
+    return agreement_id, [path_of(link["url"]) for link in sent]
+
+
+def at(browser, live_server, size):
+    context = browser.new_context(locale="sv-SE", base_url=live_server, viewport=SIZES[size])
+    return context.new_page()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sign_page_and_receipt_pass_axe(app, browser, live_server, links, iop_data, size):
+    _, (first, _) = links
+    page = at(browser, live_server, size)
+    page.goto(first)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Region Skåne")
+    page.get_by_text("Visa som sidor").click()
+    page.get_by_text("Tekniska uppgifter").click()
+    axe_check(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+    screenshot(page, f"sign-page-{size}")
+
+    page.get_by_role("button", name="Bekräfta avtalet").click()  # nothing filled in
+    expect(page.get_by_label("Ditt namn")).to_be_focused()
+    axe_check(page)
+
+    page.get_by_label("Ditt namn").fill("Carl Johan Sonesson")
+    page.get_by_label("Ort").fill("Kristianstad")
+    page.get_by_label(re.compile("Jag har läst avtalet")).check()
+    page.get_by_role("button", name="Bekräfta avtalet").click()
+    expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
+    axe_check(page)
+    screenshot(page, f"sign-receipt-{size}")
+    page.context.close()
+
+
+def expire_links(app):
+    with app.extensions["db"].session() as session:
+        session.execute(update(SigningLink).values(expires_at=utcnow() - timedelta(minutes=1)))
+
+
+def make_outdated(app, agreement_id, data):
+    with app.extensions["db"].session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        changed = dict(data, title=data["title"] + " (ändrad)")
+        agreements.update_draft(session, app.extensions["files"], agreement, changed, Actor("user:t@example.se"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_error_page_passes_axe_and_says_what_to_do(
+    app, browser, live_server, client, api_token, links, iop_data, size
+):
+    agreement_id, (first, second) = links
+    page = at(browser, live_server, size)
+
+    page.goto("/sign/inte-en-riktig-lank")
+    expect(page.get_by_role("heading", name="Ogiltig länk")).to_be_visible()
+    expect(page.get_by_text("Svara på e-postmeddelandet")).to_be_visible()  # whom to contact
+    axe_check(page)
+
+    page.goto("/sign/slutligt/inte-en-riktig-lank")
+    expect(page.get_by_role("heading", name="Det slutliga avtalet kan inte hämtas")).to_be_visible()
+    axe_check(page)
+
+    page.goto(first + "/sida/99/" + "0" * 64 + ".png")
+    expect(page.get_by_role("heading", name="Sidan finns inte")).to_be_visible()
+    axe_check(page)
+
+    assert confirm(client, "http://x" + first, "Kristianstad").status_code == 200
+    page.goto(first)
+    expect(page.get_by_role("heading", name="Avtalet är redan besvarat")).to_be_visible()
+    expect(page.get_by_text(iop_data["title"])).to_be_visible()  # names the agreement
+    axe_check(page)
+    page.get_by_role("link", name="Visa kvittot").click()
+    expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
+
+    expire_links(app)
+    page.goto(second)
+    expect(page.get_by_role("heading", name="Länken har gått ut")).to_be_visible()
+    axe_check(page)
+
+    make_outdated(app, agreement_id, iop_data)
+    page.goto(second)
+    expect(page.get_by_role("heading", name="Avtalet har ändrats")).to_be_visible()
+    axe_check(page)
+
+    official = {"Authorization": f"Bearer {api_token}"}
+    resent = client.post(f"/api/agreements/{agreement_id}/send", headers=official)
+    new = path_of(resent.json["links"][1]["url"])
+    assert client.post(f"/api/agreements/{agreement_id}/send", headers=official).status_code == 200
+    page.goto(new)  # sending again revoked the party's open link
+    expect(page.get_by_role("heading", name="Länken har återkallats")).to_be_visible()
+    axe_check(page)
+    page.context.close()
+
+
+def test_confirming_with_the_keyboard_only(browser, live_server, links):
+    _, (first, _) = links
+    page = at(browser, live_server, "desktop")
+    page.goto(first)
+
+    def tab_to(element_id, limit=80):
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"Tab never reached #{element_id}")
+
+    tab_to("signer_name")
+    page.keyboard.type("Carl Johan Sonesson")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Regionstyrelsens ordförande")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Kristianstad")
+    page.keyboard.press("Tab")  # the receipt address, left empty
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.name") == "accept"
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Bekräfta avtalet"
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text("Carl Johan Sonesson, Regionstyrelsens ordförande")
+    page.context.close()
+
+
+def test_the_agreement_reads_as_text_with_pictures_hidden(browser, live_server, links, iop_data):
+    _, (first, _) = links
+    page = at(browser, live_server, "phone")
+    page.route(re.compile(r".*\.png$"), lambda route: route.abort())  # no pictures at all
+    page.goto(first)
+    text = page.locator(".doc")
+    expect(text.get_by_role("heading", name="1. Inledning")).to_be_visible()
+    expect(text.get_by_role("heading", name="Region Skåne")).to_be_visible()
+    expect(text.get_by_role("listitem").first).to_be_visible()
+    for paragraph in (iop_data["introduction"].split("\n\n")[0], iop_data["follow_up"].split("\n\n")[0]):
+        expect(text).to_contain_text(" ".join(paragraph.split())[:120])
+    assert all(not img.is_visible() for img in page.get_by_role("img").all())  # behind "Visa som sidor"
+    page.context.close()
