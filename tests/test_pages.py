@@ -9,6 +9,7 @@ import lxml.html
 import pytest
 from docx import Document
 from PIL import Image
+from pypdf import PdfReader
 from sqlalchemy import delete, func, select
 
 from service import agreements, renditions, signing
@@ -84,7 +85,11 @@ def test_every_word_of_the_frozen_pdf_is_on_the_party_page(app, client, api_toke
     page = client.get(paths[0])
     assert page.status_code == 200
     shown = agreement_text(page.get_data(as_text=True))
-    pdf_words = words(PAGE_NUMBER.sub(" ", pdf_text(frozen_pdf(app, agreement_id))))
+    pdf = frozen_pdf(app, agreement_id)
+    if kind != "uploaded":  # the download is readable by assistive technology too
+        catalog = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+        assert catalog["/Lang"] == "sv-SE" and catalog["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in catalog
+    pdf_words = words(PAGE_NUMBER.sub(" ", pdf_text(pdf)))
     assert len(pdf_words) > 25
     assert pdf_words - words(shown) == set()
     assert "sida" not in words(shown)  # the footer is not part of the text
