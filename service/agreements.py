@@ -193,6 +193,8 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
     agreement = get_agreement(session, agreement_id)
     documents = agreement.final_documents
     if number is None and agreement.status == "completed" and final.current_final(session, agreement) is None:
+        if problem := final.final_problem(session, agreement):
+            raise AgreementError(problem, status=503)  # no longer retried: waiting will not help
         raise AgreementError(
             "Den slutliga PDF:en görs just nu. Försök igen om några sekunder.",
             status=409,

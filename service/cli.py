@@ -99,8 +99,12 @@ def set_password_command(email, password):
 
 @users_group.command("demo")
 def demo_users_command():
-    """Create a demo official and archivist, only while there are no users at all."""
-    demo = [("handlaggare@example.se", "official"), ("arkivarie@example.se", "archivist")]
+    """Create a demo official, archivist and admin, only while there are no users at all."""
+    demo = [
+        ("handlaggare@example.se", "official"),
+        ("arkivarie@example.se", "archivist"),
+        ("admin@example.se", "admin"),
+    ]
     with current_app.extensions["db"].session() as db:
         if users.has_users(db):
             click.echo("Det finns redan användare; inga demoanvändare skapades.")

@@ -115,6 +115,12 @@ def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, 
     assert waiting.json["message"] == "Den slutliga PDF:en görs just nu. Försök igen om några sekunder."
 
     extensions = app.extensions
+    for _ in range(final.MAX_ATTEMPTS):
+        final.record_failure(extensions["db"], agreement_id, RuntimeError("LibreOffice"))
+    given_up = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert given_up.status_code == 503 and "Retry-After" not in given_up.headers
+    assert given_up.json["message"].startswith("Den slutliga PDF:en kunde inte skapas efter 5 försök")
+
     final.assemble_final(extensions["db"], extensions["files"], extensions["office"], agreement_id)
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     pdf = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))

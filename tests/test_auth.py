@@ -127,7 +127,7 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     result = runner.invoke(args=["users", "demo"])
     assert result.exit_code == 0, result.output
     password = re.search(r"handlaggare@example\.se \(handläggare\)  lösenord: (\S+)", result.output).group(1)
-    assert "arkivarie@example.se (arkivarie)" in result.output
+    assert "arkivarie@example.se (arkivarie)" in result.output and "admin@example.se (administratör)" in result.output
     assert "handlaggare@example.se" in login(
         client, "handlaggare@example.se", password, follow_redirects=True
     ).get_data(as_text=True)
@@ -135,7 +135,7 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     again = runner.invoke(args=["users", "demo"])
     assert "inga demoanvändare skapades" in again.output
     with app.extensions["db"].session() as db:
-        assert len(db.scalars(select(User)).all()) == 2
+        assert len(db.scalars(select(User)).all()) == 3
 
 
 def test_start_page_leads_to_the_roles_section(client, make_user):

@@ -381,7 +381,10 @@ def openapi_document() -> dict:
             "/api/agreements/{agreement_id}/final.pdf": {
                 "get": {
                     "summary": "Den senaste slutliga PDF:en",
-                    "description": "409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal.",
+                    "description": (
+                        "409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal; "
+                        "503 om den inte gick att göra och inte längre görs om."
+                    ),
                     "parameters": id_param,
                     "responses": {
                         "200": {"description": "PDF", "content": {"application/pdf": {}}},
@@ -390,7 +393,7 @@ def openapi_document() -> dict:
                                 "description": "Fel",
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
                             }
-                            for s in (401, 403, 404, 409)
+                            for s in (401, 403, 404, 409, 503)
                         },
                     },
                 }
