@@ -352,6 +352,7 @@ def run(base, token, password, args, instance, server_pid):
             links += [link["url"] for link in api(base, token, f"/api/agreements/{created['id']}/send")["links"]]
         return links
 
+    load_before = os.getloadavg()[0]
     quiet_links = send_agreements(0, args.agreements, args.parties)
     busy_links = send_agreements(args.agreements, args.agreements, args.parties)
     repeat_link = send_agreements(50, 1, 2)[0]
@@ -415,6 +416,7 @@ def run(base, token, password, args, instance, server_pid):
         "confirm_rps": round(confirmed / seconds, 1),
         "render_per_min": round(tally.previews / minutes, 1),
         "confirmations_in_db_once": rows == distinct == used == made,
+        "machine_load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # a shared machine: say how busy
     }
     if big:
         _, big_seconds, big_views, big_ms, _ = big
