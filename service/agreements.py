@@ -171,18 +171,33 @@ def get_agreement(session, agreement_id) -> Agreement:
     return agreement
 
 
-def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
-    """Accession: a new organisation joins a sent or completed överenskommelse."""
+def check_open_for_accession(agreement):
+    """Only a sent or completed överenskommelse takes new parties (AgreementError otherwise)."""
     if agreement.kind != "overenskommelse":
         raise AgreementError("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
     if agreement.status not in ("sent", "completed"):
         raise AgreementError("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
-    data = dict(agreement.data, parties=[*agreement.data["parties"], party_data])
+
+
+def add_parties(session, files, agreement, parties, actor, accession_id=None) -> list[Party]:
+    """Accession: organisations join a sent or completed överenskommelse without changing
+    its text; they confirm the same frozen version. Returns their new Party rows."""
+    check_open_for_accession(agreement)
+    before = len(agreement.data["parties"])
+    data = dict(agreement.data, parties=[*agreement.data["parties"], *parties])
     _store_data(files, agreement, _normalised(data))
     agreement.status = "sent"
     agreement.updated_at = utcnow()
-    party = _sync_parties(session, agreement)[-1]
-    audit.record(session, "party_added", actor, agreement.id, party=party.name, org_number=party.org_number)
+    added = _sync_parties(session, agreement)[before:]
+    for party in added:
+        party.accession_id = accession_id
+        audit.record(session, "party_added", actor, agreement.id, party=party.name, org_number=party.org_number)
+    return added
+
+
+def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
+    """One organisation joins, and gets its link at once."""
+    party = add_parties(session, files, agreement, [party_data], actor)[0]
     version = signing.latest_version(session, agreement.id)
     return signing.issue_link(session, serializer, party, version, max_age_days, actor)
 

@@ -111,6 +111,7 @@ EVENT_LABELS = {
     "completed": "Alla parter har bekräftat",
     "revoked": "Länk återkallad",
     "party_added": "Part ansluten",
+    "accession_accepted": "Lista med parter ansluten",
     "final_assembled": "Slutlig PDF skapad",
     "downloaded": "Nedladdad",
     "exported": "Arkivpaket skapat",

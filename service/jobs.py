@@ -4,7 +4,8 @@ and needs no server; RedisHuey would let consumers on many machines share the wo
 Each app gets its own Huey bound to its configuration. The embedded default runs the
 consumer as threads inside the service process (`start_consumer`); every minute a
 periodic sweep re-enqueues final PDFs that a crash may have lost between the last
-confirmation's commit and the enqueue, sends the reminders that are due, and picks up
+confirmation's commit and the enqueue, sends the reminders that are due, resumes the
+links of accession lists a restart interrupted, and picks up
 webhook deliveries that are due (their state lives in the database, not in the queue).
 """
 
@@ -13,7 +14,7 @@ import logging
 from huey import SqliteHuey, crontab
 from huey.consumer import Consumer
 
-from . import final, mail, webhooks
+from . import accession, final, mail, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Jobs:
         self.consumer = None
         # Retried by the sweep, at most final.MAX_ATTEMPTS times for each state of an agreement.
         self.assemble_task = self.huey.task(name="assemble_final")(self._assemble)
+        self.accession_task = self.huey.task(retries=3, retry_delay=30, name="accession_links")(self._send_accession)
         self.huey.periodic_task(crontab(minute="*"), name="sweep")(self.sweep)
         # webhooks go ahead of queued final PDFs: a delivery takes milliseconds, LibreOffice seconds
         self.fan_out_task = self.huey.task(name="webhook_fan_out", priority=10)(self._fan_out)
@@ -52,6 +54,13 @@ class Jobs:
             if document is not None:
                 mail.send_final_links(app, document.id)
 
+    def _send_accession(self, accession_id):
+        with self.app.app_context():
+            accession.send_links(self.app, accession_id)
+
+    def enqueue_accession(self, accession_id):
+        self.accession_task(accession_id)
+
     def enqueue_final(self, agreement_id):
         """Queue the final PDF, unless it is already waiting in the queue."""
         if agreement_id not in self._queued_finals():
@@ -67,6 +76,10 @@ class Jobs:
         for agreement_id in missing:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
+        with app.extensions["db"].session() as session:
+            sending = accession.unfinished(session)
+        for accession_id in sending:  # a restart lost their job; the claims make a rerun safe
+            self.enqueue_accession(accession_id)
         self._fan_out()
         with app.extensions["db"].session() as session:
             due = webhooks.due_deliveries(session)

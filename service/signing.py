@@ -89,6 +89,7 @@ class IssuedLink:
     party: Party
     token: str
     expires_at: datetime
+    link_id: int | None = None
 
 
 def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> IssuedLink:
@@ -122,7 +123,7 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
         expires_at=link.expires_at.isoformat(),
     )
     token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
-    return IssuedLink(party, token, link.expires_at)
+    return IssuedLink(party, token, link.expires_at, link.id)
 
 
 def _load(session, serializer, token) -> SigningLink:

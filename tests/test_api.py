@@ -97,6 +97,7 @@ def test_openapi_description(client):
         "/api/agreements/{agreement_id}",
         "/api/agreements/{agreement_id}/send",
         "/api/agreements/{agreement_id}/parties",
+        "/api/agreements/{agreement_id}/accessions/{accession_id}",
         "/api/agreements/{agreement_id}/final.pdf",
     }
     assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]

@@ -35,6 +35,9 @@ ACCESS = {
     "drafting.log": ("official", "admin"),
     "drafting.final_pdf": ("official", "admin"),
     "drafting.templates": ("official", "admin"),
+    "accessions.upload": ("official", "admin"),
+    "accessions.show": ("official", "admin"),
+    "accessions.accept": ("official", "admin"),
     "archive.index": WEB,
     "archive.show": WEB,
     "archive.final_pdf": WEB,
@@ -69,6 +72,7 @@ ACCESS = {
     "api.send": ("official", "admin"),
     "api.add_party": ("official", "admin"),
     "api.show": WEB,
+    "api.accession_status": WEB,
     "api.final_pdf": WEB,
 }
 VISITORS = ("anonymous", "party", "official", "archivist", "admin")
@@ -98,6 +102,7 @@ def world(app, client, api_token, halland_data):
         "ids": {
             "agreement_id": agreement_id,
             "party_id": party.id,
+            "accession_id": 1,
             "number": 1,
             "sha": "0" * 64,
             "sha256": "0" * 64,

@@ -2,11 +2,12 @@
 
 
 def register(app):
-    from . import admin, api, archive, auth, drafting, home, security, sign, verify
+    from . import accessions, admin, api, archive, auth, drafting, home, security, sign, verify
 
     app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
     app.register_blueprint(home.bp)
     app.register_blueprint(drafting.bp)
+    app.register_blueprint(accessions.bp)
     app.register_blueprint(sign.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(archive.bp)

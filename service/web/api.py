@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import agreements, final, idempotency, listing, signing, users
+from .. import accession, agreements, final, idempotency, listing, signing, users
 from ..documents import ConversionError, TemplateFillError
 from ..formatting import local_time
 from ..mail import absolute_url
+from ..models import Accession
 from ..schema import SchemaError, agreement_json_schema, missing_for_sending
 from ..storage import StorageError
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
@@ -126,16 +127,18 @@ def _json_depth(raw: bytes) -> int:
     return deepest
 
 
-def _json_body() -> dict:
-    """The request's JSON object, bounded in size and depth before it is parsed."""
+def _json_body(allow_list=False) -> dict | list:
+    """The request's JSON object (or list), bounded in size and depth before it is parsed."""
     raw = request.get_data(cache=True)
     if len(raw) > MAX_JSON_BYTES:
         raise ApiError(413, f"Förfrågan får vara högst {MAX_JSON_BYTES // 1024} kB.")
     if _json_depth(raw) > MAX_JSON_DEPTH:
         raise ApiError(400, f"JSON-datat får vara nästlat högst {MAX_JSON_DEPTH} nivåer djupt.")
     data = request.get_json(silent=True)
+    if allow_list and isinstance(data, list):
+        return data
     if not isinstance(data, dict):
-        raise ApiError(400, "Förfrågan måste vara ett JSON-objekt.")
+        raise ApiError(400, "Förfrågan måste vara ett JSON-objekt" + (" eller en lista." if allow_list else "."))
     return data
 
 
@@ -268,12 +271,64 @@ def send(agreement_id):
 @bp.post("/agreements/<int:agreement_id>/parties")
 @token_required(*WRITE_ROLES)
 def add_party(agreement_id):
+    """One party (an object: its link in the answer) or a list (links sent by email, by the job queue)."""
+    body = _json_body(allow_list=True)
+    if isinstance(body, list):
+        return _add_parties(agreement_id)
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
         issued = agreements.add_party(
-            session, files(), link_serializer(), agreement, _json_body(), link_max_age(), request_actor()
+            session, files(), link_serializer(), agreement, body, link_max_age(), request_actor()
         )
         return jsonify({"status": agreement.status, "links": _links([issued])}), 201
+
+
+def _add_parties(agreement_id):
+    """A list joins only whole: any row with a problem and nothing is stored."""
+    raw = request.get_data(cache=True)
+    try:
+        with db().session() as session:
+            agreement = agreements.get_agreement(session, agreement_id)
+            agreements.check_open_for_accession(agreement)
+            reports = accession.check(session, agreement, accession.read_rows("api.json", raw))
+            if bad := [r for r in reports if not r.ok]:
+                errors = {str(r.line): " ".join(r.errors) for r in bad}
+                raise ApiError(422, f"{len(bad)} av {len(reports)} parter har fel. Inget är sparat.", errors)
+            stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
+            added = accession.accept(
+                session, files(), stored, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
+            )
+            accession_id = stored.id
+    except accession.AccessionError as exc:
+        raise ApiError(exc.status, exc.message) from None
+    current_app.extensions["jobs"].enqueue_accession(accession_id)
+    body = {
+        "id": accession_id,
+        "status": "sending",
+        "parties": len(added),
+        "url": absolute_url(
+            current_app, url_for(".accession_status", agreement_id=agreement_id, accession_id=accession_id)
+        ),
+    }
+    return jsonify(body), 202
+
+
+@bp.get("/agreements/<int:agreement_id>/accessions/<int:accession_id>")
+@token_required(*READ_ROLES)
+def accession_status(agreement_id, accession_id):
+    """How far a list's links have gone out."""
+    with db().session() as session:
+        found = session.get(Accession, accession_id)
+        if found is None or found.agreement_id != agreement_id:
+            raise ApiError(404, "Listan finns inte.")
+        progress = accession.progress(session, found) if found.status != "checked" else None
+        counts = {
+            "total": progress.total if progress else 0,
+            "emailed": progress.emailed if progress else 0,
+            "failed": progress.failed if progress else 0,
+            "unknown": progress.unknown if progress else 0,
+        }
+        return jsonify({"id": found.id, "status": found.status, **counts})
 
 
 @bp.get("/agreements/<int:agreement_id>/final.pdf")
@@ -372,10 +427,36 @@ def openapi_document() -> dict:
             },
             "/api/agreements/{agreement_id}/parties": {
                 "post": {
-                    "summary": "Anslut en ny part (överenskommelse)",
+                    "summary": "Anslut en ny part, eller en lista med parter (överenskommelse)",
+                    "description": "En part: svaret har dess länk (201). En lista: varje rad kontrolleras och "
+                    "inget sparas om någon har fel (422, fel per rad); annars skickas länkarna med e-post "
+                    "via jobbkön (202) och förloppet kan följas på adressen i svaret.",
                     "parameters": id_param + key,
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": party}}},
-                    "responses": responses(201, ref, 400, 401, 403, 404, 409, 413, 422),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"oneOf": [party, {"type": "array", "items": party, "minItems": 1}]}
+                            }
+                        },
+                    },
+                    "responses": {
+                        **responses(201, ref, 400, 401, 403, 404, 409, 413, 422),
+                        "202": {
+                            "description": "Listan är ansluten; länkarna skickas",
+                            "content": {"application/json": {"schema": _accession_schema()}},
+                        },
+                    },
+                }
+            },
+            "/api/agreements/{agreement_id}/accessions/{accession_id}": {
+                "get": {
+                    "summary": "Hur långt en listas länkar har kommit",
+                    "parameters": [
+                        *id_param,
+                        {"name": "accession_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    ],
+                    "responses": responses(200, _accession_schema(), 401, 403, 404),
                 }
             },
             "/api/agreements/{agreement_id}/final.pdf": {
@@ -482,6 +563,15 @@ def _list_schema() -> dict:
         "type": "object",
         "properties": {"items": {"type": "array", "items": item}, "next_cursor": {"type": ["string", "null"]}},
         "required": ["items", "next_cursor"],
+    }
+
+
+def _accession_schema() -> dict:
+    counts = {name: {"type": "integer"} for name in ("parties", "total", "emailed", "failed", "unknown")}
+    return {
+        "type": "object",
+        "properties": {"id": {"type": "integer"}, "status": {"type": "string"}, "url": {"type": "string"}, **counts},
+        "required": ["id", "status"],
     }
 
 

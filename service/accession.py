@@ -1,0 +1,347 @@
+"""Bulk accession: a list of organisations joins an open överenskommelse together.
+
+1. `check` reads the list (CSV, XLSX, or the API's JSON) and validates every row:
+   the schema's party rules (Luhn, email syntax, names), an email address to send the
+   link to, and no organisation twice, in the list or among the parties. Nothing but
+   the list itself (in the file store) is kept, so the official sees the report first.
+2. `accept` re-checks and adds the valid rows as parties in one transaction.
+3. `send_links`, run by the job queue, gives each new party its one link and emails it.
+   A party is claimed by an atomic update of `invited_at` in the same transaction that
+   issues its link, so a job that runs again after a restart, or twice at once, never
+   gives an organisation a second link. Mail goes out after that commit; a crash in
+   between leaves a link whose delivery is unknown, shown as such, never resent.
+"""
+
+import csv
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, update
+
+from . import agreements, audit, listing, mail, signing
+from .models import Accession, Agreement, Party, SigningLink, User, utcnow
+from .schema import MAX_ACCEDED_PARTIES, SchemaError, org_number_or_blank, validate_party
+
+# Column headings as people write them, compacted (listing.compact): "E-post" -> "epost".
+COLUMNS = {
+    "name": ("namn", "organisation", "organisationensnamn", "foreningensnamn", "name"),
+    "org_number": ("organisationsnummer", "orgnr", "orgnummer", "organisationsnr", "orgnumber", "org_number"),
+    "contact_email": ("epost", "epostadress", "mejl", "mejladress", "email", "emailaddress"),
+    "representative": ("firmatecknare", "ombud", "foretradare", "representant", "representative"),
+    "title": ("titel", "befattning", "roll", "title"),
+}
+COLUMN_LABELS = {
+    "name": "Namn",
+    "org_number": "Organisationsnummer",
+    "contact_email": "E-post",
+    "representative": "Firmatecknare",
+    "title": "Titel",
+}
+BATCH = 25  # links issued per transaction, emails sent per SMTP connection
+
+
+class AccessionError(Exception):
+    """The list as a whole cannot be used; `message` is Swedish."""
+
+    def __init__(self, message, status=400):
+        self.message = message
+        self.status = status
+        super().__init__(message)
+
+
+@dataclass
+class RowReport:
+    line: int  # the row number as the spreadsheet shows it (the heading is row 1)
+    name: str
+    org_number: str
+    errors: list[str] = field(default_factory=list)
+    party: dict | None = None  # the party as it will be stored, when the row is valid
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# --- reading the list ---
+
+
+def read_rows(filename: str, content: bytes) -> list[tuple[int, dict]]:
+    """(row number, party data) for each non-empty row of a .csv, .xlsx or .json list."""
+    suffix = filename.lower().rsplit(".", 1)[-1]
+    if suffix == "csv":
+        rows = _csv_rows(content)
+    elif suffix == "xlsx":
+        rows = _xlsx_rows(content)
+    elif suffix == "json":
+        return _json_rows(content)
+    else:
+        raise AccessionError("Ladda upp listan som CSV (.csv) eller Excel (.xlsx).")
+    return _parties_from_table(rows)
+
+
+def _csv_rows(content):
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252", errors="replace")  # Excel's "CSV" on Swedish Windows
+    first = text.split("\n", 1)[0]
+    delimiter = max(";,\t", key=first.count)
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))[: MAX_ACCEDED_PARTIES + 2]
+
+
+def _xlsx_rows(content):
+    from openpyxl import load_workbook  # only needed for Excel uploads
+
+    try:
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise AccessionError("Filen kunde inte läsas som en Excel-fil (.xlsx).") from None
+    rows = []
+    for row in workbook.worksheets[0].iter_rows(values_only=True):
+        rows.append([_cell_text(value) for value in row])
+        if len(rows) > MAX_ACCEDED_PARTIES + 1:
+            break
+    workbook.close()
+    return rows
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an organisation number typed as a number
+    return str(value).strip()
+
+
+def _parties_from_table(rows):
+    if not rows:
+        raise AccessionError("Filen är tom.")
+    columns = _columns(rows[0])
+    parties = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        value = {key: (row[i].strip() if i < len(row) else "") for key, i in columns.items()}
+        parties.append(
+            (
+                line,
+                {
+                    "name": value["name"],
+                    "org_number": value["org_number"],
+                    "kind": "idéburen",
+                    "contact_email": value["contact_email"],
+                    "representative": {"name": value["representative"], "title": value.get("title", "")},
+                },
+            )
+        )
+    _check_size(parties)
+    return parties
+
+
+def _columns(heading) -> dict[str, int]:
+    """Which column holds what, from the heading row; AccessionError naming what is missing."""
+    found = {}
+    for i, text in enumerate(heading):
+        key = listing.compact(text)
+        for column, names in COLUMNS.items():
+            if key in names and column not in found:
+                found[column] = i
+    missing = [COLUMN_LABELS[c] for c in COLUMNS if c not in found and c != "title"]
+    if missing:
+        raise AccessionError(
+            "Första raden ska ha kolumnrubrikerna Namn, Organisationsnummer, E-post, Firmatecknare och Titel. "
+            f"Saknas: {', '.join(missing)}."
+        )
+    return found
+
+
+def _json_rows(content):
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise AccessionError("Listan måste vara en JSON-lista med parter.") from None
+    if not isinstance(data, list) or not data:
+        raise AccessionError("Listan måste vara en JSON-lista med minst en part.")
+    parties = [(i, party) for i, party in enumerate(data, start=1)]
+    _check_size(parties)
+    return parties
+
+
+def _check_size(parties):
+    if not parties:
+        raise AccessionError("Listan har inga rader med organisationer.")
+    if len(parties) > MAX_ACCEDED_PARTIES:
+        raise AccessionError(f"Listan får ha högst {MAX_ACCEDED_PARTIES} organisationer.")
+
+
+# --- checking every row ---
+
+
+def check(session, agreement, rows) -> list[RowReport]:
+    """A report per row: what is wrong with it, or the party as it will be stored."""
+    existing = set(
+        session.scalars(
+            select(Party.org_number).where(
+                Party.agreement_id == agreement.id, Party.position < len(agreement.data["parties"])
+            )
+        )
+    )
+    first_line = {}
+    reports = []
+    for line, data in rows:
+        report = _check_row(line, data)
+        number = report.party["org_number"] if report.party else org_number_or_blank(_text(data, "org_number"))
+        if number in existing:
+            report.errors.append("Organisationen är redan part i överenskommelsen.")
+        elif number and number in first_line:
+            report.errors.append(f"Samma organisationsnummer som rad {first_line[number]}.")
+        elif number:
+            first_line[number] = line
+        if report.errors:
+            report.party = None
+        reports.append(report)
+    return reports
+
+
+def _text(data, key) -> str:
+    return str(data.get(key) or "") if isinstance(data, dict) else ""
+
+
+def _check_row(line, data) -> RowReport:
+    report = RowReport(line, _text(data, "name"), _text(data, "org_number"))
+    if not isinstance(data, dict):
+        report.errors.append("Raden måste vara ett JSON-objekt med partens uppgifter.")
+        return report
+    try:
+        report.party = validate_party(data)
+        report.org_number = report.party["org_number"]
+    except SchemaError as exc:
+        report.errors.extend(f"{message}." for message in exc.errors.values())
+    if not _text(data, "contact_email").strip():
+        report.errors.append("E-postadress måste fyllas i: länken skickas med e-post.")
+    return report
+
+
+# --- accepting the list and sending the links ---
+
+
+def store(session, files, agreement, filename, content, user) -> Accession:
+    """Keep the uploaded list (by SHA-256) as a checked accession, nothing else."""
+    agreements.check_open_for_accession(agreement)
+    accession = Accession(
+        agreement_id=agreement.id,
+        filename=filename[:300],
+        file_sha256=files.put(content),
+        status="checked",
+        created_by_id=user.id if user else None,
+    )
+    session.add(accession)
+    session.flush()
+    return accession
+
+
+def report_for(session, files, accession) -> list[RowReport]:
+    agreement = session.get(Agreement, accession.agreement_id)
+    return check(session, agreement, read_rows(accession.filename, files.get(accession.file_sha256)))
+
+
+def accept(session, files, accession, actor, can_email) -> list[Party]:
+    """Add the list's valid rows as parties (checked again: parties may have joined since).
+    `can_email`: whether mail is set up; a list's links go out by email only."""
+    if accession.status != "checked":
+        raise AccessionError("Listan är redan ansluten.", status=409)
+    if not can_email:
+        raise AccessionError(
+            "E-post är inte inställd för tjänsten, så länkarna kan inte skickas till listans organisationer. "
+            "Be administratören ställa in SMTP, eller anslut organisationerna en och en.",
+            status=409,
+        )
+    reports = report_for(session, files, accession)
+    valid = [r.party for r in reports if r.ok]
+    if not valid:
+        raise AccessionError("Ingen rad i listan kan anslutas.", status=422)
+    agreement = session.get(Agreement, accession.agreement_id)
+    added = agreements.add_parties(session, files, agreement, valid, actor, accession_id=accession.id)
+    accession.status = "sending"
+    accession.accepted_at = utcnow()
+    audit.record(
+        session, "accession_accepted", actor, agreement.id, file_sha256=accession.file_sha256, parties=len(added)
+    )
+    return added
+
+
+def unfinished(session) -> list[int]:
+    """Accessions whose links are still going out: the sweep queues them again after a restart."""
+    return list(session.scalars(select(Accession.id).where(Accession.status == "sending")))
+
+
+def send_links(app, accession_id) -> int:
+    """Issue and email the links still owed to an accession's parties, BATCH at a time.
+    Safe to run again or concurrently. Returns how many links this run issued."""
+    db = app.extensions["db"]
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    issued_total = 0
+    while True:
+        with db.session() as session:
+            accession = session.get(Accession, accession_id)
+            agreement = session.get(Agreement, accession.agreement_id)
+            sender = session.get(User, accession.created_by_id) if accession.created_by_id else None
+            actor = audit.Actor(f"user:{sender.email}" if sender else "system")
+            issued = _issue_batch(session, serializer, agreement, accession, app.config["LINK_MAX_AGE_DAYS"], actor)
+            if not issued:
+                accession.status = "done"
+                return issued_total
+        failed = set(mail.send_link_emails(app, agreement, issued, sender.email if sender else app.config["MAIL_FROM"]))
+        if not app.config["SMTP_HOST"]:
+            failed = {link.party.contact_email for link in issued}
+        with db.session() as session:
+            for link in issued:
+                delivery = "failed" if link.party.contact_email in failed else "emailed"
+                session.execute(update(SigningLink).where(SigningLink.id == link.link_id).values(delivery=delivery))
+        issued_total += len(issued)
+
+
+def _issue_batch(session, serializer, agreement, accession, max_age_days, actor) -> list[signing.IssuedLink]:
+    version = signing.latest_version(session, agreement.id)
+    candidates = session.scalars(
+        select(Party)
+        .where(Party.accession_id == accession.id, Party.invited_at.is_(None))
+        .order_by(Party.position)
+        .limit(BATCH)
+    ).all()
+    issued = []
+    for party in candidates:
+        claimed = session.execute(
+            update(Party).where(Party.id == party.id, Party.invited_at.is_(None)).values(invited_at=utcnow())
+        )
+        if claimed.rowcount == 1:
+            issued.append(signing.issue_link(session, serializer, party, version, max_age_days, actor))
+    return issued
+
+
+@dataclass
+class Progress:
+    total: int
+    emailed: int
+    failed: int
+    unknown: int  # issued, but the run stopped before its email was confirmed
+
+    @property
+    def waiting(self) -> int:
+        return self.total - self.emailed - self.failed - self.unknown
+
+
+def progress(session, accession) -> Progress:
+    """How far the accession's links have gone out, counted in one query."""
+    rows = session.execute(
+        select(SigningLink.delivery, func.count(SigningLink.id))
+        .join(Party, Party.id == SigningLink.party_id)
+        .where(Party.accession_id == accession.id, SigningLink.created_at >= accession.accepted_at)
+        .group_by(SigningLink.delivery)
+    ).all()
+    counts = dict(rows)
+    total = session.scalar(select(func.count(Party.id)).where(Party.accession_id == accession.id))
+    unknown = counts.get("", 0) if accession.status == "done" else 0
+    return Progress(total, counts.get("emailed", 0), counts.get("failed", 0), unknown)
