@@ -1,6 +1,7 @@
 """Command-line entry points: `flask --app service <command>`."""
 
 import json
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -159,12 +160,16 @@ def add_webhook_command(url, events):
 
 @click.command("verify")
 @with_appcontext
-@click.argument("pdf_file", type=click.File("rb"))
+@click.argument("pdf_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="The whole result as JSON.")
 def verify_command(pdf_file, as_json):
     """Check a PDF's seal and whether this service issued it; exit 0 only if intact, covering and known."""
+    try:
+        data = pdf_file.read_bytes()
+    except OSError:
+        _fail(f"Filen {pdf_file} kunde inte läsas.")
     with current_app.extensions["db"].session() as session:
-        result = verification.verify_pdf(session, current_app.extensions["seal"], pdf_file.read())
+        result = verification.verify_pdf(session, current_app.extensions["seal"], data)
     if as_json:
         click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     elif not result.ok:
@@ -185,7 +190,7 @@ def verify_command(pdf_file, as_json):
 @with_appcontext
 @click.option("--from", "start", required=True, help="First day, ÅÅÅÅ-MM-DD.")
 @click.option("--to", "end", required=True, help="Last day, ÅÅÅÅ-MM-DD.")
-@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--output", required=True, type=click.Path(path_type=Path))
 def export_command(start, end, output):
     """Write an E-ARK archive package (ZIP + SHA-256) for each agreement completed in the period."""
     try:
@@ -194,6 +199,12 @@ def export_command(start, end, output):
         _fail("Ange datumen som ÅÅÅÅ-MM-DD, till exempel 2021-01-01.")
     if start > end:
         _fail("Slutdatumet kan inte vara före startdatumet.")
+    try:  # before anything is exported, so no export is recorded that could not be written
+        output.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        _fail(f"Mappen {output} kunde inte skapas.")
+    if not os.access(output, os.W_OK):
+        _fail(f"Mappen {output} är skrivskyddad.")
     db, files = current_app.extensions["db"], current_app.extensions["files"]
     with db.session() as session:
         agreement_ids = archive_package.completed_between(session, start, end)

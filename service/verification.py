@@ -130,7 +130,7 @@ def _check_seal(result, sealer, data):
         status.modification_level is not None and status.modification_level <= ModificationLevel.LTA_UPDATES
     )
     result.ours = result.intact and status.trusted
-    result.signer = status.signing_cert.subject.human_friendly
+    result.signer = _name(status.signing_cert.subject)
     result.self_signed = status.signing_cert.self_signed != "no"
     result.timestamped = status.timestamp_validity is not None
     moment = status.timestamp_validity.timestamp if result.timestamped else status.signer_reported_dt
@@ -141,6 +141,12 @@ def _check_seal(result, sealer, data):
         result.problems.append(NOT_COVERED)
     if result.intact and not result.ours:
         result.problems.append(NOT_OURS)
+
+
+def _name(subject) -> str:
+    """Who a certificate names: its common name, else its organisation, else all of it."""
+    fields = subject.native
+    return fields.get("common_name") or fields.get("organization_name") or subject.human_friendly
 
 
 def _trusting(sealer) -> ValidationContext:

@@ -171,6 +171,12 @@ def test_export_command_writes_one_package_per_agreement_completed_in_the_period
     wrong = runner.invoke(args=["export", "--from", "1 jan", "--to", today, "--output", str(tmp_path / "x")])
     assert wrong.exit_code == 1 and "Ange datumen som ÅÅÅÅ-MM-DD" in wrong.output
 
+    (tmp_path / "en-fil").write_text("")
+    blocked = runner.invoke(args=["export", "--from", today, "--to", today, "--output", str(tmp_path / "en-fil")])
+    assert blocked.exit_code == 1 and "kunde inte skapas" in blocked.output
+    with app.extensions["db"].session() as session:  # nothing recorded for an export that was not written
+        assert len(session.scalars(select(AuditEvent).where(AuditEvent.event == "exported")).all()) == 1
+
 
 def test_archivist_downloads_the_package_from_the_agreement_page(app, client, api_token, iop_data, run_jobs, make_user):
     from .conftest import login

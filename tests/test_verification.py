@@ -144,6 +144,8 @@ def test_a_pdf_the_service_never_issued(app, office, runner, tmp_path, iop_data)
     assert run_verify(runner, tmp_path, b"inte en pdf").output.startswith(
         f"Kan inte bekräftas: {verification.UNREADABLE}"
     )
+    missing = runner.invoke(args=["verify", str(tmp_path / "finns-inte.pdf")])
+    assert missing.exit_code == 1 and "Filen" in missing.output and "kunde inte läsas" in missing.output
 
 
 # --- the public page ---
@@ -214,3 +216,18 @@ def test_checks_are_rate_limited_per_address(client, monkeypatch):
     statuses = [upload(client, b"inte en pdf").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert "För många försök" in upload(client, b"inte en pdf").get_data(as_text=True)
+
+
+def test_verification_page_in_a_browser_is_accessible(page, issued, tmp_path):
+    from .conftest import axe_check, screenshot
+
+    page.goto("/verifiera")
+    axe_check(page)
+    path = tmp_path / "avtal.pdf"
+    path.write_bytes(issued["final"])
+    page.set_input_files("#pdf", str(path))
+    page.get_by_role("button", name="Kontrollera").click()
+    page.get_by_text("Äkta och oförändrad.").wait_for()
+    assert "RS 2020/2741" in page.content()
+    axe_check(page)
+    screenshot(page, "verify-genuine-final")
