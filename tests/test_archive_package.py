@@ -32,7 +32,7 @@ KNOWN_FALSE_REPORTS = {"SIP14"}
 def eark_python():
     """eark-validator in a virtual environment of its own (it pins its own lxml), made once and kept."""
     python = EARK_VENV / "bin" / "python"
-    if subprocess.run([python, "-c", "import eark_validator"], capture_output=True).returncode != 0:
+    if not python.exists() or subprocess.run([python, "-c", "import eark_validator"], capture_output=True).returncode:
         subprocess.run([sys.executable, "-m", "venv", "--clear", EARK_VENV], check=True)
         subprocess.run([python, "-m", "pip", "install", "-q", EARK_VALIDATOR], check=True)
     return python
