@@ -8,6 +8,8 @@ confirms. Side by side in one run:
 
 1. `--parties` parties open their links at the same moment, with no previews running;
 2. the same again while `--previewers` officials render previews in a loop;
+   (each phase starts once the final PDFs of the one before are made: assembling them is
+   heavy work in the service's own processes, measured by scripts/bench, not here)
 3. server CPU per view, from gunicorn's own CPU counters, over `--repeat-views` views of
    one page: by new browsers (page and every picture downloaded), and repeat views by one
    browser (every asset revalidated with its ETag, answered 304);
@@ -344,6 +346,20 @@ def view_cpu_ms(base, url, count, tally, server_pid) -> dict:
     return result
 
 
+def wait_for_finals(instance, count, seconds=300):
+    """Wait until `count` final PDFs are made: assembling one is heavy work in the service's
+    own processes, which would otherwise land in the next phase's figures."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        db = sqlite3.connect(f"file:{instance / 'avtal.sqlite3'}?mode=ro", uri=True)
+        made = db.execute("SELECT count(*) FROM final_documents").fetchone()[0]
+        db.close()
+        if made >= count:
+            return True
+        time.sleep(1)
+    return False
+
+
 def run(base, token, password, args, instance, server_pid):
     def send_agreements(first, count, parties):
         links = []
@@ -360,8 +376,11 @@ def run(base, token, password, args, instance, server_pid):
     draft_id = api(base, token, "/api/agreements", agreement(99, 3))["id"]
     deadline = time.monotonic() + args.max_seconds
     tally = Tally()
+    for _ in range(4):  # a running service is warm: templates compiled, each worker's caches filled
+        view(Browser(base), urllib.parse.urlsplit(repeat_link).path, tally)
 
     _, _, quiet_views, quiet_ms, sizes = confirm_all(base, quiet_links, args, tally, deadline)
+    wait_for_finals(instance, args.agreements)
 
     stop = threading.Event()
 
@@ -389,6 +408,7 @@ def run(base, token, password, args, instance, server_pid):
     for t in preview_threads:
         t.join()
     minutes = (time.monotonic() - started) / 60
+    wait_for_finals(instance, 2 * args.agreements)
 
     cpu_ms = view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid)
     big = confirm_all(base, big_links, args, tally, deadline, spread=args.big_spread) if big_links else None
