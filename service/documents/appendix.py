@@ -28,7 +28,7 @@ PROOF = (
     "Varje part fick en personlig engångslänk till den e-postadress som anges nedan. En bekräftelse "
     "visar att den som bekräftade hade tillgång till länken, läste avtalet i tjänsten och angav namn, "
     "titel och ort. Det är en enkel elektronisk underskrift enligt EU:s förordning om elektronisk "
-    "identifiering (eIDAS, nr 910/2014). Den visar inte vem personen är: ingen e-legitimation "
+    "identifiering (eIDAS, nr\u00a0910/2014). Den visar inte vem personen är: ingen e-legitimation "
     "användes, så tjänsten har inte kontrollerat identiteten."
 )
 
