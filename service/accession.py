@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, update
 
 from . import agreements, audit, listing, mail, signing
+from .errors import InvalidInput
 from .models import Accession, Agreement, Party, SigningLink, User, utcnow
 from .schema import MAX_ACCEDED_PARTIES, SchemaError, org_number_or_blank, validate_party
 
@@ -42,11 +43,10 @@ COLUMN_LABELS = {
 BATCH = 25  # links issued per transaction, emails sent per SMTP connection
 
 
-class AccessionError(Exception):
-    """The list as a whole cannot be used; `message` is Swedish."""
+class AccessionError(InvalidInput):
+    """The list as a whole cannot be used; `status` is what the API answers."""
 
     def __init__(self, message, status=400):
-        self.message = message
         self.status = status
         super().__init__(message)
 

@@ -16,21 +16,12 @@ from . import audit, final, listing, renditions, signing
 from .documents import render_agreement_pdf
 from .documents.fill import builtin_template
 from .documents.seal import seal_pdf
+from .errors import Conflict, InvalidInput, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
 STATUS_LABELS = {"draft": "Utkast", "sent": "Skickat för signering", "completed": "Klart", "declined": "Avböjt"}
-
-
-class AgreementError(Exception):
-    """A rule of the domain was broken; `message` is Swedish and safe to show."""
-
-    def __init__(self, message, status=409, retry_after=None):
-        self.message = message
-        self.status = status
-        self.retry_after = retry_after  # seconds, when trying again later will do
-        super().__init__(message)
 
 
 def _keep_data(files, data) -> str:
@@ -57,7 +48,7 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
     stored). `template` is an uploaded CustomTemplate to use instead of the built-in one."""
     draft, _ = validate_draft(data)
     if template is not None and template.kind != draft["kind"]:
-        raise AgreementError("Mallen är gjord för en annan avtalstyp.", status=422)
+        raise InvalidInput("Mallen är gjord för en annan avtalstyp.")
     agreement = Agreement(
         kind=draft["kind"],
         status="draft",
@@ -77,7 +68,7 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
 def update_draft(session, files, agreement, data, actor) -> Agreement:
     """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
     if agreement.status == "completed":
-        raise AgreementError("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
+        raise Conflict("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
     draft, _ = validate_draft(data)
     if draft["kind"] != agreement.kind:
         raise SchemaError({"kind": "Avtalstyp kan inte ändras för ett befintligt avtal"})
@@ -114,7 +105,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
         if agreement.status == "completed":
-            raise AgreementError("Avtalet är redan klart.")
+            raise Conflict("Avtalet är redan klart.")
         data, data_sha256 = agreement.data, agreement.data_sha256
         custom_sha256 = agreement.template.sha256 if agreement.template else None
     checked = validate_agreement(data)  # SchemaError lists what is missing
@@ -130,7 +121,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
         if agreement.data_sha256 != data_sha256 or agreement.status == "completed":
-            raise AgreementError("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
+            raise Conflict("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
         previous = signing.latest_version(session, agreement.id)
         version = Version(
             agreement_id=agreement.id,
@@ -165,18 +156,19 @@ def handlers(session, agreement) -> list[User]:
 
 
 def get_agreement(session, agreement_id) -> Agreement:
+    """The agreement with this id, or NotFound."""
     agreement = session.get(Agreement, agreement_id)
     if agreement is None:
-        raise AgreementError("Avtalet finns inte.", status=404)
+        raise NotFound(f"Det finns inget avtal med nummer {agreement_id}.")
     return agreement
 
 
 def check_open_for_accession(agreement):
-    """Only a sent or completed överenskommelse takes new parties (AgreementError otherwise)."""
+    """Only a sent or completed överenskommelse takes new parties (Conflict otherwise)."""
     if agreement.kind != "overenskommelse":
-        raise AgreementError("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
+        raise Conflict("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
     if agreement.status not in ("sent", "completed"):
-        raise AgreementError("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
+        raise Conflict("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
 
 
 def add_parties(session, files, agreement, parties, actor, accession_id=None) -> list[Party]:
@@ -209,11 +201,9 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
     documents = agreement.final_documents
     if number is None and agreement.status == "completed" and final.current_final(session, agreement) is None:
         if problem := final.final_problem(session, agreement):
-            raise AgreementError(problem, status=503)  # no longer retried: waiting will not help
-        raise AgreementError(
-            "Den slutliga PDF:en görs just nu. Försök igen om några sekunder.",
-            status=409,
-            retry_after=FINAL_RETRY_AFTER,
+            raise Unavailable(problem)  # no longer retried: waiting will not help
+        raise Conflict(
+            "Den slutliga PDF:en görs just nu. Försök igen om några sekunder.", retry_after=FINAL_RETRY_AFTER
         )
     if number is None:
         document = documents[-1] if documents else None
@@ -221,6 +211,6 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
         document = next((d for d in documents if d.number == number), None)
     if document is None:
         missing = "ingen slutlig PDF ännu" if number is None else f"ingen slutlig version {number}"
-        raise AgreementError(f"Avtalet har {missing}.", status=404)
+        raise NotFound(f"Avtalet har {missing}.")
     audit.record(session, "downloaded", actor, agreement_id, number=document.number, sha256=document.sha256)
     return document, files.get(document.sha256)

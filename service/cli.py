@@ -10,12 +10,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import archive_package, audit, users, verification, webhooks
+from . import archive_package, audit, roles, users, verification, webhooks
 from . import migrate as migrations
-from .documents import ConversionError, TemplateFillError, render_agreement_pdf
+from .documents import render_agreement_pdf
+from .errors import Unavailable
 from .formatting import local_minute
 from .schema import SchemaError, validate_agreement
-from .storage import StorageError
 
 
 def _fail(message):
@@ -48,7 +48,7 @@ def render_command(input_file, output):
     app = current_app
     try:
         pdf, digest = render_agreement_pdf(agreement, app.extensions["office"], app.extensions["files"], pdfa=True)
-    except (ConversionError, TemplateFillError, StorageError) as exc:
+    except Unavailable as exc:
         _fail(exc.message)
     with open(output, "wb") as f:
         f.write(pdf)
@@ -60,7 +60,7 @@ users_group = AppGroup("users", help="Manage user accounts.")
 
 @users_group.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@click.option("--role", required=True, type=click.Choice(roles.ROLES))
 @click.option("--password", help="Generated and printed if not given.")
 def create_user_command(email, role, password):
     """Create a user and print a new API token for it."""
@@ -72,7 +72,7 @@ def create_user_command(email, role, password):
             token = users.issue_api_token(db, user)
     except users.UserError as exc:
         _fail(exc.message)
-    click.echo(f"Skapade {user.email} ({users.ROLE_NAMES[role]}).")
+    click.echo(f"Skapade {user.email} ({roles.ROLE_NAMES[role]}).")
     if generated:
         click.echo(f"Lösenord: {password}")
     click.echo(f"API-nyckel (visas bara nu): {token}")
@@ -117,7 +117,7 @@ def demo_users_command():
             created.append((email, role, password))
     click.echo("Demoanvändare för att prova tjänsten:")
     for email, role, password in created:
-        click.echo(f"  {email} ({users.ROLE_NAMES[role]})  lösenord: {password}")
+        click.echo(f"  {email} ({roles.ROLE_NAMES[role]})  lösenord: {password}")
 
 
 audit_group = AppGroup("audit", help="The audit trail.")

@@ -17,7 +17,9 @@ from docxtpl import DocxTemplate
 from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 
+from . import text
 from .documents.fill import CONTEXT_NAMES, jinja_environment
+from .errors import InvalidInput
 from .models import CustomTemplate
 from .schema import IopAgreement, Overenskommelse
 
@@ -25,15 +27,16 @@ KNOWN_VARIABLES = {
     "iop": set(IopAgreement.model_fields) | CONTEXT_NAMES,
     "overenskommelse": set(Overenskommelse.model_fields) | CONTEXT_NAMES,
 }
+DEFAULT_NAME = "Uppladdad mall"
 _FETCHING_FIELDS = re.compile(rb"\b(INCLUDETEXT|INCLUDEPICTURE|LINK|DDE|DDEAUTO|IMPORT)\b")
 
 
-class TemplateRejected(Exception):
+class TemplateRejected(InvalidInput):
     """The upload cannot be used; `reasons` are Swedish sentences for the official."""
 
     def __init__(self, reasons):
         self.reasons = reasons
-        super().__init__("; ".join(reasons))
+        super().__init__(" ".join(reasons))
 
 
 @dataclass
@@ -112,10 +115,19 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     return TemplateReport(variables)
 
 
+def name_from_filename(filename: str) -> str:
+    """What to call a template the official gave no name: its file name, if that is clean text."""
+    try:
+        return text.clean(filename, single_line=True)[: text.TEMPLATE_NAME_MAX] or DEFAULT_NAME
+    except text.TextRefused:
+        return DEFAULT_NAME
+
+
 def store_template(session, files, data: bytes, name: str, kind: str, user) -> CustomTemplate:
+    """Check and keep an upload; `name` has passed the text rule (text.check)."""
     report = check_template(data, kind)
     template = CustomTemplate(
-        name=name.strip()[:200] or "Uppladdad mall",
+        name=name or DEFAULT_NAME,
         kind=kind,
         sha256=files.put(data),
         variables=report.variables,

@@ -8,6 +8,7 @@ lists inside a row (a body's items, a principle's åtgärder) are one textarea, 
 import re
 from dataclasses import dataclass, field
 
+from .errors import InvalidInput
 from .schema import DEFAULT_PRINCIPLES
 
 
@@ -116,7 +117,7 @@ CONTENTS = {
 _ERROR_TARGETS = {"period": "period-end"}
 
 
-class FormError(ValueError):
+class FormError(InvalidInput):
     """A list action the form cannot have sent (a tampered or stale button)."""
 
 

@@ -16,10 +16,12 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import defer
 
-from .models import Agreement, AgreementHandler, Confirmation, Party, Version
+from . import signing
+from .errors import InvalidInput
+from .models import Agreement, AgreementHandler, Party, Version
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -27,12 +29,8 @@ SORT_LABELS = {"updated": "Senast ändrade", "title": "Titel", "status": "Status
 STATUS_ORDER = ("draft", "sent", "declined", "completed")
 
 
-class ListingError(ValueError):
-    """A cursor or parameter the list cannot use; `message` is Swedish."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
+class ListingError(InvalidInput):
+    """A cursor or parameter the list cannot use."""
 
 
 # --- folding, and the columns derived from an agreement's data ---
@@ -181,20 +179,10 @@ class Page:
 
 
 def _confirmed_count():
-    """Parties of the agreement that confirmed its current version (a correlated subquery)."""
+    """Parties of the agreement whose current answer confirms its current version (a correlated subquery)."""
     current = select(func.max(Version.id)).where(Version.agreement_id == Agreement.id).scalar_subquery()
-    return (
-        select(func.count(distinct(Confirmation.party_id)))
-        .join(Party, Party.id == Confirmation.party_id)
-        .where(
-            Party.agreement_id == Agreement.id,
-            Party.position < Agreement.party_count,
-            Confirmation.version_id == current,
-            Confirmation.decision == "confirmed",
-        )
-        .correlate(Agreement)
-        .scalar_subquery()
-    )
+    count = signing.current_answer_count(Agreement.id, current, Agreement.party_count, "confirmed")
+    return count.correlate(Agreement).scalar_subquery()
 
 
 def progress(session, agreement) -> tuple[int, int]:

@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
-from . import audit
+from . import audit, signing
 from .agreements import handlers
 from .formatting import local_time
-from .models import Agreement, Party, SigningLink, User, Version, utcnow
+from .models import Agreement, Confirmation, Party, SigningLink, User, Version, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,13 @@ def send_reminders(app) -> int:
 
 
 def _due_reminders(app):
-    """Open links to the current version of a sent agreement, expiring soon, not yet reminded."""
+    """Open links to the current version of a sent agreement, expiring soon, not yet reminded,
+    of parties that have no current answer."""
     now = utcnow()
     current_version = (
         select(func.max(Version.id)).where(Version.agreement_id == Agreement.id).correlate(Agreement).scalar_subquery()
     )
+    current_answers = signing.current_answer_ids(SigningLink.version_id)  # the party has answered
     query = (
         select(
             SigningLink.id.label("link_id"),
@@ -144,6 +146,7 @@ def _due_reminders(app):
             SigningLink.version_id == current_version,
             Agreement.status == "sent",
             Party.contact_email != "",
+            Party.id.not_in(select(Confirmation.party_id).where(Confirmation.id.in_(current_answers))),
         )
         .order_by(SigningLink.id)
     )

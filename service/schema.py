@@ -18,38 +18,24 @@ from pydantic import (
     model_validator,
 )
 
+from .errors import InvalidInput
+from .text import EMAIL_MAX, LINE_MAX, NAME_MAX, REGISTRATION_NUMBER_MAX, SHORT_TITLE_MAX, TEXT_MAX, clean
+from .text import MESSAGES as TEXT_MESSAGES
+
 MAX_PARTIES = 500
 MAX_ACCEDED_PARTIES = 30_000  # an open överenskommelse (Skåne's is open to 20–30 000 organisations)
 MAX_LIST = 200
-NAME_MAX = 300
-TEXT_MAX = 20_000
-
-# XML 1.0 cannot carry these, so a .docx containing them would be corrupt.
-_FORBIDDEN_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 
-class SchemaError(ValueError):
+class SchemaError(InvalidInput):
     """Invalid form data. `errors` maps a dotted field path to a Swedish message."""
 
     def __init__(self, errors):
-        self.errors = errors
-        super().__init__("; ".join(f"{path}: {msg}" for path, msg in errors.items()))
+        super().__init__(errors=errors)
 
 
-# Bidi overrides, embeddings and isolates reorder what a reader sees ("Trojan Source"):
-# in an agreement they could make the shown text differ from the signed one.
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def _clean_text(value: str) -> str:
-    if _FORBIDDEN_CHARS.search(value):
-        raise ValueError("forbidden_chars")
-    if _BIDI_CONTROLS.search(value):
-        raise ValueError("bidi_controls")
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
-def _luhn_ok(digits: str) -> bool:
+def luhn_ok(digits: str) -> bool:
+    """The check digit rule of an organisationsnummer (the Luhn algorithm over ten digits)."""
     total = 0
     for i, ch in enumerate(digits):
         n = int(ch) * (2 if i % 2 == 0 else 1)
@@ -57,15 +43,21 @@ def _luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def format_org_number(value: str) -> str | None:
+    """'NNNNNN-NNNN' for ten digits typed with or without hyphen and spaces; None if not ten digits."""
+    digits = value.replace("-", "").replace(" ", "").strip()
+    return f"{digits[:6]}-{digits[6:]}" if re.fullmatch(r"\d{10}", digits) else None
+
+
 def _check_org_number(value: str) -> str:
-    digits = value.replace("-", "").replace(" ", "")
-    if not digits:
+    if not value.replace("-", "").replace(" ", ""):
         raise ValueError("required")
-    if not re.fullmatch(r"\d{10}", digits):
+    formatted = format_org_number(value)
+    if formatted is None:
         raise ValueError("org_number_format")
-    if not _luhn_ok(digits):
+    if not luhn_ok(formatted.replace("-", "")):
         raise ValueError("org_number_luhn")
-    return f"{digits[:6]}-{digits[6:]}"
+    return formatted
 
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -85,12 +77,12 @@ def _check_email(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(_clean_text)]
-Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_clean_text)]
-OptionalName = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(_clean_text)]
-Line = Annotated[str, Field(min_length=1, max_length=2_000), AfterValidator(_clean_text)]
+Text = Annotated[str, Field(max_length=TEXT_MAX), AfterValidator(clean)]
+Name = Annotated[str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(clean)]
+OptionalName = Annotated[str, Field(max_length=NAME_MAX), AfterValidator(clean)]
+Line = Annotated[str, Field(min_length=1, max_length=LINE_MAX), AfterValidator(clean)]
 OrgNumber = Annotated[str, Field(max_length=20), AfterValidator(_check_org_number)]
-Email = Annotated[str, Field(max_length=254), AfterValidator(_clean_text), AfterValidator(_check_email)]
+Email = Annotated[str, Field(max_length=EMAIL_MAX), AfterValidator(clean), AfterValidator(_check_email)]
 
 
 class _Model(BaseModel):
@@ -153,8 +145,8 @@ DEFAULT_PRINCIPLES = [
 class IopAgreement(_Model):
     kind: Literal["iop"]
     title: Name
-    short_title: Annotated[str, Field(max_length=80), AfterValidator(_clean_text)] = ""  # the running header
-    registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
+    short_title: Annotated[str, Field(max_length=SHORT_TITLE_MAX), AfterValidator(clean)] = ""  # the running header
+    registration_number: Annotated[str, Field(max_length=REGISTRATION_NUMBER_MAX), AfterValidator(clean)] = ""
     introduction: Text = ""
     parties: Annotated[list[Party], Field(min_length=2, max_length=MAX_PARTIES)]
     period: Period
@@ -188,8 +180,8 @@ class Principle(_Model):
 class Overenskommelse(_Model):
     kind: Literal["overenskommelse"]
     title: Name
-    short_title: Annotated[str, Field(max_length=80), AfterValidator(_clean_text)] = ""  # the running header
-    registration_number: Annotated[str, Field(max_length=60), AfterValidator(_clean_text)] = ""
+    short_title: Annotated[str, Field(max_length=SHORT_TITLE_MAX), AfterValidator(clean)] = ""  # the running header
+    registration_number: Annotated[str, Field(max_length=REGISTRATION_NUMBER_MAX), AfterValidator(clean)] = ""
     sections: Annotated[list[Section], Field(max_length=50)] = []
     principles_intro: Text = ""
     principles: Annotated[list[Principle], Field(max_length=50)] = []
@@ -249,9 +241,7 @@ FIELD_LABELS = {
 }
 
 _CUSTOM_MESSAGES = {
-    "required": "måste fyllas i",
-    "forbidden_chars": "innehåller otillåtna styrtecken",
-    "bidi_controls": "innehåller osynliga tecken som vänder textens riktning och kan dölja vad som står",
+    **TEXT_MESSAGES,
     "org_number_format": "ska ha tio siffror (NNNNNN-NNNN)",
     "org_number_luhn": "har fel kontrollsiffra",
     "email": "är inte en giltig e-postadress",
@@ -264,6 +254,8 @@ def _message(err) -> str:
     if kind == "value_error":
         reason = str(ctx.get("error", ""))
         return _CUSTOM_MESSAGES.get(reason, "har ett ogiltigt värde")
+    if kind == "string_unicode":  # a lone surrogate, found by pydantic before the text rule runs
+        return _CUSTOM_MESSAGES["forbidden_chars"]
     if kind == "missing":
         return "måste fyllas i"
     if kind == "string_too_short":

@@ -16,56 +16,56 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import func, select, update
 
-from . import audit
+from . import audit, text
+from .errors import AvtalError
 from .formatting import local_time
 from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
 
 LINK_SALT = "avtal.signing-link.v1"
-_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
-class LinkProblem(Exception):
-    """Why a link cannot be used: invalid, expired, used, revoked or outdated."""
+class LinkProblem(AvtalError):
+    """Why a link cannot be used: `kind` is invalid, expired, used, revoked or outdated."""
+
+    message = "Länken kan inte användas."
 
     def __init__(self, kind, link=None, confirmation=None):
         self.kind = kind
         self.link = link
         self.confirmation = confirmation
-        super().__init__(kind)
+        super().__init__()
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-def check_answer(name, title, place, accepted, receipt_email="") -> dict[str, str]:
-    """Swedish errors per field for a confirmation form; empty if it may be stored."""
-    errors = {}
-    if receipt_email.strip() and (len(receipt_email) > 254 or not _EMAIL.fullmatch(receipt_email.strip())):
-        errors["receipt_email"] = "Skriv en e-postadress som namn@exempel.se, eller lämna fältet tomt."
-    for field, value, label, limit in (
-        ("signer_name", name, "Namn", 300),
-        ("signer_title", title, "Titel", 300),
-        ("place", place, "Ort", 100),
+def check_answer(name, title, place, accepted, receipt_email="") -> tuple[dict[str, str], dict[str, str]]:
+    """A confirmation form's fields, cleaned, and Swedish errors per field (empty if it may be stored)."""
+    values, errors = text.field_errors(
+        {
+            "signer_name": ("Namn", name, text.NAME_MAX, True, True),
+            "signer_title": ("Titel", title, text.NAME_MAX, False, True),
+            "place": ("Ort", place, text.PLACE_MAX, True, True),
+        }
+    )
+    values["receipt_email"] = receipt_email.strip()
+    if values["receipt_email"] and (
+        len(receipt_email) > text.EMAIL_MAX or not _EMAIL.fullmatch(values["receipt_email"])
     ):
-        if field != "signer_title" and not value.strip():
-            errors[field] = f"{label} måste fyllas i."
-        elif len(value) > limit:
-            errors[field] = f"{label} får vara högst {limit} tecken."
-        elif _CONTROL.search(value):
-            errors[field] = f"{label} innehåller otillåtna tecken."
+        errors["receipt_email"] = "Skriv en e-postadress som namn@exempel.se, eller lämna fältet tomt."
     if not accepted:
         errors["accept"] = "Kryssa i att du har läst avtalet och har rätt att bekräfta det för organisationen."
-    return errors
+    return values, errors
 
 
-def check_reason(reason) -> dict[str, str]:
+def check_reason(reason) -> tuple[str, dict[str, str]]:
+    """A decline reason, cleaned, and a Swedish error if it cannot be stored."""
     if not reason.strip():
-        return {"reason": "Skriv varför ni avböjer, så att handläggaren kan återkomma."}
-    if len(reason) > 2000 or _CONTROL.search(reason.replace("\n", "").replace("\r", "")):
-        return {"reason": "Motiveringen får vara högst 2000 tecken utan styrtecken."}
-    return {}
+        return "", {"reason": "Skriv varför ni avböjer, så att handläggaren kan återkomma."}
+    values, errors = text.field_errors({"reason": ("Motiveringen", reason, text.REASON_MAX, True, False)})
+    return values.get("reason", ""), errors
 
 
 def link_serializer(secret_key) -> URLSafeSerializer:
@@ -263,8 +263,8 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         version=link.version.number,
         pdf_sha256=link.version.pdf_sha256,
     )
-    if all_confirmed(session, agreement):
-        agreement.status = "completed"
+    agreement.status = status_after_answer(session, agreement)
+    if agreement.status == "completed":
         parties = len(agreement.data["parties"])
         audit.record(session, "completed", audit.SYSTEM, agreement.id, version=link.version.number, parties=parties)
     return answer
@@ -284,8 +284,9 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
         user_agent=actor.user_agent[:500],
     )
     session.add(answer)
+    session.flush()
     agreement = session.get(Agreement, link.party.agreement_id)
-    agreement.status = "declined"
+    agreement.status = status_after_answer(session, agreement)
     agreement.updated_at = utcnow()
     audit.record(session, "declined", actor, agreement.id, link_id=link.id, party=link.party.name, reason=reason)
     return answer
@@ -297,31 +298,64 @@ def revoke(session, link: SigningLink, actor):
         audit.record(session, "revoked", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
 
 
+def current_answer_ids(version_id):
+    """The rule for a party's current answer: its latest answer (confirmed or declined) to the
+    version, whatever it answered before through an earlier link. A subquery of Confirmation ids;
+    `version_id` may be a value or a column to correlate with."""
+    latest = select(func.max(Confirmation.id)).where(Confirmation.version_id == version_id)
+    return latest.group_by(Confirmation.party_id).correlate_except(Confirmation)
+
+
 def answers_by_party(session, agreement) -> dict[int, Confirmation]:
-    """Each party's latest answer (confirmed or declined) to the current version, by party id."""
+    """Each party's current answer to the current version, by party id."""
     version = latest_version(session, agreement.id)
     if version is None:
         return {}
-    rows = session.scalars(select(Confirmation).where(Confirmation.version_id == version.id).order_by(Confirmation.id))
+    rows = session.scalars(select(Confirmation).where(Confirmation.id.in_(current_answer_ids(version.id))))
     return {c.party_id: c for c in rows}
 
 
 def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
-    """Each party's confirmation of the current version, by party id."""
+    """Each party whose current answer to the current version is a confirmation, by party id."""
     return {pid: c for pid, c in answers_by_party(session, agreement).items() if c.decision == "confirmed"}
 
 
+def current_answer_count(agreement_id, version_id, party_count, decision="confirmed"):
+    """SQL: how many of an agreement's parties (positions below `party_count`) currently answer
+    `decision` to the version. Arguments may be values or columns to correlate with; counted in
+    SQL, since this runs on every answer and for every row of the lists."""
+    return (
+        select(func.count(Confirmation.id))
+        .join(Party, Confirmation.party_id == Party.id)
+        .where(
+            Confirmation.id.in_(current_answer_ids(version_id)),
+            Confirmation.decision == decision,
+            Party.agreement_id == agreement_id,
+            Party.position < party_count,
+        )
+    )
+
+
+def _count_current_answers(session, agreement, version, decision) -> int:
+    count = len(agreement.data["parties"])
+    return session.scalar(current_answer_count(agreement.id, version.id, count, decision))
+
+
 def all_confirmed(session, agreement) -> bool:
-    """Whether every party has confirmed the current version (counted in SQL: this runs on
-    every confirmation, and an överenskommelse may have hundreds of parties)."""
+    """What complete means: every party's current answer to the current version is a confirmation."""
     version = latest_version(session, agreement.id)
     count = len(agreement.data["parties"])
-    confirmed = session.scalar(
-        select(func.count(distinct(Confirmation.party_id)))
-        .join(Party, Confirmation.party_id == Party.id)
-        .where(Confirmation.version_id == version.id, Confirmation.decision == "confirmed", Party.position < count)
+    return (
+        count > 0 and version is not None and _count_current_answers(session, agreement, version, "confirmed") == count
     )
-    return count > 0 and confirmed == count
+
+
+def status_after_answer(session, agreement) -> str:
+    """Completed when every party's current answer confirms, declined while any declines, else sent."""
+    if all_confirmed(session, agreement):
+        return "completed"
+    version = latest_version(session, agreement.id)
+    return "declined" if _count_current_answers(session, agreement, version, "declined") else "sent"
 
 
 def active_parties(session, agreement) -> list[Party]:

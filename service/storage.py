@@ -6,15 +6,15 @@ import re
 import tempfile
 from pathlib import Path
 
+from .errors import Unavailable
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class StorageError(Exception):
-    """The file could not be stored; `message` is Swedish and safe to show."""
+class StorageError(Unavailable):
+    """The file could not be stored."""
 
-    def __init__(self, message="Filen kunde inte sparas: lagringen är full eller skrivskyddad."):
-        self.message = message
-        super().__init__(message)
+    message = "Filen kunde inte sparas: lagringen är full eller skrivskyddad."
 
 
 def sha256_hex(data: bytes) -> str:

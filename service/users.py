@@ -11,19 +11,14 @@ from functools import cache
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .errors import InvalidInput
 from .models import ApiToken, User, utcnow
+from .roles import ROLES
 from .schema import is_mailbox
 
-ROLES = ("official", "archivist", "admin")
-ROLE_NAMES = {"official": "handläggare", "archivist": "arkivarie", "admin": "administratör"}
 
-
-class UserError(Exception):
-    """The user could not be created; `message` is Swedish and safe to show."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
+class UserError(InvalidInput):
+    """The user could not be created."""
 
 
 def normalize_email(email: str) -> str:

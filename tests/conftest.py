@@ -1,8 +1,6 @@
 import io
 import itertools
 import json
-import re
-import socket
 import threading
 import time
 from email import message_from_bytes
@@ -20,21 +18,14 @@ from service import create_app, users
 from service import migrate as migrations
 from service.documents.convert import OfficePool
 
+from .helpers import csrf_token, free_port, login, org_number  # noqa: F401 (also imported from here)
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scripts" / "examples"
 
 
 def load_example(name):
     return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def org_number(first_nine: str) -> str:
-    """A valid organisationsnummer: the Luhn check digit appended to nine digits."""
-    total = 0
-    for i, ch in enumerate(first_nine):
-        n = int(ch) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return f"{first_nine[:6]}-{first_nine[6:]}{(10 - total % 10) % 10}"
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -150,20 +141,6 @@ def make_user(app):
     return make
 
 
-def csrf_token(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def login(client, email, password, follow_redirects=False):
-    """Log in through the real login form, CSRF token included."""
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    return client.post(
-        "/login",
-        data={"csrf_token": token, "email": email, "password": password},
-        follow_redirects=follow_redirects,
-    )
-
-
 @pytest.fixture
 def live_server(app):
     """The test's own app served over HTTP on a free port; yields its base URL."""
@@ -207,12 +184,6 @@ def screenshot(page, name):
 
 
 # --- mail fixtures ---
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Inbox:

@@ -9,7 +9,7 @@ from service import final
 from service.models import Agreement, IdempotencyKey, Version
 
 from .conftest import wait_for
-from .test_signing import bearer, confirm, count, create_and_send, path_of
+from .helpers import bearer, confirm, count, create_and_send, path_of
 
 
 def agreements_count(app):
@@ -64,7 +64,7 @@ def test_not_json_is_400(client, api_token):
 
 def test_unknown_agreement_is_404(client, api_token):
     response = client.get("/api/agreements/999", headers=bearer(api_token))
-    assert response.status_code == 404 and response.json["message"] == "Avtalet finns inte."
+    assert response.status_code == 404 and response.json["message"] == "Det finns inget avtal med nummer 999."
 
 
 def test_status_of_a_sent_agreement(app, client, api_token, iop_data):

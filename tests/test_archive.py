@@ -13,7 +13,7 @@ from service.audit import CSV_COLUMNS
 from service.models import AuditEvent, Base, FinalDocument, User, Version
 
 from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
-from .test_signing import bearer, confirm, count, create_and_send
+from .helpers import bearer, confirm, count, create_and_send
 
 
 def wait_for_finals(app, agreement_id, number=1):
@@ -224,4 +224,4 @@ def test_unknown_agreement_is_a_swedish_404(archivist):
         response = archivist.get(path)
         html = response.get_data(as_text=True)
         assert response.status_code == 404 and "Sidan finns inte" in html, path
-        assert "Det finns inget avtal med nummer 9999 i arkivet." in html
+        assert "Det finns inget avtal med nummer 9999." in html

@@ -11,9 +11,9 @@ from service.formatting import local_time, short_date
 from service.models import FinalDocument, utcnow
 
 from .conftest import axe_check, flat, pdf_text, save_artifact, screenshot, wait_for
+from .helpers import path_of
 from .test_browser_drafting import fill_party, log_in
 from .test_mail import LINK_URL
-from .test_signing import path_of
 
 PHONE = {"width": 375, "height": 740}
 

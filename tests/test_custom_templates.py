@@ -13,15 +13,7 @@ from service.documents.fill import TEMPLATE_DIR
 from service.models import CustomTemplate
 
 from .conftest import flat, pdf_text
-
-
-def docx_with(*lines) -> bytes:
-    doc = Document()
-    for line in lines:
-        doc.add_paragraph(line)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+from .helpers import docx_with
 
 
 def reasons(data, kind="iop"):

@@ -11,7 +11,7 @@ from service import forms
 from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument
 
 from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
-from .test_custom_templates import docx_with
+from .helpers import docx_with, field_error, visible_text
 
 
 @pytest.fixture
@@ -39,19 +39,6 @@ def stored(app, agreement_id) -> Agreement:
 
 def text_of(response) -> str:
     return unescape(response.get_data(as_text=True))
-
-
-def visible_text(response) -> str:
-    """The page's text as a reader sees it: no tags, single spaces."""
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))).split())
-
-
-def field_error(html, name) -> str:
-    """The error shown at a field, without the 'Fel: ' prefix for screen readers."""
-    match = re.search(
-        rf'<p class="field__error" id="{name}-error"><span class="visually-hidden">Fel: </span>(.*?)</p>', html, re.S
-    )
-    return unescape(match.group(1)) if match else ""
 
 
 def value_of(html, name) -> str:

@@ -19,8 +19,8 @@ from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink,
 from service.schema import validate_agreement
 
 from .conftest import ROOT, csrf_token, flat, org_number, pdf_text, wait_for
+from .helpers import bearer, confirm, create_and_send, path_of
 from .test_convert import simple_docx
-from .test_signing import bearer, confirm, create_and_send, path_of
 
 
 def many_parties(halland_data, n):

@@ -23,7 +23,7 @@ from service.models import Agreement, Confirmation, SigningLink
 from service.schema import SchemaError, validate_agreement
 
 from .conftest import flat, load_example, pdf_text
-from .test_signing import bearer, create_and_send, path_of
+from .helpers import bearer, create_and_send, path_of
 
 SWEDISH_HINTS = (
     "måste",

@@ -12,7 +12,7 @@ from service.formatting import local_time
 from service.models import AuditEvent, SigningLink, utcnow
 
 from .conftest import csrf_token, free_port
-from .test_signing import bearer, confirm, count
+from .helpers import bearer, confirm, count
 
 OFFICIAL = "api@example.se"  # the api_token fixture's user
 LINK_URL = re.compile(r"https?://\S+/sign/\S+")

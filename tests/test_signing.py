@@ -9,50 +9,15 @@ from datetime import timedelta
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from service import agreements, signing
+from service import agreements, final, listing, mail, signing
 from service.audit import Actor
 from service.formatting import local_time, short_date
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
 
-from .conftest import csrf_token, flat, org_number, pdf_text, save_artifact, wait_for
+from .conftest import flat, pdf_text, save_artifact, wait_for
+from .helpers import bearer, confirm, count, create_and_send, csrf_token, decline, org_number, path_of
 
 OFFICIAL = Actor("user:test@example.se")
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-def create_and_send(client, api_token, data):
-    created = client.post("/api/agreements", json=data, headers=bearer(api_token))
-    assert created.status_code == 201, created.json
-    agreement_id = created.json["id"]
-    sent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token))
-    assert sent.status_code == 200, sent.json
-    return agreement_id, sent.json["links"]
-
-
-def path_of(url):
-    return url[url.index("/sign/") :]
-
-
-def confirm(client, url, place, name="Anna Andersson", title="Ordförande", accept="ja"):
-    page = client.get(path_of(url))
-    assert page.status_code == 200
-    form = {
-        "csrf_token": csrf_token(page.get_data(as_text=True)),
-        "signer_name": name,
-        "signer_title": title,
-        "place": place,
-    }
-    if accept:
-        form["accept"] = accept
-    return client.post(path_of(url) + "/bekrafta", data=form)
-
-
-def count(app, model, *where):
-    with app.extensions["db"].session() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where))
 
 
 def final_pdf(app, client, api_token, agreement_id, number=1):
@@ -240,6 +205,67 @@ def test_decline_with_reason(app, client, api_token, iop_data):
     assert status["status"] == "declined"
     assert status["parties"][1]["status"] == "declined"
     assert status["parties"][1]["confirmation"]["reason"] == "Beloppet är fel."
+
+
+def reissue(app, agreement_id, position) -> str:
+    """A new link for the party at `position`, as the official's 'Ny länk' gives it: its URL."""
+    with app.extensions["db"].session() as session:
+        party = signing.active_parties(session, session.get(agreements.Agreement, agreement_id))[position]
+        version = signing.latest_version(session, agreement_id)
+        serializer = signing.link_serializer(app.config["SECRET_KEY"])
+        return "/sign/" + signing.issue_link(session, serializer, party, version, 30, OFFICIAL).token
+
+
+def state(app, client, api_token, agreement_id):
+    """What the official and the archive see: status, progress, each party's status, finals waiting."""
+    shown = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        progress = listing.progress(session, agreement)
+        missing = final.agreements_missing_final(session)
+    return shown["status"], progress, [p["status"] for p in shown["parties"]], agreement_id in missing
+
+
+def test_the_latest_answer_counts_when_a_decline_is_followed_by_a_confirmation(
+    app, client, api_token, iop_data, run_jobs
+):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert decline(client, links[0]["url"], "Beloppet är fel.").status_code == 200
+    assert state(app, client, api_token, agreement_id) == ("declined", (0, 2), ["declined", "pending"], False)
+
+    assert confirm(client, reissue(app, agreement_id, 0), "Kristianstad", "Carl Johan Sonesson").status_code == 200
+    assert state(app, client, api_token, agreement_id) == ("sent", (1, 2), ["confirmed", "pending"], False)
+
+    assert confirm(client, links[1]["url"], "Malmö", "Birthe Wallin").status_code == 200
+    assert state(app, client, api_token, agreement_id)[:3] == ("completed", (2, 2), ["confirmed", "confirmed"])
+    text = flat(pdf_text(final_pdf(app, client, api_token, agreement_id)))
+    assert "Carl Johan Sonesson" in text and "Birthe Wallin" in text
+
+
+def test_the_latest_answer_counts_when_a_confirmation_is_followed_by_a_decline(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    assert decline(client, reissue(app, agreement_id, 0), "Vi ångrar oss.").status_code == 200
+    assert confirm(client, links[1]["url"], "Malmö").status_code == 200
+
+    assert state(app, client, api_token, agreement_id) == ("declined", (1, 2), ["declined", "confirmed"], False)
+    assert count(app, FinalDocument) == 0
+
+
+def test_reminders_follow_the_latest_answer(app, client, api_token, iop_data, smtp_server):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert decline(client, links[0]["url"], "Beloppet är fel.").status_code == 200
+    soon = utcnow() + timedelta(days=1)
+    with app.extensions["db"].session() as session:
+        session.execute(update(SigningLink).values(expires_at=soon))
+    assert mail.send_reminders(app) == 0  # declined: nobody is waited for
+
+    assert confirm(client, reissue(app, agreement_id, 0), "Kristianstad").status_code == 200
+    with app.extensions["db"].session() as session:
+        session.execute(update(SigningLink).values(expires_at=soon))
+    assert mail.send_reminders(app) == 1  # the other party is waited for again
+    reminded = [m["To"] for m in smtp_server.messages if m["Subject"].startswith("Påminnelse")]
+    assert reminded == [iop_data["parties"][1]["contact_email"]]
 
 
 def test_final_job_finishes_after_a_restart(app, client, api_token, iop_data, office, tmp_path, monkeypatch):

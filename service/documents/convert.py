@@ -21,6 +21,8 @@ import time
 import xmlrpc.client
 from pathlib import Path
 
+from ..errors import Unavailable
+
 log = logging.getLogger(__name__)
 
 PDF_FILTER = "writer_pdf_Export"
@@ -28,12 +30,10 @@ PDFA_OPTIONS = ["SelectPdfVersion=2", "UseTaggedPDF=true"]
 UNREADABLE = "Dokumentet kunde inte läsas. Kontrollera att det är ett giltigt Word-dokument."
 
 
-class ConversionError(Exception):
-    """Conversion failed even after a restart; `message` is Swedish and safe to show."""
+class ConversionError(Unavailable):
+    """Conversion failed even after a restart."""
 
-    def __init__(self, message="Dokumentet kunde inte omvandlas till PDF. Försök igen om en stund."):
-        self.message = message
-        super().__init__(message)
+    message = "Dokumentet kunde inte omvandlas till PDF. Försök igen om en stund."
 
 
 def _free_port() -> int:

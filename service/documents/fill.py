@@ -8,6 +8,7 @@ from docxtpl import DocxTemplate
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from ..errors import Unavailable
 from ..formatting import FILTERS, kronor, local_clock, local_minute, no_break, place_and_date, short_title
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "docx"
@@ -16,12 +17,8 @@ MAIN_TEMPLATES = {"iop": "iop_agreement.docx", "overenskommelse": "overenskommel
 SIGNING_SHEETS = {"iop": "signing_sheet_iop.docx", "overenskommelse": "signing_sheet_table.docx"}
 
 
-class TemplateFillError(Exception):
-    """A template could not be filled; `message` is Swedish and safe to show."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
+class TemplateFillError(Unavailable):
+    """A template could not be filled."""
 
 
 def jinja_environment() -> SandboxedEnvironment:

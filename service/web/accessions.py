@@ -5,21 +5,16 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from sqlalchemy import select
 
 from .. import accession
-from ..agreements import AgreementError
-from ..models import Accession, Agreement
+from ..agreements import get_agreement
+from ..errors import AvtalError
+from ..models import Accession
+from ..roles import DRAFTERS
 from .auth import login_required
 from .context import db, files, request_actor
+from .security import domain_error_response
 
 bp = Blueprint("accessions", __name__, url_prefix="/avtal")
-
-OFFICIALS = ("official", "admin")
-
-
-def _agreement(session, agreement_id) -> Agreement:
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None:
-        abort(404)
-    return agreement
+bp.register_error_handler(AvtalError, domain_error_response)
 
 
 def _accession(session, agreement, accession_id) -> Accession:
@@ -30,11 +25,11 @@ def _accession(session, agreement, accession_id) -> Accession:
 
 
 @bp.route("/<int:agreement_id>/anslut-lista", methods=("GET", "POST"))
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def upload(agreement_id):
     problem, status = None, 200
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = get_agreement(session, agreement_id)
         if request.method == "POST":
             upload = request.files.get("file")
             try:
@@ -43,7 +38,7 @@ def upload(agreement_id):
                 content = upload.read()
                 accession.read_rows(upload.filename, content)  # refuse an unreadable list at once
                 stored = accession.store(session, files(), agreement, upload.filename, content, g.user)
-            except (accession.AccessionError, AgreementError) as exc:
+            except AvtalError as exc:
                 problem, status = exc.message, 400
             else:
                 return redirect(url_for(".show", agreement_id=agreement_id, accession_id=stored.id))
@@ -60,10 +55,10 @@ def upload(agreement_id):
 
 
 @bp.get("/<int:agreement_id>/anslut-lista/<int:accession_id>")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def show(agreement_id, accession_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = get_agreement(session, agreement_id)
         found = _accession(session, agreement, accession_id)
         reports = accession.report_for(session, files(), found) if found.status == "checked" else []
         return render_template(
@@ -78,16 +73,16 @@ def show(agreement_id, accession_id):
 
 
 @bp.post("/<int:agreement_id>/anslut-lista/<int:accession_id>/anslut")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def accept(agreement_id, accession_id):
     try:
         with db().session() as session:
-            agreement = _agreement(session, agreement_id)
+            agreement = get_agreement(session, agreement_id)
             found = _accession(session, agreement, accession_id)
             added = accession.accept(
                 session, files(), found, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
             )
-    except (accession.AccessionError, AgreementError) as exc:
+    except AvtalError as exc:
         flash(exc.message, "error")
     else:
         current_app.extensions["jobs"].enqueue_accession(accession_id)

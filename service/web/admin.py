@@ -8,12 +8,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from .. import audit, users, webhooks
 from ..models import User, WebhookDelivery
+from ..roles import ADMINS, ROLE_NAMES
 from .auth import login_required
 from .context import db, request_actor
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-ADMINS = ("admin",)
 
 
 def _shown_once(title, label, value, back):
@@ -34,7 +33,7 @@ def index(errors=None, form=None, status=200):
         "admin/users.html",
         people=people,
         tokens=tokens,
-        roles=users.ROLE_NAMES,
+        roles=ROLE_NAMES,
         errors=errors or {},
         form=form or {"email": "", "role": "official"},
     ), status
@@ -53,7 +52,7 @@ def create_user():
         return index(errors={"email": exc.message}, form=form, status=400)
     return _shown_once(
         f"{user.email} kan nu logga in",
-        f"Lösenord för {user.email} ({users.ROLE_NAMES[user.role]})",
+        f"Lösenord för {user.email} ({ROLE_NAMES[user.role]})",
         password,
         url_for("admin.index"),
     )

@@ -10,21 +10,21 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from .. import accession, agreements, final, idempotency, listing, signing, users
-from ..documents import ConversionError, TemplateFillError
+from ..errors import AvtalError
 from ..formatting import local_time
 from ..mail import absolute_url
 from ..models import Accession
-from ..schema import SchemaError, agreement_json_schema, missing_for_sending
-from ..storage import StorageError
+from ..roles import DRAFTERS, READERS
+from ..schema import agreement_json_schema, missing_for_sending
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
+from .security import status_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-WRITE_ROLES = ("official", "admin")
-READ_ROLES = ("official", "admin", "archivist")
-
 
 class ApiError(Exception):
+    """A refusal of the HTTP layer itself: no token, the wrong role, a body that is not JSON."""
+
     def __init__(self, status, message, errors=None):
         self.status, self.message, self.errors = status, message, errors
         super().__init__(message)
@@ -38,14 +38,9 @@ def _api_error(exc):
     return jsonify(body), exc.status
 
 
-@bp.errorhandler(SchemaError)
-def _schema_error(exc):
-    return _api_error(ApiError(422, "Uppgifterna är inte giltiga.", exc.errors))
-
-
-@bp.errorhandler(agreements.AgreementError)
-def _agreement_error(exc):
-    response, status = _api_error(ApiError(exc.status, exc.message))
+@bp.errorhandler(AvtalError)
+def _domain_error(exc):
+    response, status = _api_error(ApiError(status_for(exc), exc.message, getattr(exc, "errors", None)))
     if exc.retry_after:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response, status
@@ -54,13 +49,6 @@ def _agreement_error(exc):
 @bp.errorhandler(idempotency.KeyProblem)
 def _key_problem(exc):
     return _api_error(ApiError(exc.status, exc.message))
-
-
-@bp.errorhandler(ConversionError)
-@bp.errorhandler(TemplateFillError)
-@bp.errorhandler(StorageError)
-def _document_error(exc):
-    return _api_error(ApiError(503, exc.message))
 
 
 def token_required(*roles):
@@ -147,7 +135,7 @@ def _links(issued):
 
 
 @bp.post("/agreements")
-@token_required(*WRITE_ROLES)
+@token_required(*DRAFTERS)
 def create():
     with db().session() as session:
         agreement = agreements.create_draft(session, files(), _json_body(), g.user, request_actor())
@@ -156,7 +144,7 @@ def create():
 
 
 @bp.get("/agreements")
-@token_required(*READ_ROLES)
+@token_required(*READERS)
 def index():
     """One page of agreements, newest change first unless `sort` says otherwise."""
     args = request.args
@@ -209,7 +197,7 @@ def _list_item(row) -> dict:
 
 
 @bp.get("/agreements/<int:agreement_id>")
-@token_required(*READ_ROLES)
+@token_required(*READERS)
 def show(agreement_id):
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
@@ -254,7 +242,7 @@ def _final_entry(document):
 
 
 @bp.post("/agreements/<int:agreement_id>/send")
-@token_required(*WRITE_ROLES)
+@token_required(*DRAFTERS)
 def send(agreement_id):
     agreement, issued = agreements.send_for_signature(
         db(),
@@ -269,7 +257,7 @@ def send(agreement_id):
 
 
 @bp.post("/agreements/<int:agreement_id>/parties")
-@token_required(*WRITE_ROLES)
+@token_required(*DRAFTERS)
 def add_party(agreement_id):
     """One party (an object: its link in the answer) or a list (links sent by email, by the job queue)."""
     body = _json_body(allow_list=True)
@@ -314,7 +302,7 @@ def _add_parties(agreement_id):
 
 
 @bp.get("/agreements/<int:agreement_id>/accessions/<int:accession_id>")
-@token_required(*READ_ROLES)
+@token_required(*READERS)
 def accession_status(agreement_id, accession_id):
     """How far a list's links have gone out."""
     with db().session() as session:
@@ -332,7 +320,7 @@ def accession_status(agreement_id, accession_id):
 
 
 @bp.get("/agreements/<int:agreement_id>/final.pdf")
-@token_required(*READ_ROLES)
+@token_required(*READERS)
 def final_pdf(agreement_id):
     with db().session() as session:
         document, data = agreements.download_final(session, files(), agreement_id, None, request_actor())

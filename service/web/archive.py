@@ -11,15 +11,17 @@ from sqlalchemy import func, select
 
 from .. import agreements, archive_package, audit, listing, signing
 from ..audit import EVENT_LABELS
-from ..models import Agreement, FinalDocument
+from ..errors import AvtalError, Conflict
+from ..models import FinalDocument
+from ..roles import READERS
 from ..schema import KIND_LABELS
 from .auth import login_required
 from .context import attachment, db, files, request_actor
-from .security import error_response
+from .security import domain_error_response, error_response
 
 bp = Blueprint("archive", __name__, url_prefix="/arkiv")
+bp.register_error_handler(AvtalError, domain_error_response)
 
-READERS = ("archivist", "admin", "official")
 DEFAULT_STATUS = "completed"
 DATE_ERROR = "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01."
 
@@ -89,7 +91,7 @@ def _final_counts(session, agreement_ids) -> dict[int, int]:
 @login_required(*READERS)
 def show(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         return render_template(
             "archive/show.html",
             agreement=agreement,
@@ -106,12 +108,8 @@ def show(agreement_id):
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
 @login_required(*READERS)
 def final_pdf(agreement_id, number):
-    try:
-        with db().session() as session:
-            _agreement(session, agreement_id)
-            _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
-    except agreements.AgreementError as exc:
-        abort(error_response(404, exc.message))
+    with db().session() as session:
+        _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
     return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
 
 
@@ -119,7 +117,7 @@ def final_pdf(agreement_id, number):
 @login_required(*READERS)
 def log_json(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         data = audit.trail_json(agreement, audit.events_for(session, agreement.id))
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.json")
     return attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
@@ -129,7 +127,7 @@ def log_json(agreement_id):
 @login_required(*READERS)
 def log_csv(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         events = audit.events_for(session, agreement.id)
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.csv")
     return attachment(audit.trail_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
@@ -140,14 +138,7 @@ def log_csv(agreement_id):
 def package(agreement_id):
     """The agreement's E-ARK archive package; the export and its SHA-256 go into the trail."""
     with db().session() as session:
-        if _agreement(session, agreement_id).status != "completed":
-            abort(error_response(409, "Arkivpaket kan bara skapas för avtal som är klara."))
+        if agreements.get_agreement(session, agreement_id).status != "completed":
+            raise Conflict("Arkivpaket kan bara skapas för avtal som är klara.")
     made = archive_package.export_agreement(db(), files(), agreement_id, request_actor())
     return attachment(made.data, "application/zip", f"{made.name}.zip")
-
-
-def _agreement(session, agreement_id) -> Agreement:
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None:
-        abort(error_response(404, f"Det finns inget avtal med nummer {agreement_id} i arkivet."))
-    return agreement

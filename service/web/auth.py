@@ -18,6 +18,7 @@ from flask import (
 )
 
 from .. import users
+from ..roles import ROLE_NAMES
 
 bp = Blueprint("auth", __name__)
 
@@ -46,7 +47,7 @@ def load_current_user():
 
 @bp.app_context_processor
 def inject_role_name():
-    return {"role_name": users.ROLE_NAMES.get}
+    return {"role_name": ROLE_NAMES.get}
 
 
 def login_required(*roles):

@@ -17,20 +17,19 @@ from flask import (
 from pypdfium2 import PdfiumError
 from sqlalchemy import select
 
-from .. import agreements, audit, custom_templates, forms, listing, mail, signing
-from ..documents import ConversionError, TemplateFillError, fill_agreement
+from .. import agreements, audit, custom_templates, forms, listing, mail, signing, text
+from ..documents import fill_agreement
 from ..documents.preview import page_count, page_png
+from ..errors import AvtalError, Conflict, NotFound, Unavailable
 from ..formatting import join_sv, local_minute
-from ..models import Agreement, CustomTemplate, Party
+from ..models import CustomTemplate, Party
+from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
-from ..storage import StorageError
 from .auth import login_required
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
-from .security import error_response
+from .security import domain_error_response, error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
-
-OFFICIALS = ("official", "admin")
 
 DETAIL_LABELS = {
     "data_sha256": "Uppgifternas SHA-256",
@@ -58,15 +57,19 @@ def status_text(agreement, progress=None) -> str:
     return agreements.STATUS_LABELS.get(agreement.status, agreement.status)
 
 
-def _agreement(session, agreement_id) -> Agreement:
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None:
-        abort(404)
-    return agreement
+@bp.errorhandler(AvtalError)
+def _refused(error):
+    """A refused action on an agreement goes back to its overview with the reason; anything else
+    (an agreement that does not exist, a page that could not be shown) is an error page."""
+    agreement_id = (request.view_args or {}).get("agreement_id")
+    if request.method != "POST" or agreement_id is None or isinstance(error, NotFound):
+        return domain_error_response(error)
+    flash(error.message, "error")
+    return redirect(url_for(".show", agreement_id=agreement_id))
 
 
 @bp.get("")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def index():
     text = request.args.get("q", "").strip()
     status = request.args.get("status", "")
@@ -150,7 +153,7 @@ def _saved(agreement):
 
 
 @bp.route("/ny", methods=("GET", "POST"))
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def new():
     kind = request.args.get("typ", "iop")
     if kind not in forms.LAYOUTS:
@@ -174,18 +177,21 @@ def new():
 
 
 @bp.route("/mallar", methods=("GET", "POST"))
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def templates():
     errors, reasons, status = {}, [], 200
     if request.method == "POST":
         upload = request.files.get("file")
         kind = request.form.get("kind", "")
+        typed, errors = text.field_errors(
+            {"name": ("Mallens namn", request.form.get("name", ""), text.TEMPLATE_NAME_MAX, False, True)}
+        )
         if not upload or not upload.filename:
             errors["file"] = "Välj en Word-fil (.docx) att ladda upp."
         if kind not in KIND_LABELS:
             errors["kind"] = "Välj vilken avtalstyp mallen är gjord för."
         if not errors:
-            name = request.form.get("name", "").strip() or upload.filename
+            name = typed["name"] or custom_templates.name_from_filename(upload.filename)
             try:
                 with db().session() as session:
                     template = custom_templates.store_template(session, files(), upload.read(), name, kind, g.user)
@@ -208,10 +214,10 @@ def templates():
 
 
 @bp.route("/<int:agreement_id>/redigera", methods=("GET", "POST"))
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def edit(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
             return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
@@ -223,8 +229,8 @@ def edit(agreement_id):
             agreements.update_draft(session, files(), agreement, data, request_actor())
         except SchemaError as exc:
             return _form_page(data, exc.errors, agreement=agreement, status=400)
-        except agreements.AgreementError as exc:
-            return _form_page(data, agreement=agreement, problem=exc.message, status=exc.status)
+        except Conflict as exc:
+            return _form_page(data, agreement=agreement, problem=exc.message, status=409)
     return _saved(agreement)
 
 
@@ -267,20 +273,20 @@ def _overview(session, agreement, party_form=None, party_errors=None, status=200
 
 
 @bp.get("/<int:agreement_id>")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def show(agreement_id):
     with db().session() as session:
-        return _overview(session, _agreement(session, agreement_id))
+        return _overview(session, agreements.get_agreement(session, agreement_id))
 
 
 # --- preview ---
 
 
 @bp.get("/<int:agreement_id>/forhandsgranska")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def preview(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         template_sha256 = agreement.template.sha256 if agreement.template else None
     sha, pages, problem = None, 0, None
     try:
@@ -290,7 +296,7 @@ def preview(agreement_id):
         sha, pages = files().put(pdf), page_count(pdf)
     except SchemaError as exc:
         problem = _missing_text(exc.errors)
-    except (ConversionError, TemplateFillError, StorageError) as exc:
+    except Unavailable as exc:
         problem = exc.message
     return render_template(
         "drafting/preview.html",
@@ -302,7 +308,7 @@ def preview(agreement_id):
 
 
 @bp.get("/<int:agreement_id>/forhandsgranska/<sha>/<int:number>.png")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def preview_page(agreement_id, sha, number):
     try:
         png = page_png(files().get(sha), number - 1, width_px=300)
@@ -314,7 +320,7 @@ def preview_page(agreement_id, sha, number):
 
 
 @bp.get("/<int:agreement_id>/forhandsgranska/<sha>.pdf")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def preview_pdf(agreement_id, sha):
     """The preview as a PDF, readable at any size, for proofreading."""
     try:
@@ -363,13 +369,8 @@ def _missing_text(errors) -> str:
     return "Avtalet kan inte skickas förrän det här är ifyllt: " + "; ".join(errors.values()) + "."
 
 
-def _refused(agreement_id, message):
-    flash(message, "error")
-    return redirect(url_for(".show", agreement_id=agreement_id))
-
-
 @bp.post("/<int:agreement_id>/skicka")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def send(agreement_id):
     try:
         agreement, issued = agreements.send_for_signature(
@@ -381,14 +382,8 @@ def send(agreement_id):
             link_max_age(),
             request_actor(),
         )
-    except agreements.AgreementError as exc:
-        if exc.status == 404:
-            abort(404)
-        return _refused(agreement_id, exc.message)
     except SchemaError as exc:
-        return _refused(agreement_id, _missing_text(exc.errors))
-    except (ConversionError, TemplateFillError, StorageError) as exc:
-        return _refused(agreement_id, exc.message)
+        raise Conflict(_missing_text(exc.errors)) from None
     _notify_parties(agreement, issued)
     return _links_page(agreement, issued, "Avtalet är skickat för signering")
 
@@ -401,10 +396,10 @@ def _party(session, agreement, party_id) -> Party:
 
 
 @bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def revoke(agreement_id, party_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         party = _party(session, agreement, party_id)
         for link in party.links:
             signing.revoke(session, link, request_actor())
@@ -413,24 +408,24 @@ def revoke(agreement_id, party_id):
 
 
 @bp.post("/<int:agreement_id>/parter/<int:party_id>/ny-lank")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def reissue(agreement_id, party_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         party = _party(session, agreement, party_id)
         version = signing.latest_version(session, agreement.id)
         if version is None or agreement.status not in ("sent", "declined"):
-            return _refused(agreement_id, "Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
+            raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
         issued = [signing.issue_link(session, link_serializer(), party, version, link_max_age(), request_actor())]
     _notify_parties(agreement, issued)
     return _links_page(agreement, issued, f"Ny länk till {party.name}")
 
 
 @bp.post("/<int:agreement_id>/anslut")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def add_party(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         index = len(agreement.data["parties"])
         party_data = forms.party_from_form(request.form, index)
         try:
@@ -440,8 +435,6 @@ def add_party(agreement_id):
         except SchemaError as exc:
             typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
             return _overview(session, agreement, typed, exc.errors, status=400)
-        except agreements.AgreementError as exc:
-            return _refused(agreement_id, exc.message)
     _notify_parties(agreement, [issued])
     return _links_page(agreement, [issued], f"{issued.party.name} är ansluten")
 
@@ -450,13 +443,10 @@ def add_party(agreement_id):
 
 
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def final_pdf(agreement_id, number):
-    try:
-        with db().session() as session:
-            _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
-    except agreements.AgreementError:
-        abort(404)
+    with db().session() as session:
+        _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
     return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
 
 
@@ -471,9 +461,9 @@ def _details(event) -> list[tuple[str, str, bool]]:
 
 
 @bp.get("/<int:agreement_id>/logg")
-@login_required(*OFFICIALS)
+@login_required(*DRAFTERS)
 def log(agreement_id):
     with db().session() as session:
-        agreement = _agreement(session, agreement_id)
+        agreement = agreements.get_agreement(session, agreement_id)
         events = [(event, _details(event)) for event in audit.events_for(session, agreement.id)]
         return render_template("drafting/log.html", agreement=agreement, events=events, labels=audit.EVENT_LABELS)

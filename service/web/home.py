@@ -4,6 +4,7 @@ from collections import namedtuple
 
 from flask import Blueprint, g, redirect
 
+from ..roles import ADMINS, DRAFTERS, READERS, ROLES
 from .auth import login_required
 
 bp = Blueprint("home", __name__)
@@ -15,7 +16,14 @@ ARCHIVE = Section("/arkiv", "Arkiv")
 ADMINISTRATION = Section("/admin", "Administration")
 
 # The sections each role may use, shown in the menu; `/` leads to the first one.
-SECTIONS = {"official": [DRAFTING, ARCHIVE], "archivist": [ARCHIVE], "admin": [DRAFTING, ARCHIVE, ADMINISTRATION]}
+SECTIONS = {
+    role: [
+        section
+        for section, allowed in ((DRAFTING, DRAFTERS), (ARCHIVE, READERS), (ADMINISTRATION, ADMINS))
+        if role in allowed
+    ]
+    for role in ROLES
+}
 
 
 @bp.app_context_processor

@@ -4,6 +4,8 @@ from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from ..errors import AvtalError, Conflict, InvalidInput, NotFound, Unavailable
+
 csrf = CSRFProtect()
 
 HEADERS = {
@@ -27,6 +29,9 @@ ERRORS = {
     500: ("Tekniskt fel", "Något gick fel hos oss. Försök igen om en stund."),
 }
 CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
+
+# The HTTP status for each kind of domain error; the domain itself never names one.
+ERROR_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503}
 
 
 def init_app(app):
@@ -54,6 +59,15 @@ def handle_http_error(error):
     if error.code == 405:
         response.headers["Allow"] = ", ".join(error.valid_methods or ())
     return response
+
+
+def status_for(error: AvtalError) -> int:
+    return next((status for kind, status in ERROR_STATUS.items() if isinstance(error, kind)), 500)
+
+
+def domain_error_response(error: AvtalError):
+    """The Swedish error page (or JSON) for a domain error a view did not handle itself."""
+    return error_response(status_for(error), error.message)
 
 
 def error_response(status, message):

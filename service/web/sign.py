@@ -10,10 +10,13 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from itsdangerous import BadData
 
 from .. import mail, receipts, renditions, signing
+from ..errors import AvtalError
 from ..models import Agreement
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor
+from .security import domain_error_response
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
+bp.register_error_handler(AvtalError, domain_error_response)
 
 PROBLEM_STATUS = {"invalid": 404, "expired": 410, "used": 409, "revoked": 410, "outdated": 410}
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -100,7 +103,7 @@ def _done_context(session, answer) -> dict:
 def confirm(token):
     form = {k: request.form.get(k, "") for k in ANSWER_FIELDS}
     accepted = request.form.get("accept") == "ja"
-    errors = signing.check_answer(
+    clean, errors = signing.check_answer(
         form["signer_name"], form["signer_title"], form["place"], accepted, form["receipt_email"]
     )
     if errors:
@@ -111,11 +114,11 @@ def confirm(token):
                 session,
                 link_serializer(),
                 token,
-                form["signer_name"].strip(),
-                form["signer_title"].strip(),
-                form["place"].strip(),
+                clean["signer_name"],
+                clean["signer_title"],
+                clean["place"],
                 request_actor(),
-                receipt_email=form["receipt_email"].strip(),
+                receipt_email=clean["receipt_email"],
             )
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
@@ -131,13 +134,12 @@ def confirm(token):
 
 @bp.post("/<token>/avboj")
 def decline(token):
-    reason = request.form.get("reason", "")
-    errors = signing.check_reason(reason)
+    reason, errors = signing.check_reason(request.form.get("reason", ""))
     if errors:
         return _invalid_form(token, errors)
     with db().session() as session:
         try:
-            answer = signing.decline(session, link_serializer(), token, reason.strip(), request_actor())
+            answer = signing.decline(session, link_serializer(), token, reason, request_actor())
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
         done = _done_context(session, answer)
