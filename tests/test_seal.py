@@ -32,8 +32,9 @@ from service import migrate as migrations
 from service.documents import seal
 from service.models import Agreement, Version
 
-from .conftest import free_port, save_artifact
-from .test_signing import bearer, confirm, create_and_send, final_pdf, path_of
+from .conftest import save_artifact
+from .helpers import bearer, confirm, create_and_send, free_port, path_of
+from .test_signing import final_pdf
 
 PDFA_ID = "{http://www.aiim.org/pdfa/ns/id/}"
 INFO_TO_XMP = {

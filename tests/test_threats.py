@@ -14,8 +14,9 @@ from service import migrate as migrations
 from service.audit import Actor
 from service.models import Agreement, AuditEvent, Confirmation, User, Version
 
-from .conftest import ROOT, csrf_token, flat, free_port, login, pdf_text
-from .test_signing import bearer, confirm, count, create_and_send, final_pdf, path_of
+from .conftest import ROOT, flat, pdf_text
+from .helpers import bearer, confirm, count, create_and_send, csrf_token, free_port, login, path_of
+from .test_signing import final_pdf
 
 
 def login_with_next(client, email, password, next_query):
