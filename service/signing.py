@@ -19,7 +19,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import func, select, update
 
 from . import audit, text
-from .errors import AvtalError
+from .errors import AvtalError, Conflict
 from .formatting import local_time
 from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
 
@@ -124,6 +124,15 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
     )
     token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
     return IssuedLink(party, token, link.expires_at, link.id)
+
+
+def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
+    """A new link for a party of a sent or declined agreement; its earlier open links are revoked."""
+    agreement = session.get(Agreement, party.agreement_id)
+    version = latest_version(session, agreement.id)
+    if version is None or agreement.status not in ("sent", "declined"):
+        raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
+    return issue_link(session, serializer, party, version, max_age_days, actor)
 
 
 def _load(session, serializer, token) -> SigningLink:

@@ -211,9 +211,8 @@ def reissue(app, agreement_id, position) -> str:
     """A new link for the party at `position`, as the official's 'Ny länk' gives it: its URL."""
     with app.extensions["db"].session() as session:
         party = signing.active_parties(session, session.get(agreements.Agreement, agreement_id))[position]
-        version = signing.latest_version(session, agreement_id)
         serializer = signing.link_serializer(app.config["SECRET_KEY"])
-        return "/sign/" + signing.issue_link(session, serializer, party, version, 30, OFFICIAL).token
+        return "/sign/" + signing.reissue_link(session, serializer, party, 30, OFFICIAL).token
 
 
 def state(app, client, api_token, agreement_id):

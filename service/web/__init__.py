@@ -1,12 +1,14 @@
-"""The web interface: one blueprint per role."""
+"""The web interface: one blueprint per role (the officials' work in drafting, sending, uploads and accessions)."""
 
 
 def register(app):
-    from . import accessions, admin, api, archive, auth, drafting, home, security, sign, verify
+    from . import accessions, admin, api, archive, auth, drafting, home, security, sending, sign, uploads, verify
 
     app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
     app.register_blueprint(home.bp)
     app.register_blueprint(drafting.bp)
+    app.register_blueprint(sending.bp)
+    app.register_blueprint(uploads.bp)
     app.register_blueprint(accessions.bp)
     app.register_blueprint(sign.bp)
     app.register_blueprint(api.bp)

@@ -1,4 +1,6 @@
-"""The officials' pages: list, draft, preview, send and follow up agreements."""
+"""The officials' pages for drafts: list, draft, preview and follow up agreements, final PDFs and the log.
+
+Sending and links live in sending.py, uploaded Word templates in uploads.py."""
 
 from datetime import datetime
 
@@ -15,18 +17,17 @@ from flask import (
     url_for,
 )
 from pypdfium2 import PdfiumError
-from sqlalchemy import select
 
-from .. import agreements, audit, custom_templates, forms, listing, mail, signing, text
+from .. import agreements, audit, forms, listing, signing
 from ..documents import fill_agreement
 from ..documents.preview import page_count, page_png
 from ..errors import AvtalError, Conflict, NotFound, Unavailable
-from ..formatting import join_sv, local_minute
-from ..models import CustomTemplate, Party
+from ..formatting import local_minute
+from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from .auth import login_required
-from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, request_actor
 from .security import domain_error_response, error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
@@ -58,14 +59,14 @@ def status_text(agreement, progress=None) -> str:
 
 
 @bp.errorhandler(AvtalError)
-def _refused(error):
+def refused(error):
     """A refused action on an agreement goes back to its overview with the reason; anything else
     (an agreement that does not exist, a page that could not be shown) is an error page."""
     agreement_id = (request.view_args or {}).get("agreement_id")
     if request.method != "POST" or agreement_id is None or isinstance(error, NotFound):
         return domain_error_response(error)
     flash(error.message, "error")
-    return redirect(url_for(".show", agreement_id=agreement_id))
+    return redirect(url_for("drafting.show", agreement_id=agreement_id))
 
 
 @bp.get("")
@@ -173,46 +174,6 @@ def new():
     return _saved(agreement)
 
 
-# --- uploaded Word templates ---
-
-
-@bp.route("/mallar", methods=("GET", "POST"))
-@login_required(*DRAFTERS)
-def templates():
-    errors, reasons, status = {}, [], 200
-    if request.method == "POST":
-        upload = request.files.get("file")
-        kind = request.form.get("kind", "")
-        typed, errors = text.field_errors(
-            {"name": ("Mallens namn", request.form.get("name", ""), text.TEMPLATE_NAME_MAX, False, True)}
-        )
-        if not upload or not upload.filename:
-            errors["file"] = "Välj en Word-fil (.docx) att ladda upp."
-        if kind not in KIND_LABELS:
-            errors["kind"] = "Välj vilken avtalstyp mallen är gjord för."
-        if not errors:
-            name = typed["name"] or custom_templates.name_from_filename(upload.filename)
-            try:
-                with db().session() as session:
-                    template = custom_templates.store_template(session, files(), upload.read(), name, kind, g.user)
-            except custom_templates.TemplateRejected as exc:
-                reasons = exc.reasons
-            else:
-                flash(f"Mallen {template.name} är sparad. Den använder: {join_sv(template.variables)}.")
-                return redirect(url_for(".templates"))
-        status = 400
-    with db().session() as session:
-        rows = session.scalars(select(CustomTemplate).order_by(CustomTemplate.id.desc())).all()
-    return render_template(
-        "drafting/templates.html",
-        rows=rows,
-        errors=errors,
-        reasons=reasons,
-        kinds=KIND_LABELS,
-        form=request.form,
-    ), status
-
-
 @bp.route("/<int:agreement_id>/redigera", methods=("GET", "POST"))
 @login_required(*DRAFTERS)
 def edit(agreement_id):
@@ -237,7 +198,7 @@ def edit(agreement_id):
 # --- the overview ---
 
 
-def _overview(session, agreement, party_form=None, party_errors=None, status=200):
+def overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
     answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
     parties = [
@@ -276,10 +237,14 @@ def _overview(session, agreement, party_form=None, party_errors=None, status=200
 @login_required(*DRAFTERS)
 def show(agreement_id):
     with db().session() as session:
-        return _overview(session, agreements.get_agreement(session, agreement_id))
+        return overview(session, agreements.get_agreement(session, agreement_id))
 
 
 # --- preview ---
+
+
+def missing_text(errors) -> str:
+    return "Avtalet kan inte skickas förrän det här är ifyllt: " + "; ".join(errors.values()) + "."
 
 
 @bp.get("/<int:agreement_id>/forhandsgranska")
@@ -295,7 +260,7 @@ def preview(agreement_id):
         pdf = current_app.extensions["office"].convert(docx)
         sha, pages = files().put(pdf), page_count(pdf)
     except SchemaError as exc:
-        problem = _missing_text(exc.errors)
+        problem = missing_text(exc.errors)
     except Unavailable as exc:
         problem = exc.message
     return render_template(
@@ -330,113 +295,6 @@ def preview_pdf(agreement_id, sha):
     if not pdf.startswith(b"%PDF"):
         abort(404)
     return attachment(pdf, "application/pdf", f"avtal-{agreement_id}-forhandsgranskning.pdf")
-
-
-# --- sending, links and accession ---
-
-
-def _notify_parties(agreement, issued):
-    """Email the links (when SMTP is configured), after the links' transaction has committed."""
-    if not current_app.config["SMTP_HOST"]:
-        return
-    failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
-    sent = [
-        link.party.contact_email
-        for link in issued
-        if link.party.contact_email and link.party.contact_email not in failed
-    ]
-    if sent:
-        flash(f"Länkarna är skickade med e-post till {join_sv(sent)}.")
-    if failed:
-        flash(f"E-post kunde inte skickas till {join_sv(failed)}. Ge dem länkarna på annat sätt.", "error")
-
-
-def _links_page(agreement, issued, heading):
-    response = current_app.make_response(
-        render_template(
-            "drafting/links.html",
-            agreement=agreement,
-            heading=heading,
-            links=[(link.party, sign_url(link.token), link.expires_at) for link in issued],
-        )
-    )
-    response.headers["Cache-Control"] = "no-store"  # the links are shown once, never kept
-    response.headers["Referrer-Policy"] = "no-referrer"
-    return response
-
-
-def _missing_text(errors) -> str:
-    return "Avtalet kan inte skickas förrän det här är ifyllt: " + "; ".join(errors.values()) + "."
-
-
-@bp.post("/<int:agreement_id>/skicka")
-@login_required(*DRAFTERS)
-def send(agreement_id):
-    try:
-        agreement, issued = agreements.send_for_signature(
-            db(),
-            files(),
-            current_app.extensions["office"],
-            link_serializer(),
-            agreement_id,
-            link_max_age(),
-            request_actor(),
-        )
-    except SchemaError as exc:
-        raise Conflict(_missing_text(exc.errors)) from None
-    _notify_parties(agreement, issued)
-    return _links_page(agreement, issued, "Avtalet är skickat för signering")
-
-
-def _party(session, agreement, party_id) -> Party:
-    party = session.get(Party, party_id)
-    if party is None or party.agreement_id != agreement.id:
-        abort(404)
-    return party
-
-
-@bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")
-@login_required(*DRAFTERS)
-def revoke(agreement_id, party_id):
-    with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
-        party = _party(session, agreement, party_id)
-        for link in party.links:
-            signing.revoke(session, link, request_actor())
-    flash(f"Länken till {party.name} är återkallad. Den kan inte längre användas.")
-    return redirect(url_for(".show", agreement_id=agreement_id))
-
-
-@bp.post("/<int:agreement_id>/parter/<int:party_id>/ny-lank")
-@login_required(*DRAFTERS)
-def reissue(agreement_id, party_id):
-    with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
-        party = _party(session, agreement, party_id)
-        version = signing.latest_version(session, agreement.id)
-        if version is None or agreement.status not in ("sent", "declined"):
-            raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
-        issued = [signing.issue_link(session, link_serializer(), party, version, link_max_age(), request_actor())]
-    _notify_parties(agreement, issued)
-    return _links_page(agreement, issued, f"Ny länk till {party.name}")
-
-
-@bp.post("/<int:agreement_id>/anslut")
-@login_required(*DRAFTERS)
-def add_party(agreement_id):
-    with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
-        index = len(agreement.data["parties"])
-        party_data = forms.party_from_form(request.form, index)
-        try:
-            issued = agreements.add_party(
-                session, files(), link_serializer(), agreement, party_data, link_max_age(), request_actor()
-            )
-        except SchemaError as exc:
-            typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
-            return _overview(session, agreement, typed, exc.errors, status=400)
-    _notify_parties(agreement, [issued])
-    return _links_page(agreement, [issued], f"{issued.party.name} är ansluten")
 
 
 # --- final documents and the log ---

@@ -1,0 +1,113 @@
+"""The officials' pages for sending: freeze and send, revoke and reissue links, accession."""
+
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from .. import agreements, forms, mail, signing
+from ..errors import AvtalError, Conflict
+from ..formatting import join_sv
+from ..models import Party
+from ..roles import DRAFTERS
+from ..schema import SchemaError
+from .auth import login_required
+from .context import db, files, link_max_age, link_serializer, request_actor, sign_url
+from .drafting import missing_text, overview, refused
+
+bp = Blueprint("sending", __name__, url_prefix="/avtal")
+bp.register_error_handler(AvtalError, refused)
+
+
+def _notify_parties(agreement, issued):
+    """Email the links (when SMTP is configured), after the links' transaction has committed."""
+    if not current_app.config["SMTP_HOST"]:
+        return
+    failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
+    sent = [
+        link.party.contact_email
+        for link in issued
+        if link.party.contact_email and link.party.contact_email not in failed
+    ]
+    if sent:
+        flash(f"Länkarna är skickade med e-post till {join_sv(sent)}.")
+    if failed:
+        flash(f"E-post kunde inte skickas till {join_sv(failed)}. Ge dem länkarna på annat sätt.", "error")
+
+
+def _links_page(agreement, issued, heading):
+    response = current_app.make_response(
+        render_template(
+            "drafting/links.html",
+            agreement=agreement,
+            heading=heading,
+            links=[(link.party, sign_url(link.token), link.expires_at) for link in issued],
+        )
+    )
+    response.headers["Cache-Control"] = "no-store"  # the links are shown once, never kept
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/<int:agreement_id>/skicka")
+@login_required(*DRAFTERS)
+def send(agreement_id):
+    try:
+        agreement, issued = agreements.send_for_signature(
+            db(),
+            files(),
+            current_app.extensions["office"],
+            link_serializer(),
+            agreement_id,
+            link_max_age(),
+            request_actor(),
+        )
+    except SchemaError as exc:
+        raise Conflict(missing_text(exc.errors)) from None
+    _notify_parties(agreement, issued)
+    return _links_page(agreement, issued, "Avtalet är skickat för signering")
+
+
+def _party(session, agreement, party_id) -> Party:
+    party = session.get(Party, party_id)
+    if party is None or party.agreement_id != agreement.id:
+        abort(404)
+    return party
+
+
+@bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")
+@login_required(*DRAFTERS)
+def revoke(agreement_id, party_id):
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        party = _party(session, agreement, party_id)
+        for link in party.links:
+            signing.revoke(session, link, request_actor())
+    flash(f"Länken till {party.name} är återkallad. Den kan inte längre användas.")
+    return redirect(url_for("drafting.show", agreement_id=agreement_id))
+
+
+@bp.post("/<int:agreement_id>/parter/<int:party_id>/ny-lank")
+@login_required(*DRAFTERS)
+def reissue(agreement_id, party_id):
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        party = _party(session, agreement, party_id)
+        issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
+    _notify_parties(agreement, issued)
+    return _links_page(agreement, issued, f"Ny länk till {party.name}")
+
+
+@bp.post("/<int:agreement_id>/anslut")
+@login_required(*DRAFTERS)
+def add_party(agreement_id):
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        index = len(agreement.data["parties"])
+        party_data = forms.party_from_form(request.form, index)
+        try:
+            issued = agreements.add_party(
+                session, files(), link_serializer(), agreement, party_data, link_max_age(), request_actor()
+            )
+        except SchemaError as exc:
+            typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
+            return overview(session, agreement, typed, exc.errors, status=400)
+    _notify_parties(agreement, [issued])
+    return _links_page(agreement, [issued], f"{issued.party.name} är ansluten")
