@@ -383,12 +383,27 @@ def completed_between(session, start: date, end: date) -> list[int]:
     return list(session.scalars(firsts.order_by(FinalDocument.created_at, FinalDocument.agreement_id)))
 
 
+def checksum_line(package: Package) -> str:
+    """The line written beside a package, as `sha256sum -c` reads it."""
+    return f"{package.sha256}  {package.name}.zip\n"
+
+
 def write_package(package: Package, directory: Path) -> Path:
-    """`<name>.zip` and `<name>.zip.sha256` (sha256sum's format) in `directory`; never overwrites."""
+    """`<name>.zip` and `<name>.zip.sha256` in `directory`; never overwrites."""
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{package.name}.zip"
     with open(target, "xb") as f:
         f.write(package.data)
     with open(directory / f"{package.name}.zip.sha256", "x", encoding="ascii") as f:
-        f.write(f"{package.sha256}  {target.name}\n")
+        f.write(checksum_line(package))
     return target
+
+
+def bundle(packages: list[Package]) -> bytes:
+    """Several packages in one download, each with its checksum file beside it (stored, not recompressed)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive:
+        for package in packages:
+            archive.writestr(f"{package.name}.zip", package.data)
+            archive.writestr(f"{package.name}.zip.sha256", checksum_line(package))
+    return out.getvalue()

@@ -197,3 +197,28 @@ def test_archivist_downloads_the_package_from_the_agreement_page(app, client, ap
         recorded = session.scalars(select(AuditEvent).where(AuditEvent.event == "exported")).one()
         assert recorded.details["sha256"] == hashlib.sha256(response.data).hexdigest()
         assert recorded.actor == f"user:{user.email}"
+
+
+def test_archivist_downloads_the_packages_of_a_period(app, client, api_token, iop_data, run_jobs, make_user):
+    from .conftest import login
+
+    agreement_id = complete_iop(app, client, api_token, iop_data)
+    user, password = make_user("archivist")
+    archivist = app.test_client()
+    login(archivist, user.email, password)
+    assert 'action="/arkiv/arkivpaket.zip"' in archivist.get("/arkiv").get_data(as_text=True)
+
+    today = archive_package.utcnow().date().isoformat()
+    response = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": today, "till": today})
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
+        (package_name,) = [n for n in bundle.namelist() if n.endswith(".zip")]
+        package = bundle.read(package_name)
+        line = bundle.read(package_name + ".sha256").decode("ascii")
+    assert line == f"{hashlib.sha256(package).hexdigest()}  {package_name}\n"
+    with app.extensions["db"].session() as session:
+        recorded = session.scalars(select(AuditEvent).where(AuditEvent.event == "exported")).one()
+        assert recorded.agreement_id == agreement_id and recorded.details["sha256"] in line
+
+    wrong = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": "igår", "till": today})
+    assert wrong.status_code == 400 and "ÅÅÅÅ-MM-DD" in wrong.get_data(as_text=True)

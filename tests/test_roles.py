@@ -43,6 +43,7 @@ ACCESS = {
     "archive.log_json": READERS,
     "archive.log_csv": READERS,
     "archive.package": READERS,
+    "archive.packages": READERS,
     "verify.index": "any",
     "verify.check": "any",
     "verify.certificate": "any",

@@ -133,6 +133,19 @@ def log_csv(agreement_id):
     return attachment(audit.trail_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
 
 
+@bp.get("/arkivpaket.zip")
+@login_required(*READERS)
+def packages():
+    """Archive packages for every agreement completed in a period, each with its SHA-256 beside it."""
+    start, end, errors = _period(request.args.get("fran", ""), request.args.get("till", ""))
+    if errors or not (start and end):
+        abort(error_response(400, errors.get("to") or DATE_ERROR))
+    with db().session() as session:
+        agreement_ids = archive_package.completed_between(session, start, end)
+    made = [archive_package.export_agreement(db(), files(), i, request_actor()) for i in agreement_ids]
+    return attachment(archive_package.bundle(made), "application/zip", f"arkivpaket-{start}-{end}.zip")
+
+
 @bp.get("/<int:agreement_id>/arkivpaket.zip")
 @login_required(*READERS)
 def package(agreement_id):
