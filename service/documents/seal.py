@@ -34,7 +34,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
-from .convert import ConversionError
+from ..errors import Unavailable
 
 FIELD_NAME = "Sigill"
 DEFAULT_P12 = "seal.p12"
@@ -45,11 +45,10 @@ SELF_SIGNED_NOTICE = (
 )
 
 
-class SealError(ConversionError):
+class SealError(Unavailable):
     """The document could not be sealed (a timestamp service that did not answer, a bad key)."""
 
-    def __init__(self, message="Dokumentet kunde inte förseglas. Försök igen om en stund."):
-        super().__init__(message)
+    message = "Dokumentet kunde inte förseglas. Försök igen om en stund."
 
 
 _active = None  # the running service's sealer: set by create_app, used by freezing and the final PDF
