@@ -367,6 +367,24 @@ def status_after_answer(session, agreement) -> str:
     return "declined" if _count_current_answers(session, agreement, version, "declined") else "sent"
 
 
+@dataclass
+class PartyStatus:
+    """Where one party stands on the current version: `status` is pending, confirmed or declined."""
+
+    party: Party
+    answer: Confirmation | None
+
+    @property
+    def status(self) -> str:
+        return self.answer.decision if self.answer is not None else "pending"
+
+
+def party_statuses(session, agreement) -> list[PartyStatus]:
+    """Each party named in the agreement, in order, with its current answer to the current version."""
+    answers = answers_by_party(session, agreement)
+    return [PartyStatus(party, answers.get(party.id)) for party in active_parties(session, agreement)]
+
+
 def active_parties(session, agreement) -> list[Party]:
     """The parties named in the agreement's data, in order (rows past its list are stale)."""
     count = len(agreement.data["parties"])

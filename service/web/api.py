@@ -201,22 +201,7 @@ def _list_item(row) -> dict:
 def show(agreement_id):
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
-        answers = signing.answers_by_party(session, agreement)
-        parties = []
-        for party in signing.active_parties(session, agreement):
-            answer = answers.get(party.id)
-            entry = {"party": party.name, "org_number": party.org_number, "status": "pending", "confirmation": None}
-            if answer is not None:
-                entry["status"] = answer.decision
-                entry["confirmation"] = {
-                    "name": answer.signer_name,
-                    "title": answer.signer_title,
-                    "place": answer.place,
-                    "date": local_time(answer.created_at).date().isoformat(),
-                    "time": local_time(answer.created_at).isoformat(timespec="seconds"),
-                    "reason": answer.reason or None,
-                }
-            parties.append(entry)
+        parties = [_party_entry(standing) for standing in signing.party_statuses(session, agreement)]
         version = signing.latest_version(session, agreement.id)
         return jsonify(
             {
@@ -231,6 +216,21 @@ def show(agreement_id):
                 "final_documents": [{"number": f.number, "sha256": f.sha256} for f in agreement.final_documents],
             }
         )
+
+
+def _party_entry(standing) -> dict:
+    party, answer = standing.party, standing.answer
+    entry = {"party": party.name, "org_number": party.org_number, "status": standing.status, "confirmation": None}
+    if answer is not None:
+        entry["confirmation"] = {
+            "name": answer.signer_name,
+            "title": answer.signer_title,
+            "place": answer.place,
+            "date": local_time(answer.created_at).date().isoformat(),
+            "time": local_time(answer.created_at).isoformat(timespec="seconds"),
+            "reason": answer.reason or None,
+        }
+    return entry
 
 
 def _final_entry(document):

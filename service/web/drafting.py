@@ -19,7 +19,7 @@ from flask import (
 from pypdfium2 import PdfiumError
 
 from .. import agreements, audit, forms, listing, signing
-from ..documents import fill_agreement
+from ..documents import render_agreement_pdf
 from ..documents.preview import page_count, page_png
 from ..errors import AvtalError, Conflict, NotFound, Unavailable
 from ..formatting import local_minute
@@ -256,9 +256,9 @@ def preview(agreement_id):
     sha, pages, problem = None, 0, None
     try:
         template = files().get(template_sha256) if template_sha256 else None
-        docx = fill_agreement(validate_agreement(agreement.data), template=template)
-        pdf = current_app.extensions["office"].convert(docx)
-        sha, pages = files().put(pdf), page_count(pdf)
+        office = current_app.extensions["office"]
+        pdf, sha = render_agreement_pdf(validate_agreement(agreement.data), office, files(), template=template)
+        pages = page_count(pdf)
     except SchemaError as exc:
         problem = missing_text(exc.errors)
     except Unavailable as exc:
