@@ -15,8 +15,8 @@ from service import webhooks
 from service.audit import Actor
 from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
-from .conftest import free_port, wait_for
-from .test_signing import bearer, confirm, count, create_and_send
+from .conftest import csrf_token, free_port, wait_for
+from .test_signing import bearer, confirm, count, create_and_send, path_of
 
 ADMIN = Actor("user:admin@example.se")
 OVERLAP = timedelta(hours=1)
@@ -274,3 +274,21 @@ def test_events_before_an_endpoint_existed_are_not_sent(app, client, api_token, 
     assert fan_out(app) == []
     client.post("/api/agreements", json=iop_data, headers=bearer(api_token))  # no event webhooks carry
     assert fan_out(app) == []
+
+
+def test_a_decline_reaches_the_integration_with_its_reason(app, client, api_token, iop_data, receivers):
+    receiver = receivers()
+    endpoint_id, secret = add_endpoint(app, receiver.url, ["party.declined"])
+    receiver.secrets.append(secret)
+    receiver.start()
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    page = client.get(path_of(links[1]["url"]))
+    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": "Beloppet är fel."}
+    assert client.post(path_of(links[1]["url"]) + "/avboj", data=form).status_code == 200
+
+    (delivery_id,) = fan_out(app)  # only the decline: the endpoint did not ask for agreement.sent
+    assert webhooks.deliver(app.extensions["db"], delivery_id, policy(app)).delivered
+    ((_, payload),) = receiver.received
+    assert payload["type"] == "party.declined"
+    assert payload["data"]["party"] == iop_data["parties"][1]["name"]
+    assert payload["data"]["reason"] == "Beloppet är fel." and payload["data"]["agreement"]["id"] == agreement_id
