@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 from . import archive_package, audit, roles, users, verification, webhooks
 from . import migrate as migrations
 from .documents import render_agreement_pdf
-from .errors import Unavailable
+from .errors import InvalidInput, Unavailable
 from .formatting import local_minute
 from .schema import SchemaError, validate_agreement
 
@@ -152,7 +152,7 @@ def add_webhook_command(url, events):
     try:
         with current_app.extensions["db"].session() as session:
             endpoint, secret = webhooks.add_endpoint(session, url, chosen, audit.Actor("cli"))
-    except webhooks.WebhookError as exc:
+    except InvalidInput as exc:
         _fail(exc.message)
     click.echo(f"Webhook {endpoint.id} skickar {', '.join(endpoint.events)} till {endpoint.url}.")
     click.echo(f"Hemlighet (visas bara nu): {secret}")

@@ -17,17 +17,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from .errors import Conflict, InvalidInput
 from .models import IdempotencyKey, utcnow
 
 MAX_KEY_LENGTH = 255
-
-
-class KeyProblem(Exception):
-    """The key cannot be used for this request; `message` is Swedish, `status` the HTTP answer."""
-
-    def __init__(self, message, status):
-        self.message, self.status = message, status
-        super().__init__(message)
+IN_FLIGHT = "En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund."
 
 
 @dataclass
@@ -38,7 +32,7 @@ class Answer:
 
 def check_key(key: str):
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise KeyProblem(f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} synliga ASCII-tecken.", 400)
+        raise InvalidInput(f"Idempotency-Key ska vara 1–{MAX_KEY_LENGTH} synliga ASCII-tecken.")
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -74,13 +68,13 @@ def begin(db, user_id: int, key: str, request_fingerprint: str, secret: str) -> 
                 )
                 return None
             if row.request_sha256 != request_fingerprint:
-                raise KeyProblem("Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel.", 422)
+                raise InvalidInput("Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel.")
             if row.status_code is None:
-                raise KeyProblem("En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund.", 409)
+                raise Conflict(IN_FLIGHT, retry_after=1)
             nonce, sealed = row.response[:12], row.response[12:]
             return Answer(row.status_code, _cipher(secret, user_id, key).decrypt(nonce, sealed, None))
     except IntegrityError:  # claimed by a simultaneous request
-        raise KeyProblem("En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund.", 409) from None
+        raise Conflict(IN_FLIGHT, retry_after=1) from None
 
 
 def finish(db, user_id: int, key: str, answer: Answer, secret: str):

@@ -11,7 +11,7 @@ from functools import cache
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .models import ApiToken, User, utcnow
 from .roles import ROLES
 from .schema import is_mailbox
@@ -130,7 +130,7 @@ def tokens_of(session, user_ids) -> dict[int, list[ApiToken]]:
 def revoke_api_token(session, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None:
-        raise UserError("API-nyckeln finns inte.")
+        raise NotFound("API-nyckeln finns inte.")
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from standardwebhooks import Webhook
 
 from . import audit
+from .errors import InvalidInput, NotFound
 from .models import Agreement, AuditEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret, utcnow
 
 # audit event -> webhook event type
@@ -49,14 +50,6 @@ TYPE_LABELS = {
 }
 FAN_OUT_BATCH = 500
 LOG_PAGE = 50
-
-
-class WebhookError(Exception):
-    """An endpoint could not be registered or changed; `message` is Swedish."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
 
 
 def new_secret() -> str:
@@ -82,7 +75,7 @@ def add_endpoint(session, url, events, actor) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for events from now on. Returns it and its secret (shown once)."""
     errors = check_endpoint(url, events)
     if errors:
-        raise WebhookError(" ".join(errors.values()))
+        raise InvalidInput(" ".join(errors.values()), errors=errors)
     start = session.scalar(select(func.max(AuditEvent.id))) or 0
     endpoint = WebhookEndpoint(
         url=url.strip(), events=sorted(set(events)), created_by=actor.name, last_event_id=start, created_at=utcnow()
@@ -98,7 +91,7 @@ def add_endpoint(session, url, events, actor) -> tuple[WebhookEndpoint, str]:
 def get_endpoint(session, endpoint_id) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None:
-        raise WebhookError("Webhooken finns inte.")
+        raise NotFound("Webhooken finns inte.")
     return endpoint
 
 
@@ -384,6 +377,13 @@ def due_deliveries(session, limit=1000) -> list[int]:
             .limit(limit)
         )
     )
+
+
+def get_delivery(session, delivery_id) -> WebhookDelivery:
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None:
+        raise NotFound("Leveransen finns inte.")
+    return delivery
 
 
 def redeliver(session, delivery, actor):

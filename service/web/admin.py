@@ -7,12 +7,15 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import audit, users, webhooks
-from ..models import User, WebhookDelivery
+from ..errors import AvtalError
+from ..models import User
 from ..roles import ADMINS, ROLE_NAMES
 from .auth import login_required
 from .context import db, request_actor
+from .security import domain_error_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.register_error_handler(AvtalError, domain_error_response)
 
 
 def _shown_once(title, label, value, back):
@@ -97,10 +100,7 @@ def create_token(user_id):
 @login_required(*ADMINS)
 def revoke_token(token_id):
     with db().session() as session:
-        try:
-            token = users.revoke_api_token(session, token_id)
-        except users.UserError:
-            abort(404)
+        token = users.revoke_api_token(session, token_id)
         audit.record(session, "api_token_revoked", request_actor(), email=token.user.email, name=token.name)
         email = token.user.email
     flash(f"API-nyckeln för {email} är återkallad och fungerar inte längre.")
@@ -144,7 +144,7 @@ def add_webhook():
 def webhook(endpoint_id):
     before = request.args.get("fore", type=int)
     with db().session() as session:
-        endpoint = _endpoint(session, endpoint_id)
+        endpoint = webhooks.get_endpoint(session, endpoint_id)
         log = webhooks.deliveries(session, endpoint_id, before=before)
         attempts = webhooks.attempts_of(session, [d.id for d in log])
     return render_template(
@@ -157,19 +157,12 @@ def webhook(endpoint_id):
     )
 
 
-def _endpoint(session, endpoint_id):
-    try:
-        return webhooks.get_endpoint(session, endpoint_id)
-    except webhooks.WebhookError:
-        abort(404)
-
-
 @bp.post("/webhooks/<int:endpoint_id>/rotera")
 @login_required(*ADMINS)
 def rotate_webhook(endpoint_id):
     hours = current_app.config["WEBHOOK_SECRET_OVERLAP_HOURS"]
     with db().session() as session:
-        endpoint = _endpoint(session, endpoint_id)
+        endpoint = webhooks.get_endpoint(session, endpoint_id)
         secret = webhooks.rotate_secret(session, endpoint, timedelta(hours=hours), request_actor())
     label = f"Ny hemlighet för {endpoint.url}. Den gamla gäller {hours:g} timmar till; leveranserna signeras med båda."
     return _shown_once("Ny hemlighet", label, secret, url_for("admin.webhook", endpoint_id=endpoint_id))
@@ -179,7 +172,7 @@ def rotate_webhook(endpoint_id):
 @login_required(*ADMINS)
 def disable_webhook(endpoint_id):
     with db().session() as session:
-        webhooks.disable_endpoint(session, _endpoint(session, endpoint_id), request_actor())
+        webhooks.disable_endpoint(session, webhooks.get_endpoint(session, endpoint_id), request_actor())
     flash("Webhooken är inaktiverad. Inget mer skickas dit; loggen finns kvar.")
     return redirect(url_for("admin.webhook", endpoint_id=endpoint_id))
 
@@ -188,10 +181,8 @@ def disable_webhook(endpoint_id):
 @login_required(*ADMINS)
 def redeliver(delivery_id):
     with db().session() as session:
-        delivery = session.get(WebhookDelivery, delivery_id)
-        if delivery is None:
-            abort(404)
-        endpoint = _endpoint(session, delivery.endpoint_id)
+        delivery = webhooks.get_delivery(session, delivery_id)
+        endpoint = webhooks.get_endpoint(session, delivery.endpoint_id)
         if endpoint.disabled_at is not None:
             flash("Webhooken är inaktiverad; inget skickas.", "error")
             return redirect(url_for("admin.webhook", endpoint_id=endpoint.id))

@@ -46,11 +46,6 @@ def _domain_error(exc):
     return response, status
 
 
-@bp.errorhandler(idempotency.KeyProblem)
-def _key_problem(exc):
-    return _api_error(ApiError(exc.status, exc.message))
-
-
 def token_required(*roles):
     def decorator(view):
         @functools.wraps(view)
