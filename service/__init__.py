@@ -9,18 +9,26 @@ from werkzeug.routing import IntegerConverter
 from . import config
 from .db import Database
 from .documents import seal
-from .documents.convert import OfficePool
+from .documents.convert import OfficeHosts, OfficePool
 from .jobs import Jobs
 from .storage import FileStore
 
 
 class DatabaseId(IntegerConverter):
-    """<int:...> in every route, bounded to what the database can hold: a larger
-    number in a URL is simply not found, instead of overflowing in the query."""
+    """<int:...> in every route, bounded to what the database can hold (PostgreSQL's
+    integer is 32 bits): a larger number in a URL is simply not found, instead of
+    overflowing in the query."""
 
     def __init__(self, map, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        kwargs.setdefault("max", 2**31 - 1)
         super().__init__(map, **kwargs)
+
+
+def _make_office(config):
+    """LibreOffice hosts elsewhere when AVTAL_OFFICE_HOSTS names them, else a pool of our own."""
+    if config["OFFICE_HOSTS"]:
+        return OfficeHosts(config["OFFICE_HOSTS"], timeout=config["CONVERT_TIMEOUT"])
+    return OfficePool(config["OFFICE_DIR"], size=config["OFFICE_POOL_SIZE"], timeout=config["CONVERT_TIMEOUT"])
 
 
 def create_app(test_config=None, office=None):
@@ -37,11 +45,7 @@ def create_app(test_config=None, office=None):
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
     app.extensions["files"] = FileStore(app.config["STORAGE_DIR"])
     if office is None:
-        office = OfficePool(
-            app.config["OFFICE_DIR"],
-            size=app.config["OFFICE_POOL_SIZE"],
-            timeout=app.config["CONVERT_TIMEOUT"],
-        )
+        office = _make_office(app.config)
         atexit.register(office.stop)
     app.extensions["office"] = office
     app.extensions["jobs"] = Jobs(app)

@@ -55,6 +55,16 @@ def render_command(input_file, output):
     click.echo(f"Skrev {output} ({len(pdf)} byte, SHA-256 {digest}).")
 
 
+@click.command("worker")
+@with_appcontext
+@click.option("--threads", default=2, show_default=True, help="Jobs run at once.")
+def worker_command(threads):
+    """Run the background jobs (final PDFs, reminders) until stopped; web hosts then need none."""
+    app = current_app._get_current_object()
+    app.extensions["office"].start_in_background()
+    app.extensions["jobs"].run_worker(threads)
+
+
 users_group = AppGroup("users", help="Manage user accounts.")
 
 
@@ -219,6 +229,7 @@ def register(app):
     for command in (
         migrate_command,
         render_command,
+        worker_command,
         users_group,
         audit_group,
         webhooks_group,

@@ -1,18 +1,23 @@
-"""Background work through Huey. Its SQLite storage keeps queued jobs across restarts
-and needs no server; RedisHuey would let consumers on many machines share the work.
+"""Background work through Huey. With SQLite its queue is a SQLite file beside the
+database and needs no server; with PostgreSQL the queue lives in the same database
+(LISTEN/NOTIFY, SKIP LOCKED), so consumers on many machines share one queue.
 
 Each app gets its own Huey bound to its configuration. The embedded default runs the
-consumer as threads inside the service process (`start_consumer`); every minute a
+consumer as threads inside the service process (`start_consumer`); on many machines
+`flask --app service worker` runs it on its own and web hosts run none. Every minute a
 periodic sweep re-enqueues final PDFs that a crash may have lost between the last
 confirmation's commit and the enqueue, sends the reminders that are due, resumes the
 links of accession lists a restart interrupted, and picks up
-webhook deliveries that are due (their state lives in the database, not in the queue).
+webhook deliveries that are due (their state lives in the database, not in the queue);
+every consumer schedules it, and a claim in the queue's storage lets one per minute run.
 """
 
 import logging
+import time
 
-from huey import SqliteHuey, crontab
+from huey import PostgresHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
+from sqlalchemy.engine import make_url
 
 from . import accession, final, mail, webhooks
 
@@ -26,15 +31,24 @@ class _EmbeddedConsumer(Consumer):
         pass
 
 
+def make_huey(config):
+    """PostgreSQL storage when the database is PostgreSQL, else a SQLite file."""
+    url = make_url(config["DATABASE_URL"])
+    if url.get_backend_name() == "postgresql":
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return PostgresHuey("avtal", dsn=dsn, results=False)
+    return SqliteHuey("avtal", filename=config["JOBS_PATH"], results=False)
+
+
 class Jobs:
     def __init__(self, app):
         self.app = app
-        self.huey = SqliteHuey("avtal", filename=app.config["JOBS_PATH"], results=False)
+        self.huey = make_huey(app.config)
         self.consumer = None
         # Retried by the sweep, at most final.MAX_ATTEMPTS times for each state of an agreement.
         self.assemble_task = self.huey.task(name="assemble_final")(self._assemble)
         self.accession_task = self.huey.task(retries=3, retry_delay=30, name="accession_links")(self._send_accession)
-        self.huey.periodic_task(crontab(minute="*"), name="sweep")(self.sweep)
+        self.huey.periodic_task(crontab(minute="*"), name="sweep")(self._periodic_sweep)
         # webhooks go ahead of queued final PDFs: a delivery takes milliseconds, LibreOffice seconds
         self.fan_out_task = self.huey.task(name="webhook_fan_out", priority=10)(self._fan_out)
         self.deliver_task = self.huey.task(name="webhook_deliver", priority=10)(self._deliver)
@@ -68,6 +82,10 @@ class Jobs:
 
     def _queued_finals(self) -> set[int]:
         return {task.args[0] for task in self.huey.pending() if task.name == "assemble_final"}
+
+    def _periodic_sweep(self):
+        if self._claim_this_minute():
+            self.sweep()
 
     def sweep(self):
         app = self.app
@@ -110,6 +128,19 @@ class Jobs:
         if outcome.retry_in is not None:
             self.deliver_task.schedule(args=(delivery_id,), delay=outcome.retry_in)
 
+    def _claim_this_minute(self) -> bool:
+        """True for the first sweep of this minute across every consumer sharing the queue."""
+        minute = int(time.time() // 60)
+        storage = self.huey.storage
+        storage.pop_data(f"sweep:{minute - 2}")  # the claims are only needed briefly
+        return storage.put_if_empty(f"sweep:{minute}", b"1")
+
+    def run_worker(self, workers):
+        """Run the consumer in the foreground until SIGTERM or SIGINT (`flask worker`)."""
+        consumer = Consumer(self.huey, workers=workers, worker_type="thread", periodic=True)
+        self.sweep()  # pick up what a crash left behind without waiting a minute
+        consumer.run()
+
     def start_consumer(self, workers=1):
         """Run queued and periodic jobs in threads of this process; returns at once."""
         if self.consumer is None:
@@ -130,3 +161,7 @@ class Jobs:
 
     def pending(self) -> int:
         return self.huey.pending_count()
+
+    def close(self):
+        self.stop_consumer()
+        self.huey.storage.close()

@@ -329,3 +329,13 @@ class WebhookAttempt(Base):
     finished_at: Mapped[datetime | None]
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class LimitHit(Base):
+    """One counted attempt against a rate limit (service/limits.py), shared by all hosts."""
+
+    __tablename__ = "limit_hits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]

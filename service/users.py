@@ -1,10 +1,7 @@
-"""Accounts: creating users, checking passwords, API tokens and a login throttle."""
+"""Accounts: creating users, checking passwords, API tokens (the login throttle is in limits.py)."""
 
 import hashlib
 import secrets
-import threading
-import time
-from collections import deque
 from datetime import timedelta
 from functools import cache
 
@@ -134,43 +131,3 @@ def revoke_api_token(session, token_id: int) -> ApiToken:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
     return row
-
-
-class LoginThrottle:
-    """Refuses logins after `max_failures` failed attempts per (email, IP) within `window` seconds.
-
-    Kept in memory, per process: it needs no table, and losing the counts on a
-    restart only gives an attacker a fresh window. With N worker processes an
-    attacker may get up to N times the attempts, which still keeps guessing slow.
-    Move it to the database (or Redis) when running many workers on many hosts.
-    """
-
-    def __init__(self, max_failures=5, window=15 * 60, clock=time.monotonic):
-        self.max_failures = max_failures
-        self.window = window
-        self.clock = clock
-        self._failures = {}  # (email, ip) -> times of recent failures, oldest first
-        self._lock = threading.Lock()
-
-    def _recent(self, key) -> deque:
-        failures = self._failures.get(key, deque())
-        cutoff = self.clock() - self.window
-        while failures and failures[0] <= cutoff:
-            failures.popleft()
-        return failures
-
-    def blocked(self, email: str, ip: str) -> bool:
-        with self._lock:
-            return len(self._recent((normalize_email(email), ip))) >= self.max_failures
-
-    def record_failure(self, email: str, ip: str) -> None:
-        key = (normalize_email(email), ip)
-        with self._lock:
-            if len(self._failures) > 10_000:  # many addresses tried: keep memory bounded
-                self._failures = {k: f for k in self._failures if (f := self._recent(k))}
-            self._failures[key] = self._recent(key)
-            self._failures[key].append(self.clock())
-
-    def reset(self, email: str, ip: str) -> None:
-        with self._lock:
-            self._failures.pop((normalize_email(email), ip), None)

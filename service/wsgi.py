@@ -1,8 +1,10 @@
 """The entry point for gunicorn (`service.wsgi:app`): the app with its LibreOffice
-warming up and its background jobs running in this worker process."""
+warming up and, unless AVTAL_WEB_RUNS_JOBS=0 (a separate `flask worker` runs them),
+its background jobs running in this worker process."""
 
 from . import create_app
 
 app = create_app()
 app.extensions["office"].start_in_background()
-app.extensions["jobs"].start_consumer()
+if app.config["WEB_RUNS_JOBS"]:
+    app.extensions["jobs"].start_consumer()

@@ -1,6 +1,7 @@
 import io
 import itertools
 import json
+import os
 import threading
 import time
 from email import message_from_bytes
@@ -16,9 +17,11 @@ from werkzeug.serving import make_server
 
 from service import create_app, users
 from service import migrate as migrations
+from service.db import Database
 from service.documents.convert import OfficePool
 
 from .helpers import csrf_token, free_port, login, org_number  # noqa: F401 (also imported from here)
+from .servers import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scripts" / "examples"
@@ -57,12 +60,49 @@ def office(tmp_path_factory):
     pool.stop()
 
 
+ON_POSTGRES = os.environ.get("AVTAL_TEST_DATABASE") == "postgresql"  # set by `scripts/test --postgres`
+TEMPLATE_DB = "avtal_template"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of the run's own, with a migrated template database that each
+    test's database is copied from (faster than migrating every time)."""
+    server = PostgresServer().start()
+    server.create_database(TEMPLATE_DB)
+    template = Database(server.url(TEMPLATE_DB))
+    migrations.upgrade(template)
+    template.engine.dispose()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
-def app(tmp_path, office, monkeypatch):
+def database_url(request, tmp_path):
+    """The test's own empty, migrated database: a SQLite file, or with --postgres a
+    PostgreSQL database. Set in the environment, so service processes a test starts use it too."""
+    if not ON_POSTGRES:
+        yield f"sqlite:///{tmp_path / 'instance' / 'avtal.sqlite3'}"
+        return
+    server = request.getfixturevalue("postgres")
+    name = f"t{next(_database_numbers)}"
+    server.create_database(name, template=TEMPLATE_DB)
+    yield server.url(name)
+    server.drop_database(name)
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def app(tmp_path, office, monkeypatch, database_url):
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "instance"))
+    monkeypatch.setenv("AVTAL_DATABASE_URL", database_url)
     app = create_app({"TESTING": True}, office=office)
     migrations.upgrade(app.extensions["db"])
-    return app
+    yield app
+    app.extensions["jobs"].close()
+    app.extensions["db"].engine.dispose()
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
 import re
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from service import users
+from service import create_app, users
+from service.limits import RateLimit
 from service.models import ApiToken, User
 
 from .conftest import csrf_token, login
@@ -92,15 +94,26 @@ def test_a_successful_login_clears_earlier_failures(client, make_user):
     assert login(client, "anna@example.se", password).status_code == 302
 
 
-def test_throttle_forgets_failures_after_the_window():
-    now = [0.0]
-    throttle = users.LoginThrottle(max_failures=5, window=900, clock=lambda: now[0])
+def test_throttle_forgets_failures_after_the_window(app):
+    now = [datetime(2026, 1, 1, 12, 0)]
+    throttle = RateLimit(app.extensions["db"], "login", max_hits=5, window=900, clock=lambda: now[0])
     for _ in range(5):
-        throttle.record_failure("anna@example.se", "10.0.0.1")
-    assert throttle.blocked("ANNA@example.se", "10.0.0.1")
+        throttle.record("anna@example.se", "10.0.0.1")
+    assert throttle.blocked("anna@example.se", "10.0.0.1")
     assert not throttle.blocked("anna@example.se", "10.0.0.2")
-    now[0] = 901.0
+    now[0] += timedelta(seconds=901)
     assert not throttle.blocked("anna@example.se", "10.0.0.1")
+
+
+def test_failed_logins_count_across_hosts_sharing_the_database(app, make_user):
+    """Two web hosts (two apps on one database): five failures on one block the other."""
+    _, password = make_user("official", "anna@example.se")
+    other_host = create_app({"TESTING": True}, office=app.extensions["office"])
+    first, second = app.test_client(), other_host.test_client()
+    for client in (first, second, first, second, first):
+        assert "Fel e-postadress" in login(client, "anna@example.se", "fel-lösenord").get_data(as_text=True)
+    assert login(second, "Anna@example.se", password).status_code == 429
+    other_host.extensions["jobs"].close()
 
 
 def test_users_create_prints_a_working_token(app, runner):

@@ -1,8 +1,14 @@
-"""DOCX to PDF through warm LibreOffice processes (unoserver), supervised here.
+"""DOCX to PDF through warm LibreOffice processes (unoserver).
 
-One LibreOffice converts one document at a time, so the pool keeps one process
-per slot, each with its own ports and profile. A conversion that times out or
-hits a dead process restarts that process and is retried once.
+Embedded default (`OfficePool`): processes supervised here. One LibreOffice converts
+one document at a time, so the pool keeps one process per slot, each with its own
+ports and profile. A conversion that times out or hits a dead process restarts that
+process and is retried once.
+
+On many machines (`OfficeHosts`, AVTAL_OFFICE_HOSTS): unoserver instances on hosts of
+their own (scripts/office-host), reached over XML-RPC with the document's bytes in the
+request, so no disk is shared. A host that fails or times out is passed over for a
+while and the conversion goes to the next.
 """
 
 import ctypes
@@ -63,12 +69,36 @@ def _prepare_child():
     os.nice(10)
 
 
-class OfficeProcess:
-    """One unoserver with its own LibreOffice, ports and profile directory."""
+def _proxy(host, port, timeout):
+    return xmlrpc.client.ServerProxy(f"http://{host}:{port}", allow_none=True, transport=_TimeoutTransport(timeout))
 
-    def __init__(self, workdir: Path, startup_timeout=90):
+
+def _convert(host, port, data: bytes, filter_options, timeout) -> bytes:
+    """One conversion by the unoserver at host:port; the bytes travel both ways."""
+    result = _proxy(host, port, timeout).convert(
+        None, xmlrpc.client.Binary(data), None, "pdf", PDF_FILTER, filter_options, True, None, None
+    )
+    return result.data
+
+
+def _is_unreadable(fault: xmlrpc.client.Fault) -> bool:
+    """Whether LibreOffice refused the input itself (no point in trying elsewhere)."""
+    return "Could not load document" in fault.faultString
+
+
+class OfficeProcess:
+    """One unoserver with its own LibreOffice, ports and profile directory.
+
+    Within the service it listens on loopback on free ports; scripts/office-host starts
+    one on a given interface and port, where unoserver itself stops a conversion that
+    runs longer than `conversion_timeout` and exits after `stop_after` conversions."""
+
+    def __init__(self, workdir: Path, startup_timeout=90, interface="127.0.0.1", port=None, extra_args=()):
         self.workdir = workdir
         self.startup_timeout = startup_timeout
+        self.interface = interface
+        self.fixed_port = port
+        self.extra_args = list(extra_args)
         self.process = None
         self.port = None
         self.conversions = 0
@@ -76,7 +106,7 @@ class OfficeProcess:
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._kill_leftover()
-        self.port, uno_port = _free_port(), _free_port()
+        self.port, uno_port = self.fixed_port or _free_port(), _free_port()
         log_file = open(self.workdir / "unoserver.log", "ab")  # noqa: SIM115 (owned by the child)
         self.process = subprocess.Popen(
             [
@@ -84,7 +114,7 @@ class OfficeProcess:
                 "-m",
                 "unoserver.server",
                 "--interface",
-                "127.0.0.1",
+                self.interface,
                 "--uno-interface",
                 "127.0.0.1",
                 "--port",
@@ -93,6 +123,7 @@ class OfficeProcess:
                 str(uno_port),
                 "--user-installation",
                 str(self.workdir / "profile"),
+                *self.extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -104,18 +135,13 @@ class OfficeProcess:
         self.conversions = 0
         self._wait_until_ready()
 
-    def _proxy(self, timeout):
-        return xmlrpc.client.ServerProxy(
-            f"http://127.0.0.1:{self.port}", allow_none=True, transport=_TimeoutTransport(timeout)
-        )
-
     def _wait_until_ready(self):
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ConversionError("LibreOffice kunde inte startas.")
             try:
-                self._proxy(5).info()
+                _proxy(self.interface, self.port, 5).info()
                 return
             except (OSError, http.client.HTTPException, xmlrpc.client.Error):
                 time.sleep(0.25)
@@ -123,11 +149,9 @@ class OfficeProcess:
         raise ConversionError("LibreOffice startade inte i tid.")
 
     def convert(self, data: bytes, filter_options, timeout) -> bytes:
-        result = self._proxy(timeout).convert(
-            None, xmlrpc.client.Binary(data), None, "pdf", PDF_FILTER, filter_options, True, None, None
-        )
+        pdf = _convert(self.interface, self.port, data, filter_options, timeout)
         self.conversions += 1
-        return result.data
+        return pdf
 
     def healthy(self, max_conversions) -> bool:
         """Running, and not yet due for the restart that bounds LibreOffice's leaks."""
@@ -251,7 +275,7 @@ class OfficePool:
                         self._restart(proc)
                     return proc.convert(docx, options, self.timeout)
                 except xmlrpc.client.Fault as fault:
-                    if "Could not load document" in fault.faultString:  # the input, not LibreOffice
+                    if _is_unreadable(fault):
                         raise ConversionError(UNREADABLE) from None
                     log.warning("conversion failed (attempt %d): %r; restarting LibreOffice", attempt, fault)
                     self._restart(proc)
@@ -265,3 +289,113 @@ class OfficePool:
     def _restart(self, proc):
         proc.stop()
         proc.start()
+
+
+class OfficeHost:
+    """A LibreOffice host elsewhere, known by address; passed over until `down_until`
+    after a failure."""
+
+    def __init__(self, address: str):
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(address)
+        self.address = address.strip()
+        self.host, self.port = host, int(port)
+        self.busy = False  # one conversion at a time per host from this process
+        self.down_until = 0.0
+
+    def reachable(self, timeout=2) -> bool:
+        """Accepting connections (a TCP connect: the host answers nothing else while it converts)."""
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def convert(self, data: bytes, filter_options, timeout) -> bytes:
+        return _convert(self.host, self.port, data, filter_options, timeout)
+
+
+class OfficeHosts:
+    """Conversions spread over LibreOffice hosts elsewhere (AVTAL_OFFICE_HOSTS=host:port,...).
+
+    Each conversion goes to an idle host, taking them in turn; a host that fails or
+    times out is passed over for `retry_after` seconds and the same document goes to
+    the next host, so a host dying mid-conversion costs one retry, not an error."""
+
+    def __init__(self, addresses, timeout=60, retry_after=10, on_conversion=None):
+        self.hosts = [OfficeHost(a) for a in addresses]
+        self.timeout = timeout
+        self.retry_after = retry_after
+        self.on_conversion = on_conversion  # (address, seconds, ok) for the metrics
+        self._turn = itertools.count()
+        self._changed = threading.Condition()
+
+    def start(self):
+        pass  # the hosts run on their own
+
+    def start_in_background(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def unreachable(self) -> list[str]:
+        return [h.address for h in self.hosts if not h.reachable()]
+
+    def _take(self, tried) -> OfficeHost | None:
+        """An idle host not yet tried for this document, healthy ones first; waits while
+        all are busy. None when every host has been tried."""
+        deadline = time.monotonic() + self.timeout * 2
+        with self._changed:
+            while True:
+                left = [h for h in self.hosts if h not in tried]
+                if not left:
+                    return None
+                start = next(self._turn) % len(self.hosts)
+                turn = self.hosts[start:] + self.hosts[:start]
+                now = time.monotonic()
+                idle = sorted((h for h in turn if h in left and not h.busy), key=lambda h: h.down_until > now)
+                if idle:
+                    idle[0].busy = True
+                    return idle[0]
+                if not self._changed.wait(deadline - time.monotonic()):
+                    raise ConversionError("Tjänsten är hårt belastad just nu. Försök igen om en stund.")
+
+    def _release(self, host):
+        with self._changed:
+            host.busy = False
+            self._changed.notify()
+
+    def convert(self, docx: bytes, pdfa=False) -> bytes:
+        """DOCX bytes to PDF bytes (PDF/A-2b when pdfa is set), on the first host that manages."""
+        options = PDFA_OPTIONS if pdfa else []
+        tried = []
+        while (host := self._take(tried)) is not None:
+            tried.append(host)
+            started = time.monotonic()
+            try:
+                pdf = host.convert(docx, options, self.timeout)
+            except xmlrpc.client.Fault as fault:
+                if _is_unreadable(fault):
+                    self._report(host, started, True)
+                    raise ConversionError(UNREADABLE) from None
+                self._failed(host, started, fault)
+            except (OSError, http.client.HTTPException, xmlrpc.client.Error) as exc:
+                self._failed(host, started, exc)
+            else:
+                host.down_until = 0.0
+                self._report(host, started, True)
+                return pdf
+            finally:
+                self._release(host)
+        raise ConversionError()
+
+    def _failed(self, host, started, exc):
+        log.warning("conversion on LibreOffice host %s failed: %r; trying the next host", host.address, exc)
+        host.down_until = time.monotonic() + self.retry_after
+        self._report(host, started, False)
+
+    def _report(self, host, started, ok):
+        if self.on_conversion is not None:
+            self.on_conversion(host.address, time.monotonic() - started, ok)

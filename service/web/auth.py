@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from .. import users
+from .. import limits, users
 from ..roles import ROLE_NAMES
 
 bp = Blueprint("auth", __name__)
@@ -27,7 +27,7 @@ _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
 @bp.record_once
 def _init_throttle(state):
-    state.app.extensions["login_throttle"] = users.LoginThrottle()
+    state.app.extensions["login_throttle"] = limits.login_throttle(state.app.extensions["db"])
 
 
 @bp.before_app_request
@@ -97,17 +97,17 @@ def login():
         return _login_page(email, errors)
 
     throttle = current_app.extensions["login_throttle"]
-    ip = request.remote_addr or ""
-    if throttle.blocked(email, ip):
+    key = (users.normalize_email(email), request.remote_addr or "")
+    if throttle.blocked(*key):
         message = "För många misslyckade inloggningsförsök. Vänta en kvart och försök igen."
         return _login_page(email, {"form": message}, status=429)
     with current_app.extensions["db"].session() as db:
         user = users.authenticate(db, email, password)
     if user is None:
-        throttle.record_failure(email, ip)
+        throttle.record(*key)
         return _login_page(email, {"form": "Fel e-postadress eller lösenord."})
 
-    throttle.reset(email, ip)
+    throttle.reset(*key)
     session.clear()  # start a fresh session: nothing from before the login carries over
     session["user_id"] = user.id
     session["generation"] = user.session_generation

@@ -1,0 +1,190 @@
+"""Real servers on loopback for the tests and scripts/cluster: PostgreSQL from Debian's
+package and an S3-compatible object store (SeaweedFS), each in a folder of its own."""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_USER = "postgres"  # PostgreSQL refuses to run as root
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_port(port, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _as_postgres(command):
+    """Run as the unprivileged postgres user when we are root, else as ourselves."""
+    return ["runuser", "-u", PG_USER, "--", *command] if os.getuid() == 0 else command
+
+
+class PostgresServer:
+    """One throwaway PostgreSQL cluster: initdb into a temporary folder, a free port,
+    trust authentication on loopback only, fsync off (test data need not survive a crash)."""
+
+    def __init__(self, folder=None, port=None):
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="avtal-pg-"))
+        self.port = port or free_port()
+        self.process = None
+
+    def start(self):
+        data = self.folder / "data"
+        if os.getuid() == 0:
+            pw = pwd.getpwnam(PG_USER)
+            os.chown(self.folder, pw.pw_uid, pw.pw_gid)
+        if not data.exists():
+            subprocess.run(
+                _as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+                check=True,
+                stdout=subprocess.DEVNULL,
+                cwd=self.folder,
+            )
+        log = open(self.folder / "postgres.log", "ab")  # noqa: SIM115 (owned by the child)
+        self.process = subprocess.Popen(
+            _as_postgres(
+                [
+                    str(PG_BIN / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.folder),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=300",
+                ]
+            ),
+            stdout=log,
+            stderr=log,
+            cwd=self.folder,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for_port(self.port, self.process)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                psycopg.connect(self.dsn("postgres")).close()
+                return self
+            except psycopg.OperationalError:  # accepting connections, not yet ready
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def dsn(self, database):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def url(self, database):
+        """The SQLAlchemy URL the service takes in AVTAL_DATABASE_URL."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def admin(self, sql):
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self, name, template=None):
+        self.admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+    def drop_database(self, name):
+        self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def stop(self):
+        if self.process is not None:
+            self.process.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+class OfficeHostServer:
+    """scripts/office-host in a process of its own, on loopback."""
+
+    def __init__(self, folder, port=None):
+        self.folder = Path(folder)
+        self.port = port or free_port()
+        self.process = None
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = open(self.folder / "office-host.log", "ab")  # noqa: SIM115 (owned by the child)
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv/bin/python"), str(ROOT / "scripts/office_host.py")]
+            + ["--port", str(self.port), "--dir", str(self.folder)],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for_port(self.port, self.process, seconds=120)
+        return self
+
+    def kill(self):
+        """Gone at once, as when its machine dies: the supervisor, unoserver and LibreOffice."""
+        for pid in [self.process.pid, *processes_mentioning(str(self.folder))]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.process.wait()
+
+    def stop(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
