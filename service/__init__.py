@@ -11,7 +11,7 @@ from .db import Database
 from .documents import seal
 from .documents.convert import OfficeHosts, OfficePool
 from .jobs import Jobs
-from .storage import FileStore
+from .storage import make_store
 
 
 class DatabaseId(IntegerConverter):
@@ -43,7 +43,7 @@ def create_app(test_config=None, office=None):
             config.private_file(path)
 
     app.extensions["db"] = Database(app.config["DATABASE_URL"])
-    app.extensions["files"] = FileStore(app.config["STORAGE_DIR"])
+    app.extensions["files"] = make_store(app.config)
     if office is None:
         office = _make_office(app.config)
         atexit.register(office.stop)

