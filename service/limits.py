@@ -59,5 +59,5 @@ def login_throttle(db) -> RateLimit:
 
 
 def verification_limit(db) -> RateLimit:
-    """Files checked on the public verification page per IP: thirty a minute."""
-    return RateLimit(db, "verify", max_hits=30, window=60)
+    """Files checked on the public verification page per IP: thirty in ten minutes."""
+    return RateLimit(db, "verify", max_hits=30, window=10 * 60)

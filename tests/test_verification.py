@@ -18,7 +18,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import SimpleSigner
 from sqlalchemy import func, select
 
-from service import verification
+from service import create_app, verification
 from service.documents import seal
 from service.documents.appendix import VERIFY_HOW
 from service.documents.fill import fill_agreement
@@ -211,9 +211,14 @@ def test_missing_file_and_size_limits_in_swedish(client):
     assert too_large.status_code == 413 and "för stor" in too_large.get_data(as_text=True)
 
 
-def test_checks_are_rate_limited_per_address(client, monkeypatch):
-    monkeypatch.setattr(verify_page, "VERIFY_LIMIT", 3)
-    statuses = [upload(client, b"inte en pdf").status_code for _ in range(4)]
+def test_checks_are_rate_limited_per_address_across_hosts(app, client):
+    """Two web hosts (two apps on one database) share the count."""
+    app.extensions["verify_limit"].max_hits = 3
+    other_host = create_app({"TESTING": True}, office=app.extensions["office"])
+    other_host.extensions["verify_limit"].max_hits = 3
+    other_client = other_host.test_client()
+    statuses = [upload(c, b"inte en pdf").status_code for c in (client, other_client, client, other_client)]
+    other_host.extensions["jobs"].close()
     assert statuses == [200, 200, 200, 429]
     assert "För många försök" in upload(client, b"inte en pdf").get_data(as_text=True)
 

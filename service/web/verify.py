@@ -4,42 +4,19 @@ The upload is read, checked and forgotten: never stored, never logged. Details o
 document are shown only when the service holds exactly those bytes.
 """
 
-import threading
-import time
-from collections import deque
-
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .. import verification
+from .. import limits, verification
 from .context import attachment, db
 
 bp = Blueprint("verify", __name__, url_prefix="/verifiera")
 
 MAX_UPLOAD = 20 * 1024 * 1024
-VERIFY_LIMIT = 30  # checks per address ...
-VERIFY_WINDOW = 10 * 60  # ... per this many seconds
 
 
 @bp.record_once
-def _init_counts(state):
-    state.app.extensions["verify_counts"] = ({}, threading.Lock())
-
-
-def allow_verification(ip: str) -> bool:
-    """Count one check from `ip`; False once it made VERIFY_LIMIT within VERIFY_WINDOW.
-    Kept in memory per process, like the login throttle."""
-    counts, lock = current_app.extensions["verify_counts"]
-    now = time.monotonic()
-    with lock:
-        if len(counts) > 10_000:  # many addresses: keep memory bounded
-            counts.clear()
-        recent = counts.setdefault(ip, deque())
-        while recent and recent[0] <= now - VERIFY_WINDOW:
-            recent.popleft()
-        if len(recent) >= VERIFY_LIMIT:
-            return False
-        recent.append(now)
-        return True
+def _init_limit(state):
+    state.app.extensions["verify_limit"] = limits.verification_limit(state.app.extensions["db"])
 
 
 @bp.before_app_request
@@ -47,7 +24,7 @@ def _before_upload():
     """Runs before the CSRF check reads the form: counts the attempt before the upload
     is read, and lets this one form be larger than the service's usual limit."""
     if request.endpoint == "verify.check":
-        if not allow_verification(request.remote_addr or ""):
+        if not current_app.extensions["verify_limit"].allow(request.remote_addr or ""):
             abort(429)
         request.max_content_length = MAX_UPLOAD
 
