@@ -6,7 +6,7 @@ import os
 from flask import Flask
 from werkzeug.routing import IntegerConverter
 
-from . import config
+from . import config, metrics
 from .db import Database
 from .documents import seal
 from .documents.convert import OfficeHosts, OfficePool
@@ -42,13 +42,17 @@ def create_app(test_config=None, office=None):
         if path:
             config.private_file(path)
 
-    app.extensions["db"] = Database(app.config["DATABASE_URL"])
-    app.extensions["files"] = make_store(app.config)
+    with config.naming("AVTAL_DATABASE_URL"):
+        app.extensions["db"] = Database(app.config["DATABASE_URL"])
+    with config.naming("AVTAL_STORAGE_URL"):
+        app.extensions["files"] = make_store(app.config)
     if office is None:
-        office = _make_office(app.config)
+        with config.naming("AVTAL_OFFICE_HOSTS"):
+            office = _make_office(app.config)
         atexit.register(office.stop)
     app.extensions["office"] = office
-    app.extensions["jobs"] = Jobs(app)
+    with config.naming("AVTAL_DATABASE_URL"):  # the queue lives beside the database
+        app.extensions["jobs"] = Jobs(app)
     app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
     seal.use(app.extensions["seal"])
 
@@ -59,6 +63,7 @@ def create_app(test_config=None, office=None):
 
     app.jinja_env.filters.update(sv_minute=local_minute, kr=kronor, actor=actor_label)
 
+    metrics.init_app(app)
     cli.register(app)
     web.register(app)
     return app

@@ -10,8 +10,10 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import archive_package, audit, roles, users, verification, webhooks
+from . import archive_package, audit, logs, metrics, readiness, roles, users, verification, webhooks
+from . import backup as backups
 from . import migrate as migrations
+from .config import ConfigError
 from .documents import render_agreement_pdf
 from .errors import InvalidInput, Unavailable
 from .formatting import local_minute
@@ -61,8 +63,38 @@ def render_command(input_file, output):
 def worker_command(threads):
     """Run the background jobs (final PDFs, reminders) until stopped; web hosts then need none."""
     app = current_app._get_current_object()
+    try:
+        readiness.check_at_start(app)
+    except ConfigError as exc:
+        _fail(str(exc))
+    logs.configure(app)
+    metrics.serve(app)
     app.extensions["office"].start_in_background()
     app.extensions["jobs"].run_worker(threads)
+
+
+@click.command("backup")
+@with_appcontext
+@click.argument("folder", type=click.Path(file_okay=False))
+def backup_command(folder):
+    """Copy the database and every stored file (with a SHA-256 manifest) into FOLDER."""
+    try:
+        manifest = backups.backup(current_app, folder)
+    except backups.BackupError as exc:
+        _fail(exc.message)
+    click.echo(f"Säkerhetskopian i {folder} har databasen och {len(manifest['files'])} filer.")
+
+
+@click.command("restore")
+@with_appcontext
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def restore_command(folder):
+    """Fill this empty instance from a backup in FOLDER; then run `audit verify`."""
+    try:
+        manifest = backups.restore(current_app, folder)
+    except backups.BackupError as exc:
+        _fail(exc.message)
+    click.echo(f"Återställde databasen och {len(manifest['files'])} filer från {folder}.")
 
 
 users_group = AppGroup("users", help="Manage user accounts.")
@@ -235,5 +267,7 @@ def register(app):
         webhooks_group,
         verify_command,
         export_command,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(command)

@@ -3,6 +3,7 @@
 import os
 import secrets
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -20,6 +21,19 @@ def private_file(path) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     os.chmod(path, 0o600)
+
+
+class ConfigError(Exception):
+    """A setting that cannot work; the message names it and the service does not start."""
+
+
+@contextmanager
+def naming(setting):
+    """Any failure to set up from `setting` becomes a ConfigError that names it."""
+    try:
+        yield
+    except Exception as exc:
+        raise ConfigError(f"{setting}: {type(exc).__name__}: {exc}") from exc
 
 
 def sqlite_path(url: str) -> str | None:
@@ -54,6 +68,8 @@ def load(instance_path: str) -> dict:
         "DATABASE_URL": env("AVTAL_DATABASE_URL", f"sqlite:///{instance / 'avtal.sqlite3'}"),
         "STORAGE_DIR": env("AVTAL_STORAGE_DIR", str(instance / "files")),
         "STORAGE_URL": env("AVTAL_STORAGE_URL", ""),
+        "METRICS_BIND": env("AVTAL_METRICS_BIND", ""),
+        "LOG_FORMAT": env("AVTAL_LOG_FORMAT", "json"),
         "OFFICE_DIR": env("AVTAL_OFFICE_DIR", str(instance / "office")),
         "OFFICE_POOL_SIZE": int(env("AVTAL_OFFICE_POOL_SIZE", "1")),
         "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),

@@ -93,6 +93,13 @@ class FileStore:
         except KeyError:
             return False
 
+    def digests(self):
+        """The SHA-256 of every stored file (for backups)."""
+        if self.root.is_dir():
+            for path in sorted(self.root.glob("??/*")):
+                if _SHA256.fullmatch(path.name):
+                    yield path.name
+
     def check(self):
         """Raise StorageError unless files can be stored here (for start-up and /readyz)."""
         try:
@@ -163,6 +170,17 @@ class ObjectStore:
             raise StorageError(UNREADABLE) from exc
         except BotoCoreError as exc:
             raise StorageError(UNREADABLE) from exc
+
+    def digests(self):
+        """The SHA-256 of every stored file (for backups)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                name = item["Key"].rpartition("/")[2]
+                if _SHA256.fullmatch(name):
+                    yield name
 
     def check(self):
         """Raise StorageError unless the bucket answers to our keys (for start-up and /readyz)."""

@@ -1,10 +1,21 @@
-"""The entry point for gunicorn (`service.wsgi:app`): the app with its LibreOffice
-warming up and, unless AVTAL_WEB_RUNS_JOBS=0 (a separate `flask worker` runs them),
-its background jobs running in this worker process."""
+"""The entry point for gunicorn (`service.wsgi:app`): the app, once every part it needs
+answers, with JSON logs, its metrics on AVTAL_METRICS_BIND, its LibreOffice warming up
+and, unless AVTAL_WEB_RUNS_JOBS=0 (a separate `flask worker` runs them), its background
+jobs running in this worker process."""
 
-from . import create_app
+import sys
 
-app = create_app()
+from . import create_app, logs, metrics, readiness
+from .config import ConfigError
+
+try:
+    app = create_app()
+    readiness.check_at_start(app)
+except ConfigError as exc:  # refuse to start half-working; say which setting
+    sys.stderr.write(f"{exc}\n")
+    sys.exit(1)
+logs.configure(app)
+metrics.serve(app)
 app.extensions["office"].start_in_background()
 if app.config["WEB_RUNS_JOBS"]:
     app.extensions["jobs"].start_consumer()

@@ -205,8 +205,9 @@ class OfficeProcess:
 class OfficePool:
     """A fixed number of warm LibreOffice processes, handed out one conversion at a time."""
 
-    def __init__(self, workdir, size=1, timeout=60, max_conversions=200):
+    def __init__(self, workdir, size=1, timeout=60, max_conversions=200, on_conversion=None):
         self.workdir = Path(workdir)
+        self.on_conversion = on_conversion  # (host, seconds, ok) for the metrics
         self.size = size
         self.timeout = timeout
         self.max_conversions = max_conversions
@@ -268,12 +269,15 @@ class OfficePool:
             proc = self._idle.get(timeout=self.timeout * 2)
         except queue.Empty:
             raise ConversionError("Tjänsten är hårt belastad just nu. Försök igen om en stund.") from None
+        started = time.monotonic()
         try:
             for attempt in (1, 2):
                 try:
                     if not proc.healthy(self.max_conversions):
                         self._restart(proc)
-                    return proc.convert(docx, options, self.timeout)
+                    pdf = proc.convert(docx, options, self.timeout)
+                    self._report(started, True)
+                    return pdf
                 except xmlrpc.client.Fault as fault:
                     if _is_unreadable(fault):
                         raise ConversionError(UNREADABLE) from None
@@ -282,9 +286,14 @@ class OfficePool:
                 except (OSError, http.client.HTTPException, xmlrpc.client.Error) as exc:
                     log.warning("conversion failed (attempt %d): %r; restarting LibreOffice", attempt, exc)
                     self._restart(proc)
+            self._report(started, False)
             raise ConversionError()
         finally:
             self._idle.put(proc)
+
+    def _report(self, started, ok):
+        if self.on_conversion is not None:
+            self.on_conversion("local", time.monotonic() - started, ok)
 
     def _restart(self, proc):
         proc.stop()

@@ -2,8 +2,23 @@
 
 
 def register(app):
-    from . import accessions, admin, api, archive, auth, drafting, home, security, sending, sign, uploads, verify
+    from . import (
+        accessions,
+        admin,
+        api,
+        archive,
+        auth,
+        drafting,
+        home,
+        operations,
+        security,
+        sending,
+        sign,
+        uploads,
+        verify,
+    )
 
+    app.register_blueprint(operations.bp)  # first: the request id and timing wrap everything
     app.register_blueprint(auth.bp)  # first, so error pages know who is logged in
     app.register_blueprint(home.bp)
     app.register_blueprint(drafting.bp)
