@@ -33,7 +33,6 @@ import random
 import re
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv" / "bin"
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine, text  # noqa: E402
 
 
 def free_port():
@@ -65,13 +67,26 @@ def org_number(first_nine):
 
 
 class Client:
-    """One browser-like client with its own cookies."""
+    """One browser-like client with its own cookies; given several hosts, it starts on the
+    first and moves to the next when its host does not answer (sessions hold on every host)."""
 
-    def __init__(self, base):
+    def __init__(self, base, *others):
+        self.bases = [base, *others]
         self.base = base
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
     def request(self, path, data=None, headers=None, timeout=120):
+        for _ in self.bases:
+            try:
+                return self._request(path, data, headers, timeout)
+            except OSError:  # host gone: the next one
+                if len(self.bases) == 1:
+                    raise
+                self.bases = self.bases[1:] + self.bases[:1]
+                self.base = self.bases[0]
+        raise OSError("no host answered")
+
+    def _request(self, path, data=None, headers=None, timeout=120):
         body = None
         if isinstance(data, dict):
             body = urllib.parse.urlencode(data).encode()
@@ -90,17 +105,38 @@ class Client:
 
 
 class Browser:
-    """One party's browser: its cookies and up to six keep-alive connections, used in parallel."""
+    """One party's browser: its cookies and up to six keep-alive connections, used in parallel.
+    Given several hosts it starts on the first and moves to the next when its host is gone;
+    a form sent to a host that died answers status 0 (the caller opens the page again)."""
 
-    def __init__(self, base):
-        parts = urllib.parse.urlsplit(base)
-        self.host, self.port = parts.hostname, parts.port
+    def __init__(self, base, *others):
+        self.bases = [base, *others]
+        self._use(base)
         self.lock = threading.Lock()
         self.cookies = {}
         self.idle = []
 
+    def _use(self, base):
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+
     def request(self, path, data=None, headers=None):
         """(status, body, ETag); a form in `data` is POSTed."""
+        for _ in self.bases:
+            try:
+                return self._request(path, data, headers)
+            except OSError:
+                if len(self.bases) == 1:
+                    raise
+                with self.lock:
+                    self.bases = self.bases[1:] + self.bases[:1]
+                    self._use(self.bases[0])
+                    self.idle.clear()
+                if data is not None:
+                    return 0, b"", None
+        raise OSError("no host answered")
+
+    def _request(self, path, data=None, headers=None):
         headers = dict(headers or {})
         body = urllib.parse.urlencode(data).encode() if data is not None else None
         if body is not None:
@@ -118,7 +154,7 @@ class Browser:
             conn.close()
             if reused is None:
                 raise
-            return self.request(path, data, headers)  # the server had closed an idle connection
+            return self._request(path, data, headers)  # the server had closed an idle connection
         with self.lock:
             for value in response.headers.get_all("Set-Cookie") or []:
                 name, _, rest = value.partition("=")
@@ -204,7 +240,19 @@ def main():
     parser.add_argument("--big-spread", type=float, default=60, help="seconds over which they all open it")
     parser.add_argument("--repeat-views", type=int, default=30, help="repeat views measured for server CPU")
     parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--hosts", help="web hosts already running, comma-separated (scripts/cluster start)")
+    parser.add_argument("--cluster-dir", type=Path, help="where scripts/cluster keeps cluster.json")
+    parser.add_argument("--kill-mid-run", action="store_true", help="with --hosts: kill a web and a LibreOffice host")
     args = parser.parse_args()
+
+    if args.hosts:
+        from cluster import DEFAULT_DIR, load_state
+
+        state = load_state(args.cluster_dir or DEFAULT_DIR)
+        bases = [h.strip().rstrip("/") for h in args.hosts.split(",")]
+        faults = (lambda: kill_hosts(state, bases)) if args.kill_mid_run else None
+        print(json.dumps(run(bases, state["token"], state["password"], args, state["database_url"], None, faults)))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
@@ -213,11 +261,43 @@ def main():
         env = dict(os.environ, AVTAL_INSTANCE=str(instance))
         server, token, password = start_service(instance, port, env)
         try:
-            result = run(base, token, password, args, instance, server.pid)
+            result = run([base], token, password, args, f"sqlite:///{instance / 'avtal.sqlite3'}", server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
     print(json.dumps(result))
+
+
+def kill_hosts(state, bases):
+    """The fault: the last web host and the first LibreOffice host die at once (SIGKILL)."""
+    from tests.servers import processes_mentioning
+
+    web = next(h for h in state["web_hosts"] if h["url"] == bases[-1])
+    os.killpg(web["pid"], signal.SIGKILL)
+    address, office = next(iter(state["office_hosts"].items()))
+    for pid in [office["pid"], *processes_mentioning(office["folder"])]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    print(f"killed web host {web['url']} and LibreOffice host {address}", file=sys.stderr)
+
+
+def wait_for_finals(database_url, count, seconds=300) -> int:
+    """Wait until `count` agreements have a final PDF (or time is up); returns how many have.
+    Assembling one is heavy work in the service's own processes, which would otherwise land
+    in the next phase's figures."""
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + seconds
+    try:
+        while True:
+            with engine.connect() as db:
+                made = db.execute(text("SELECT count(DISTINCT agreement_id) FROM final_documents")).scalar()
+            if made >= count or time.monotonic() > deadline:
+                return made
+            time.sleep(1)
+    finally:
+        engine.dispose()
 
 
 def percentile(values, fraction):
@@ -270,17 +350,20 @@ def view(client, path, tally, conditional=None):
     return (html, size, ms, dict(zip(urls, (etag for _, _, etag in answers)))) if ok else None
 
 
-def confirm_all(base, links, args, tally, deadline, spread=0.0):
+def confirm_all(bases, links, args, tally, deadline, spread=0.0, midway=None):
     """Every party opens its link (all at once, or each at a random moment within `spread`
-    seconds), loads the page as a browser does, reads, and confirms.
+    seconds), loads the page as a browser does, reads, and confirms; the parties are spread
+    over the hosts, and `midway` runs when half of them have sent their confirmation.
     Returns (confirmed, seconds, view latencies, confirm latencies, bytes per view)."""
     views, confirms, sizes = [], [], []
+    sent = threading.Semaphore(0)
 
-    def party(url):
+    def party(numbered):
+        i, url = numbered
         time.sleep(random.uniform(0, spread))
         if time.monotonic() > deadline:
             return False
-        client = Browser(base)
+        client = Browser(*bases[i % len(bases) :], *bases[: i % len(bases)])
         path = urllib.parse.urlsplit(url).path
         loaded = view(client, path, tally)
         if loaded is None:
@@ -290,25 +373,45 @@ def confirm_all(base, links, args, tally, deadline, spread=0.0):
             views.append(ms)
             sizes.append(size)
         time.sleep(random.uniform(*args.think))  # reading the agreement, typing the place
-        form = {
-            "csrf_token": Client.csrf(html),
-            "signer_name": "Anna Andersson",
-            "signer_title": "Ordförande",
-            "place": "Halmstad",
-            "accept": "ja",
-        }
-        start = time.perf_counter()
-        status, _, _ = client.request(path + "/bekrafta", form)
-        client.close()
-        if tally.count(status):
-            with tally.lock:
-                confirms.append((time.perf_counter() - start) * 1000)
-            return True
+        try:
+            return answer(client, path, html)
+        finally:
+            client.close()
+
+    def answer(client, path, html):
+        for _ in range(3):
+            form = {
+                "csrf_token": Client.csrf(html),
+                "signer_name": "Anna Andersson",
+                "signer_title": "Ordförande",
+                "place": "Halmstad",
+                "accept": "ja",
+            }
+            start = time.perf_counter()
+            status, _, _ = client.request(path + "/bekrafta", form)
+            sent.release()
+            if status == 0:  # the host died under the form: open the link again on the next
+                status, html, _ = client.request(path)
+                if status == 409:  # the confirmation was stored before the host died
+                    return True
+                continue
+            if tally.count(status):
+                with tally.lock:
+                    confirms.append((time.perf_counter() - start) * 1000)
+                return True
+            return False
         return False
 
+    def at_midway():
+        for _ in range(len(links) // 2):
+            sent.acquire()
+        midway()
+
+    if midway:
+        threading.Thread(target=at_midway, daemon=True).start()
     start = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(links)) as pool:
-        confirmed = sum(pool.map(party, links))
+        confirmed = sum(pool.map(party, enumerate(links)))
     return confirmed, time.perf_counter() - start, views, confirms, sizes
 
 
@@ -346,21 +449,10 @@ def view_cpu_ms(base, url, count, tally, server_pid) -> dict:
     return result
 
 
-def wait_for_finals(instance, count, seconds=300):
-    """Wait until `count` final PDFs are made: assembling one is heavy work in the service's
-    own processes, which would otherwise land in the next phase's figures."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        db = sqlite3.connect(f"file:{instance / 'avtal.sqlite3'}?mode=ro", uri=True)
-        made = db.execute("SELECT count(*) FROM final_documents").fetchone()[0]
-        db.close()
-        if made >= count:
-            return True
-        time.sleep(1)
-    return False
+def run(bases, token, password, args, database_url, server_pid, faults=None):
+    """The run over `bases` (web hosts); server CPU is measured when `server_pid` is ours."""
+    base = bases[0]
 
-
-def run(base, token, password, args, instance, server_pid):
     def send_agreements(first, count, parties):
         links = []
         for n in range(first, first + count):
@@ -376,16 +468,16 @@ def run(base, token, password, args, instance, server_pid):
     draft_id = api(base, token, "/api/agreements", agreement(99, 3))["id"]
     deadline = time.monotonic() + args.max_seconds
     tally = Tally()
+
     for _ in range(4):  # a running service is warm: templates compiled, each worker's caches filled
         view(Browser(base), urllib.parse.urlsplit(repeat_link).path, tally)
-
-    _, _, quiet_views, quiet_ms, sizes = confirm_all(base, quiet_links, args, tally, deadline)
-    wait_for_finals(instance, args.agreements)
+    _, _, quiet_views, quiet_ms, sizes = confirm_all(bases, quiet_links, args, tally, deadline)
+    wait_for_finals(database_url, args.agreements)
 
     stop = threading.Event()
 
     def previewer():
-        client = Client(base)
+        client = Client(*bases)
         status, html = client.request("/login")
         tally.count(status)
         tally.count(
@@ -403,22 +495,26 @@ def run(base, token, password, args, instance, server_pid):
     for t in preview_threads:
         t.start()
     time.sleep(2)  # previews under way before the parties arrive
-    confirmed, seconds, busy_views, busy_ms, busy_sizes = confirm_all(base, busy_links, args, tally, deadline)
+    confirmed, seconds, busy_views, busy_ms, busy_sizes = confirm_all(
+        bases, busy_links, args, tally, deadline, midway=faults
+    )
     stop.set()
     for t in preview_threads:
         t.join()
     minutes = (time.monotonic() - started) / 60
-    wait_for_finals(instance, 2 * args.agreements)
+    finals = wait_for_finals(database_url, 2 * args.agreements)
 
-    cpu_ms = view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid)
-    big = confirm_all(base, big_links, args, tally, deadline, spread=args.big_spread) if big_links else None
+    cpu_ms = view_cpu_ms(base, repeat_link, args.repeat_views, tally, server_pid) if server_pid else {}
+    big = confirm_all(bases, big_links, args, tally, deadline, spread=args.big_spread) if big_links else None
 
-    db = sqlite3.connect(f"file:{instance / 'avtal.sqlite3'}?mode=ro", uri=True)
-    rows, distinct = db.execute("SELECT count(*), count(DISTINCT link_id) FROM confirmations").fetchone()
-    used = db.execute("SELECT count(*) FROM signing_links WHERE used_at IS NOT NULL").fetchone()[0]
-    db.close()
-    made = len(quiet_ms) + len(busy_ms) + (len(big[3]) if big else 0)
+    engine = create_engine(database_url)
+    with engine.connect() as db:
+        rows, distinct = db.execute(text("SELECT count(*), count(DISTINCT link_id) FROM confirmations")).one()
+        used = db.execute(text("SELECT count(*) FROM signing_links WHERE used_at IS NOT NULL")).scalar()
+    engine.dispose()
     result = {
+        "hosts": len(bases),
+        "database": database_url.partition(":")[0],
         "requests": tally.requests,
         "errors": tally.errors,
         "error_statuses": dict(tally.error_statuses),
@@ -435,9 +531,12 @@ def run(base, token, password, args, instance, server_pid):
         **cpu_ms,
         "confirm_rps": round(confirmed / seconds, 1),
         "render_per_min": round(tally.previews / minutes, 1),
-        "confirmations_in_db_once": rows == distinct == used == made,
+        "confirmations_in_db_once": rows == distinct == used == len(quiet_links) + len(busy_links) + len(big_links),
+        "confirmed_by_parties": confirmed + len(quiet_ms) + (big[0] if big else 0),
         "machine_load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # a shared machine: say how busy
     }
+    if faults:
+        result.update(final_pdfs=finals, final_pdfs_expected=2 * args.agreements)
     if big:
         _, big_seconds, big_views, big_ms, _ = big
         result.update(

@@ -53,6 +53,7 @@ class PostgresServer:
 
     def start(self):
         data = self.folder / "data"
+        self.folder.mkdir(parents=True, exist_ok=True)
         if os.getuid() == 0:
             pw = pwd.getpwnam(PG_USER)
             os.chown(self.folder, pw.pw_uid, pw.pw_gid)
