@@ -76,6 +76,7 @@ def main():
     one, two = render_figures(fill_agreement(validate_agreement(data)), args.docs, args.rounds)
 
     load_args = ["--parties", str(args.parties), "--agreements", str(args.agreements), "--previewers", "2"]
+    load_args += ["--big-parties", "0", "--repeat-views", "5"]
     folder = Path(tempfile.mkdtemp(prefix="avtal-cluster-"))
     cluster = [sys.executable, str(ROOT / "scripts/cluster.py")]
     started = subprocess.run([*cluster, "start", "--dir", str(folder)], capture_output=True, text=True, check=True)
