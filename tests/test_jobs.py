@@ -8,7 +8,7 @@ from service import create_app
 from service.models import FinalDocument
 
 from .conftest import ROOT, wait_for
-from .test_signing import confirm, count, create_and_send
+from .helpers import confirm, count, create_and_send
 
 
 def test_a_separate_worker_makes_the_final_pdf(app, client, api_token, iop_data):

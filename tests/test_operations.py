@@ -10,8 +10,8 @@ import urllib.request
 from service import logs, metrics
 
 from .conftest import ROOT
+from .helpers import confirm, create_and_send
 from .servers import free_port
-from .test_signing import confirm, create_and_send
 
 
 def test_healthz_and_readyz_when_everything_answers(client):
