@@ -297,9 +297,10 @@ def send_links(app, accession_id) -> int:
         if not app.config["SMTP_HOST"]:
             failed = {link.party.contact_email for link in issued}
         with db.session() as session:
-            for link in issued:
-                delivery = "failed" if link.party.contact_email in failed else "emailed"
-                session.execute(update(SigningLink).where(SigningLink.id == link.link_id).values(delivery=delivery))
+            signing.record_delivery(
+                session,
+                {link.link_id: "failed" if link.party.contact_email in failed else "emailed" for link in issued},
+            )
         issued_total += len(issued)
 
 

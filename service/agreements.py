@@ -194,6 +194,16 @@ def add_party(session, files, serializer, agreement, party_data, max_age_days, a
     return signing.issue_link(session, serializer, party, version, max_age_days, actor)
 
 
+def download_version(session, files, agreement_id, number, actor) -> tuple[Version, bytes]:
+    """A frozen version's PDF (the newest when `number` is None), noted in the audit trail as downloaded."""
+    versions = get_agreement(session, agreement_id).versions
+    version = versions[-1] if number is None and versions else next((v for v in versions if v.number == number), None)
+    if version is None:
+        raise NotFound("Avtalet har ingen sådan låst version.")
+    audit.record(session, "downloaded", actor, agreement_id, version=version.number, sha256=version.pdf_sha256)
+    return version, files.get(version.pdf_sha256)
+
+
 def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDocument, bytes]:
     """A final PDF (the newest when `number` is None), noted in the audit trail as downloaded.
     While the job makes the final PDF of a completed agreement, the newest is not there yet."""

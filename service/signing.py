@@ -301,6 +301,12 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
     return answer
 
 
+def record_delivery(session, deliveries: dict[int, str]):
+    """Note per link id whether its email went out ('emailed') or not ('failed')."""
+    for link_id, delivery in deliveries.items():
+        session.execute(update(SigningLink).where(SigningLink.id == link_id).values(delivery=delivery))
+
+
 def revoke(session, link: SigningLink, actor):
     if link.used_at is None and link.revoked_at is None:
         link.revoked_at = utcnow()

@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import func, select, update
 
-from service import users
-from service.audit import CSV_COLUMNS
-from service.models import AuditEvent, Base, FinalDocument, User, Version
+from service import agreements, users
+from service.audit import CSV_COLUMNS, SYSTEM
+from service.models import Agreement, AuditEvent, Base, FinalDocument, User, Version
 
 from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
 from .helpers import bearer, confirm, count, create_and_send
@@ -129,6 +129,28 @@ def test_agreement_page_shows_parties_versions_and_finals(app, completed, archiv
     assert final.sha256 in html and f'href="/arkiv/{completed}/slutlig/1.pdf"' in html
     assert f'href="/arkiv/{completed}/logg.json"' in html and f'href="/arkiv/{completed}/logg.csv"' in html
     assert version.pdf_sha256 in html and "Granskningsloggen är hel" in html
+
+
+def test_every_frozen_version_can_be_downloaded(app, client, api_token, iop_data, archivist):
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    iop_data["notice_months"] = 3
+    with app.extensions["db"].session() as session:  # an edit after sending, then sent again
+        agreements.update_draft(
+            session, app.extensions["files"], session.get(Agreement, agreement_id), iop_data, SYSTEM
+        )
+    assert client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).status_code == 200
+    html = archivist.get(f"/arkiv/{agreement_id}").get_data(as_text=True)
+    with app.extensions["db"].session() as session:
+        versions = session.scalars(select(Version).where(Version.agreement_id == agreement_id)).all()
+    assert len(versions) == 2
+    for version in versions:
+        url = f"/arkiv/{agreement_id}/version/{version.number}.pdf"
+        assert f'href="{url}"' in html
+        assert hashlib.sha256(archivist.get(url).data).hexdigest() == version.pdf_sha256
+    assert archivist.get(f"/arkiv/{agreement_id}/version/3.pdf").status_code == 404
+    with app.extensions["db"].session() as session:
+        downloads = session.scalars(select(AuditEvent).where(AuditEvent.event == "downloaded")).all()
+        assert sorted(e.details["version"] for e in downloads) == [1, 2]
 
 
 def test_audit_trail_as_json_and_csv(app, completed, archivist):

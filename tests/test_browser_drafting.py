@@ -103,7 +103,7 @@ def test_official_drafts_previews_and_sends_the_skane_iop(app, page, make_user, 
     page.get_by_role("link", name="Tillbaka till avtalet").click()
     screenshot(page, "drafting-overview-draft")
     page.get_by_role("button", name="Skicka för signering").click()
-    expect(page.get_by_role("heading", name="Avtalet är skickat för signering")).to_be_visible()
+    expect(page.get_by_role("heading", name="Avtalet är låst för signering: ge parterna länkarna")).to_be_visible()
     for party in (skane, natverket):
         expect(page.get_by_label(f"Länk till {party['name']}")).to_have_value(re.compile(r"^http://.+/sign/"))
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])

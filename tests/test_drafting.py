@@ -1,14 +1,16 @@
 """The officials' pages through the test client, with the real database and LibreOffice."""
 
+import hashlib
 import io
 import re
 from html import unescape
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from service import forms
-from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument
+from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument, SigningLink, Version
 
 from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
 from .helpers import docx_with, field_error, visible_text
@@ -241,6 +243,53 @@ def test_preview_shows_page_images(app, client, official, iop_data):
         assert session.scalars(select(AuditEvent.event)).all() == ["created"]
 
 
+def test_preview_pages_open_at_full_size_and_the_preview_can_send(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    html = client.get(f"/avtal/{agreement_id}/forhandsgranska").get_data(as_text=True)
+    large = re.search(r'<a href="([^"]+\.png\?storlek=stor)"', html).group(1).replace("&amp;", "&")
+    image = Image.open(io.BytesIO(client.get(large).data))
+    assert image.width == 1240
+    assert f'action="/avtal/{agreement_id}/skicka"' in html and "Skicka för signering" in html
+    response = client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(html)})
+    assert response.status_code == 200 and stored(app, agreement_id).status == "sent"
+
+
+def test_without_smtp_the_links_page_does_not_claim_anything_was_emailed(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    text = visible_text(client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(overview)}))
+    assert "Avtalet är skickat för signering" not in text
+    assert "Avtalet är låst för signering: ge parterna länkarna" in text
+    assert text.count("Ingen e-post skickad: e-post är inte inställd för tjänsten. Ge parten länken själv.") == 2
+
+
+def test_with_smtp_the_links_page_says_per_party_where_the_email_went(app, client, official, iop_data, smtp_server):
+    iop_data["parties"][1]["contact_email"] = ""
+    agreement_id = create(client, iop_data)
+    overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    text = visible_text(client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(overview)}))
+    assert "Avtalet är låst för signering" in text  # one party still needs its link by hand
+    email = iop_data["parties"][0]["contact_email"]
+    assert f"E-post med länken är skickad till {email}." in text
+    assert "Parten har ingen e-postadress. Ge parten länken själv." in text
+    assert [m["To"] for m in smtp_server.messages] == [email]
+    with app.extensions["db"].session() as session:
+        assert sorted(session.scalars(select(SigningLink.delivery))) == ["", "emailed"]
+
+
+def test_a_frozen_agreement_shows_its_locked_version_not_a_preview(app, client, official, iop_data):
+    agreement_id = create(client, iop_data)
+    send(client, agreement_id)
+    html = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    assert "Visa låst version" in html and "Förhandsgranska" not in html
+    locked = client.get(f"/avtal/{agreement_id}/version/1.pdf")
+    assert locked.mimetype == "application/pdf" and locked.headers["Content-Disposition"].startswith("inline")
+    with app.extensions["db"].session() as session:
+        version = session.scalars(select(Version).where(Version.agreement_id == agreement_id)).one()
+        assert hashlib.sha256(locked.data).hexdigest() == version.pdf_sha256
+    assert client.get(f"/avtal/{agreement_id}/version/2.pdf").status_code == 404
+
+
 def test_sending_shows_links_that_work(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     links = send(client, agreement_id)
@@ -313,6 +362,7 @@ def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, 
     overview = visible_text(client.get(f"/avtal/{agreement_id}"))
     assert "Bekräftat av Anna Andersson, Ordförande, Kristianstad" in overview
     assert "Redigera" not in overview and "Slutlig PDF 1" in overview
+    assert overview.index("Slutlig PDF 1") < overview.index("Parter")  # the final PDF comes first
 
     download = client.get(f"/avtal/{agreement_id}/slutlig/1.pdf")
     assert download.status_code == 200 and download.data.startswith(b"%PDF")

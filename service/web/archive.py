@@ -113,6 +113,15 @@ def final_pdf(agreement_id, number):
     return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
 
 
+@bp.get("/<int:agreement_id>/version/<int:number>.pdf")
+@login_required(*READERS)
+def version_pdf(agreement_id, number):
+    """A frozen version of the agreement text, as the parties confirmed it."""
+    with db().session() as session:
+        _, data = agreements.download_version(session, files(), agreement_id, number, request_actor())
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-version-{number}.pdf")
+
+
 @bp.get("/<int:agreement_id>/logg.json")
 @login_required(*READERS)
 def log_json(agreement_id):

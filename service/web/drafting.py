@@ -269,14 +269,34 @@ def preview(agreement_id):
         sha=sha,
         pages=pages,
         problem=problem,
+        can_send=agreement.status in ("draft", "declined") and not problem,
     ), 503 if problem else 200
+
+
+@bp.get("/<int:agreement_id>/version/<int:number>.pdf")
+@login_required(*DRAFTERS)
+def locked_version(agreement_id, number):
+    """The frozen PDF the parties confirm ("Visa låst version"), opened in the browser."""
+    with db().session() as session:
+        _, data = agreements.download_version(session, files(), agreement_id, number, request_actor())
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="avtal-{agreement_id}-version-{number}.pdf"'},
+    )
+
+
+PREVIEW_WIDTHS = {"liten": 300, "stor": 1240}  # a thumbnail, and the page at full size to read
 
 
 @bp.get("/<int:agreement_id>/forhandsgranska/<sha>/<int:number>.png")
 @login_required(*DRAFTERS)
 def preview_page(agreement_id, sha, number):
+    width = PREVIEW_WIDTHS.get(request.args.get("storlek", "liten"))
+    if width is None:
+        abort(404)
     try:
-        png = page_png(files().get(sha), number - 1, width_px=300)
+        png = page_png(files().get(sha), number - 1, width_px=width)
     except (KeyError, FileNotFoundError, IndexError, PdfiumError):
         abort(404)
     response = Response(png, mimetype="image/png")

@@ -4,7 +4,6 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from .. import agreements, forms, mail, signing
 from ..errors import AvtalError, Conflict
-from ..formatting import join_sv
 from ..models import Party
 from ..roles import DRAFTERS
 from ..schema import SchemaError
@@ -16,30 +15,45 @@ bp = Blueprint("sending", __name__, url_prefix="/avtal")
 bp.register_error_handler(AvtalError, refused)
 
 
-def _notify_parties(agreement, issued):
-    """Email the links (when SMTP is configured), after the links' transaction has committed."""
+# What the links page says about each party's email.
+DELIVERY_TEXT = {
+    "emailed": "E-post med länken är skickad till {email}.",
+    "failed": "E-post till {email} kunde inte skickas. Ge parten länken på annat sätt.",
+    "no_address": "Parten har ingen e-postadress. Ge parten länken själv.",
+    "no_smtp": "Ingen e-post skickad: e-post är inte inställd för tjänsten. Ge parten länken själv.",
+}
+
+
+def _notify_parties(agreement, issued) -> dict[int, str]:
+    """Email the links (when SMTP is configured), after the links' transaction has committed.
+    Returns each link's delivery: emailed, failed, no_address or no_smtp; notes it on the link."""
     if not current_app.config["SMTP_HOST"]:
-        return
+        return {link.link_id: "no_smtp" for link in issued}
     failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
-    sent = [
-        link.party.contact_email
+    deliveries = {
+        link.link_id: "no_address"
+        if not link.party.contact_email
+        else ("failed" if link.party.contact_email in failed else "emailed")
         for link in issued
-        if link.party.contact_email and link.party.contact_email not in failed
-    ]
-    if sent:
-        flash(f"Länkarna är skickade med e-post till {join_sv(sent)}.")
-    if failed:
-        flash(f"E-post kunde inte skickas till {join_sv(failed)}. Ge dem länkarna på annat sätt.", "error")
+    }
+    with db().session() as session:
+        signing.record_delivery(session, {i: d for i, d in deliveries.items() if d in ("emailed", "failed")})
+    return deliveries
 
 
-def _links_page(agreement, issued, heading):
-    response = current_app.make_response(
-        render_template(
-            "drafting/links.html",
-            agreement=agreement,
-            heading=heading,
-            links=[(link.party, sign_url(link.token), link.expires_at) for link in issued],
+def _links_page(agreement, issued, heading, deliveries):
+    links = [
+        (
+            link.party,
+            sign_url(link.token),
+            link.expires_at,
+            deliveries[link.link_id],
+            DELIVERY_TEXT[deliveries[link.link_id]].format(email=link.party.contact_email),
         )
+        for link in issued
+    ]
+    response = current_app.make_response(
+        render_template("drafting/links.html", agreement=agreement, heading=heading, links=links)
     )
     response.headers["Cache-Control"] = "no-store"  # the links are shown once, never kept
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -61,8 +75,12 @@ def send(agreement_id):
         )
     except SchemaError as exc:
         raise Conflict(missing_text(exc.errors)) from None
-    _notify_parties(agreement, issued)
-    return _links_page(agreement, issued, "Avtalet är skickat för signering")
+    deliveries = _notify_parties(agreement, issued)
+    if all(d == "emailed" for d in deliveries.values()):
+        heading = "Avtalet är skickat för signering"
+    else:
+        heading = "Avtalet är låst för signering: ge parterna länkarna"
+    return _links_page(agreement, issued, heading, deliveries)
 
 
 def _party(session, agreement, party_id) -> Party:
@@ -91,8 +109,7 @@ def reissue(agreement_id, party_id):
         agreement = agreements.get_agreement(session, agreement_id)
         party = _party(session, agreement, party_id)
         issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
-    _notify_parties(agreement, issued)
-    return _links_page(agreement, issued, f"Ny länk till {party.name}")
+    return _links_page(agreement, issued, f"Ny länk till {party.name}", _notify_parties(agreement, issued))
 
 
 @bp.post("/<int:agreement_id>/anslut")
@@ -109,5 +126,5 @@ def add_party(agreement_id):
         except SchemaError as exc:
             typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
             return overview(session, agreement, typed, exc.errors, status=400)
-    _notify_parties(agreement, [issued])
-    return _links_page(agreement, [issued], f"{issued.party.name} är ansluten")
+    deliveries = _notify_parties(agreement, [issued])
+    return _links_page(agreement, [issued], f"{issued.party.name} är ansluten", deliveries)
