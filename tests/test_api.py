@@ -1,6 +1,7 @@
 """The JSON API's contract: authentication, roles, errors as JSON with Swedish messages."""
 
 import hashlib
+import re
 import threading
 
 from sqlalchemy import func, select
@@ -89,9 +90,19 @@ def test_accession_only_for_overenskommelse(client, api_token, iop_data):
     assert response.status_code == 409 and "överenskommelse" in response.json["message"]
 
 
-def test_openapi_description(client):
+def test_openapi_description(app, client):
     doc = client.get("/api/openapi.json").json
     assert doc["openapi"].startswith("3.1")
+    described = {(path, method.upper()) for path, operations in doc["paths"].items() for method in operations}
+    served = {
+        (re.sub(r"<(?:int:)?([a-z_]+)>", r"{\1}", rule.rule), method)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert described == served  # every operation the API serves is described, and nothing else
+    posts = [op for operations in doc["paths"].values() for method, op in operations.items() if method == "post"]
+    assert all(any(p["name"] == "Idempotency-Key" for p in op["parameters"]) for op in posts)
     assert set(doc["paths"]) == {
         "/api/agreements",
         "/api/agreements/{agreement_id}",
