@@ -20,6 +20,12 @@ one JSON line last: view_p50_ms and view_p99_ms (page plus everything it loads) 
 confirm_p99_ms with previews running, the same without, bytes_per_view,
 server_cpu_ms_per_view, server_cpu_ms_per_repeat_view, big_view_p99_ms, errors, and whether every confirmation
 made is in the database exactly once.
+
+`--hosts URL,URL` runs against web hosts already running (scripts/cluster start): the
+parties are spread over the hosts, a party whose host is gone goes on on the next, and
+exactly-once is checked in the cluster's database. `--kill-mid-run` kills one web host
+and one LibreOffice host when half the parties have sent their confirmation, and the
+result says how many final PDFs were made.
 """
 
 import argparse

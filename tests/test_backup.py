@@ -26,8 +26,9 @@ def empty_database_url(request, tmp_path):
     server.drop_database(name)
 
 
+@pytest.mark.parametrize("files_in", ["folder", pytest.param("bucket", marks=pytest.mark.s3)])
 def test_restore_into_an_empty_instance_keeps_the_chain_and_every_file(
-    app, client, runner, api_token, iop_data, run_jobs, tmp_path, monkeypatch, empty_database_url
+    app, client, runner, api_token, iop_data, run_jobs, tmp_path, monkeypatch, empty_database_url, files_in
 ):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     for link, place in zip(links, ("Kristianstad", "Malmö")):
@@ -41,6 +42,8 @@ def test_restore_into_an_empty_instance_keeps_the_chain_and_every_file(
 
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "restored"))
     monkeypatch.setenv("AVTAL_DATABASE_URL", empty_database_url)
+    if files_in == "bucket":
+        monkeypatch.setenv("AVTAL_STORAGE_URL", f"s3://avtal/{tmp_path.name}-restored")
     restored = create_app({"TESTING": True}, office=app.extensions["office"])
     restored_runner = restored.test_cli_runner()
     result = restored_runner.invoke(args=["restore", str(tmp_path / "backup")])
