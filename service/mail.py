@@ -16,10 +16,10 @@ from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
-from . import audit, signing
+from . import audit, receipts, signing
 from .agreements import handlers
 from .formatting import local_time
-from .models import Agreement, Confirmation, Party, SigningLink, User, Version, utcnow
+from .models import Agreement, Confirmation, FinalDocument, Party, SigningLink, User, Version, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -314,9 +314,6 @@ får ni det slutliga avtalet med en egen länk.
 
 def send_final_links(app, document_id) -> list[str]:
     """Each party that confirmed gets its own link to the final PDF; returns failed addresses."""
-    from . import receipts
-    from .models import FinalDocument
-
     if not app.config["SMTP_HOST"]:
         return []
     serializer = receipts.final_serializer(app.config["SECRET_KEY"])

@@ -3,7 +3,7 @@
 Sending makes it between freezing the PDF and storing the version, so the first party to
 open a link finds it ready. A version frozen before renditions existed gets its own on
 its first view, once: a lock file per PDF keeps simultaneous first views, in any worker
-process, from making it twice. Every view after that only reads: the row is cached in
+process, from making it twice. Every view after that only reads: the row is kept in
 the process (stored rows never change) and the files are served as stored.
 """
 
@@ -49,13 +49,25 @@ def store(session, pdf_sha256: str, made: dict):
         pass
 
 
-@functools.lru_cache(maxsize=1024)
+_known: dict[tuple[str, str], Facts] = {}  # (database URL, PDF SHA-256 or its prefix) -> Facts
+
+
+def _remember(key, facts) -> Facts:
+    if len(_known) >= 4096:
+        _known.clear()
+    _known[key] = facts
+    return facts
+
+
 def _stored(db, pdf_sha256) -> Facts:
+    """The stored rendition of a PDF, from the database once per process; LookupError if none."""
+    if (facts := _known.get((db.url, pdf_sha256))) is not None:
+        return facts
     with db.session() as session:
         row = session.scalars(select(Rendition).where(Rendition.pdf_sha256 == pdf_sha256)).first()
         if row is None:
-            raise LookupError(pdf_sha256)  # not cached: lru_cache keeps only results
-        return Facts(row.html_sha256, tuple(row.pages))
+            raise LookupError(pdf_sha256)
+        return _remember((db.url, pdf_sha256), Facts(row.html_sha256, tuple(row.pages)))
 
 
 def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
@@ -82,17 +94,18 @@ def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
     return _stored(db, pdf_sha256)
 
 
-@functools.lru_cache(maxsize=1024)
-def by_prefix(db, pdf_prefix: str) -> Facts | None:
+def by_prefix(db, pdf_prefix: str) -> Facts:
     """The rendition of the frozen PDF whose SHA-256 starts with `pdf_prefix` (as a link token
-    names it). Cached only when found; a link's version has one once its page was shown."""
-    if not re.fullmatch(r"[0-9a-f]{16}", pdf_prefix):
-        return None
+    names it); LookupError if there is none."""
+    if not isinstance(pdf_prefix, str) or not re.fullmatch(r"[0-9a-f]{16}", pdf_prefix):
+        raise LookupError(pdf_prefix)
+    if (facts := _known.get((db.url, pdf_prefix))) is not None:
+        return facts
     with db.session() as session:
         sha = session.scalars(select(Rendition.pdf_sha256).where(Rendition.pdf_sha256.startswith(pdf_prefix))).first()
     if sha is None:
         raise LookupError(pdf_prefix)
-    return _stored(db, sha)
+    return _remember((db.url, pdf_prefix), _stored(db, sha))
 
 
 @functools.lru_cache(maxsize=64)

@@ -41,10 +41,8 @@ def _problem(session, problem, token=None):
 
 
 def _rendition(version):
-    app = current_app
-    return renditions.for_version(
-        db(), files(), app.config.get("LOCK_DIR") or f"{app.instance_path}/locks", version.id, version.pdf_sha256
-    )
+    locks = f"{current_app.instance_path}/locks"
+    return renditions.for_version(db(), files(), locks, version.id, version.pdf_sha256)
 
 
 def _page_context(session, link) -> dict:
@@ -199,7 +197,7 @@ def page_image(token, number, sha256):
         facts = renditions.by_prefix(db(), pdf_prefix)
     except (BadData, TypeError, KeyError, LookupError):
         abort(404)
-    if facts is None or not facts.image(number, sha256):
+    if not facts.image(number, sha256):
         abort(404)
     if request.if_none_match.contains(sha256):
         return _cacheable(Response(status=304), sha256)
