@@ -161,3 +161,13 @@ def test_archive_finds_by_folded_text_and_shows_first_parties(client, make_user,
     )
     assert "1 avtal hittades" in html and halland_data["title"] in html
     assert halland_data["parties"][0]["name"] in html
+
+
+def test_archive_sorts_by_title_and_pages(client, make_user, api_token, iop_data):
+    for title in ("Cedern", "Asken", "Björken"):
+        create(client, api_token, iop_data, title=title)
+    archivist, password = make_user("archivist")
+    login(client, archivist.email, password)
+    html = client.get("/arkiv", query_string={"status": "", "sort": "title"}).get_data(as_text=True)
+    assert html.index("Asken") < html.index("Björken") < html.index("Cedern")
+    assert '<option value="title" selected>' in html

@@ -31,6 +31,9 @@ DATE_ERROR = "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01."
 def index():
     form = {name: request.args.get(name, "").strip() for name in ("q", "org", "dnr", "from", "to")}
     form["status"] = request.args.get("status", DEFAULT_STATUS)
+    form["sort"] = request.args.get("sort", "updated")
+    if form["sort"] not in listing.SORT_LABELS:
+        form["sort"] = "updated"
     period_from, period_to, errors = _period(form["from"], form["to"])
     if form["status"] and form["status"] not in agreements.STATUS_LABELS:
         errors["status"] = "Välj en status i listan."
@@ -46,7 +49,7 @@ def index():
         page, total = listing.Page([], None), 0
         if not errors:
             try:
-                page = listing.find(session, filters, limit=listing.PAGE_SIZE, cursor=request.args.get("cursor"))
+                page = listing.find(session, filters, form["sort"], listing.PAGE_SIZE, request.args.get("cursor"))
             except listing.ListingError as exc:
                 abort(error_response(400, exc.message))
             total = listing.count(session, filters)
@@ -60,6 +63,7 @@ def index():
             party_names=listing.first_parties(session, ids),
             final_counts=_final_counts(session, ids),
             status_labels=agreements.STATUS_LABELS,
+            sorts=listing.SORT_LABELS,
         ), 400 if errors else 200
 
 
