@@ -8,6 +8,11 @@ import sys
 from . import create_app, logs, metrics, readiness
 from .config import ConfigError
 
+# Request threads wait for CPU-bound ones (filling a Word document for a preview, assembling
+# a final PDF) at every database or socket call; a shorter switch interval than Python's
+# 5 ms keeps a party's page from queueing behind them (scripts/load, with previews).
+sys.setswitchinterval(0.0005)
+
 try:
     app = create_app()
     readiness.check_at_start(app)
