@@ -51,13 +51,28 @@ def halland_data():
     return load_example("overenskommelse-halland.json")
 
 
+class FastRunPool(OfficePool):
+    """In a run without the slow tests, starting LibreOffice means a test lacks its mark."""
+
+    def start(self):
+        raise AssertionError("This test converts with LibreOffice: mark it @pytest.mark.slow.")
+
+
 @pytest.fixture(scope="session")
-def office(tmp_path_factory):
-    """One warm LibreOffice for the whole run, as the service keeps it."""
-    pool = OfficePool(tmp_path_factory.mktemp("office"), size=1, timeout=60)
-    pool.start()
+def office_pool(request, tmp_path_factory):
+    """One LibreOffice for the whole run, as the service keeps it, started by the first conversion:
+    tests of rules, accounts and forms never wait for it."""
+    fast = request.config.getoption("markexpr") == "not slow"
+    pool = (FastRunPool if fast else OfficePool)(tmp_path_factory.mktemp("office"), size=1, timeout=60)
     yield pool
     pool.stop()
+
+
+@pytest.fixture(scope="session")
+def office(office_pool):
+    """A warm LibreOffice, for the tests that talk to it directly."""
+    office_pool.start()
+    return office_pool
 
 
 ON_POSTGRES = os.environ.get("AVTAL_TEST_DATABASE") == "postgresql"  # set by `scripts/test --postgres`
@@ -103,7 +118,7 @@ def object_store():
 
 
 @pytest.fixture
-def app(request, tmp_path, office, monkeypatch, database_url):
+def app(request, tmp_path, office_pool, monkeypatch, database_url):
     """The service on the test's own database; tests marked `s3` keep files in object storage."""
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.setenv("AVTAL_DATABASE_URL", database_url)
@@ -111,7 +126,7 @@ def app(request, tmp_path, office, monkeypatch, database_url):
         for name, value in request.getfixturevalue("object_store").environment().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AVTAL_STORAGE_URL", f"s3://avtal/{tmp_path.name}")
-    app = create_app({"TESTING": True}, office=office)
+    app = create_app({"TESTING": True}, office=office_pool)
     migrations.upgrade(app.extensions["db"])
     yield app
     app.extensions["jobs"].close()

@@ -15,6 +15,9 @@ from service.models import Accession, Agreement, Party, SigningLink
 from .conftest import csrf_token, login, org_number, wait_for
 from .test_signing import bearer, create_and_send
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 HEADING = "Namn;Organisationsnummer;E-post;Firmatecknare;Titel"
 
 

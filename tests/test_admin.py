@@ -82,6 +82,7 @@ def test_tokens_are_created_show_their_last_use_and_can_be_revoked(app, admin, m
     assert post(admin, "/admin/nycklar/999/aterkalla").status_code == 404
 
 
+@pytest.mark.slow
 def test_webhooks_registered_rotated_logged_and_redelivered_on_the_page(
     app, admin, client, api_token, iop_data, run_jobs
 ):

@@ -4,6 +4,7 @@ import hashlib
 import re
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from service import final
@@ -68,6 +69,7 @@ def test_unknown_agreement_is_404(client, api_token):
     assert response.status_code == 404 and response.json["message"] == "Det finns inget avtal med nummer 999."
 
 
+@pytest.mark.slow
 def test_status_of_a_sent_agreement(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
@@ -76,12 +78,14 @@ def test_status_of_a_sent_agreement(app, client, api_token, iop_data):
     assert all(link["url"].startswith(app.config["PUBLIC_URL"] + "/sign/") for link in links)
 
 
+@pytest.mark.slow
 def test_final_pdf_before_completion_is_404(client, api_token, iop_data):
     agreement_id, _ = create_and_send(client, api_token, iop_data)
     response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert response.status_code == 404 and "ingen slutlig PDF" in response.json["message"]
 
 
+@pytest.mark.slow
 def test_accession_only_for_overenskommelse(client, api_token, iop_data):
     agreement_id, _ = create_and_send(client, api_token, iop_data)
     response = client.post(
@@ -115,6 +119,7 @@ def test_openapi_description(app, client):
     assert "$defs" not in str(doc)
 
 
+@pytest.mark.slow
 def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     for link, place in zip(links, ("Kristianstad", "Malmö")):
@@ -167,6 +172,7 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client
     assert agreements_count(app) == 2
 
 
+@pytest.mark.slow
 def test_a_retried_send_gives_the_same_links_and_stores_none_readable(app, client, api_token, iop_data):
     agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
     headers = {**bearer(api_token), "Idempotency-Key": "send-1"}
@@ -191,6 +197,7 @@ def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
     assert again.headers["Idempotent-Replayed"] == "true" and agreements_count(app) == 0
 
 
+@pytest.mark.slow
 def test_a_retry_while_the_first_request_runs_is_told_to_wait(app, client, api_token, iop_data):
     agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
     headers = {**bearer(api_token), "Idempotency-Key": "send-slow"}

@@ -52,6 +52,7 @@ def found(archivist, agreement_id, **query) -> bool:
     return f'href="/arkiv/{agreement_id}"' in response.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_archivist_finds_a_completed_agreement(client, api_token, halland_data, completed, archivist):
     draft = client.post("/api/agreements", json=halland_data, headers=bearer(api_token)).json["id"]
 
@@ -89,6 +90,7 @@ def test_invalid_dates_are_explained_in_swedish(archivist):
     assert "Välj en status i listan." in archivist.get("/arkiv?status=okänd").get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_every_final_version_can_be_downloaded(app, client, api_token, halland_data, run_jobs, archivist):
     agreement_id, links = create_and_send(client, api_token, halland_data)
     for link in links:
@@ -120,6 +122,7 @@ def test_every_final_version_can_be_downloaded(app, client, api_token, halland_d
     assert missing.status_code == 404 and "Avtalet har ingen slutlig version 3." in missing.get_data(as_text=True)
 
 
+@pytest.mark.slow
 def test_agreement_page_shows_parties_versions_and_finals(app, completed, archivist):
     html = flat(archivist.get(f"/arkiv/{completed}").get_data(as_text=True))
     with app.extensions["db"].session() as session:
@@ -131,6 +134,7 @@ def test_agreement_page_shows_parties_versions_and_finals(app, completed, archiv
     assert version.pdf_sha256 in html and "Granskningsloggen är hel" in html
 
 
+@pytest.mark.slow
 def test_every_frozen_version_can_be_downloaded(app, client, api_token, iop_data, archivist):
     agreement_id, _ = create_and_send(client, api_token, iop_data)
     iop_data["notice_months"] = 3
@@ -153,6 +157,7 @@ def test_every_frozen_version_can_be_downloaded(app, client, api_token, iop_data
         assert sorted(e.details["version"] for e in downloads) == [1, 2]
 
 
+@pytest.mark.slow
 def test_audit_trail_as_json_and_csv(app, completed, archivist):
     with app.extensions["db"].session() as session:
         stored = session.scalars(select(AuditEvent).where(AuditEvent.agreement_id == completed)).all()

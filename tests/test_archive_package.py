@@ -20,6 +20,9 @@ from service.models import AuditEvent, FinalDocument, Version
 from .conftest import ROOT
 from .test_archive import complete_iop
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 EARK_VENV = ROOT / ".venv-eark"
 EARK_VALIDATOR = "eark-validator==1.1.3"
 SCHEMAS = Path(archive_package.__file__).parent / "archive_schemas"

@@ -1,8 +1,11 @@
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import axe_check, screenshot
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 def test_admin_creates_a_user_and_a_token_and_registers_a_webhook_in_the_browser(make_user, page):

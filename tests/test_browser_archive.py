@@ -2,15 +2,19 @@ import hashlib
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import axe_check, screenshot
 from .test_archive import complete_iop
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 def test_archivist_finds_an_agreement_and_downloads_the_final_pdf(
     app, client, api_token, iop_data, run_jobs, make_user, page
 ):
+
     agreement_id = complete_iop(app, client, api_token, iop_data)
     _, password = make_user("archivist", "arkivarie@example.se")
     page.goto("/login")

@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -11,6 +12,8 @@ from service.models import Agreement
 from service.signing import link_serializer
 
 from .conftest import axe_check, screenshot, wait_for
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 def log_in(page, make_user):

@@ -4,6 +4,7 @@ signs from the link in its email, and an archivist downloads the final PDF."""
 import re
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -14,6 +15,9 @@ from .conftest import axe_check, flat, pdf_text, save_artifact, screenshot, wait
 from .helpers import path_of
 from .test_browser_drafting import fill_party, log_in
 from .test_mail import LINK_URL
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 PHONE = {"width": 375, "height": 740}
 

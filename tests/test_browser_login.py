@@ -1,8 +1,11 @@
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from .conftest import axe_check, screenshot
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 def test_official_logs_in_and_out(page, make_user):

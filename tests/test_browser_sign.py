@@ -15,6 +15,9 @@ from service.models import SigningLink, utcnow
 from .conftest import axe_check, screenshot
 from .test_signing import confirm, create_and_send, path_of
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
 
 

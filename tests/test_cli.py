@@ -1,6 +1,7 @@
 import io
 import json
 
+import pytest
 from pypdf import PdfReader
 
 from service.documents import render_agreement_pdf
@@ -14,6 +15,7 @@ def stored_files(app):
     return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
+@pytest.mark.slow
 def test_render_writes_the_pdf(app, runner, tmp_path):
     out = tmp_path / "iop.pdf"
     result = runner.invoke(args=["render", "scripts/examples/iop-skane-2021.json", "--output", str(out)])
@@ -22,6 +24,7 @@ def test_render_writes_the_pdf(app, runner, tmp_path):
     assert len(stored_files(app)) == 2  # the filled .docx and the PDF
 
 
+@pytest.mark.slow
 def test_render_is_the_pdf_the_service_freezes(app, runner, tmp_path, iop_data):
     out = tmp_path / "iop.pdf"
     assert runner.invoke(args=["render", "scripts/examples/iop-skane-2021.json", "-o", str(out)]).exit_code == 0

@@ -3,10 +3,13 @@ import os
 import signal
 import time
 
+import pytest
 from docx import Document
 from pypdf import PdfReader
 
 from .conftest import pdf_text
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 def simple_docx(text: str) -> bytes:

@@ -79,6 +79,7 @@ def test_zip_without_a_document_is_refused():
     assert "inte ett giltigt Word-dokument" in reasons(out.getvalue())
 
 
+@pytest.mark.slow
 def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
     data = docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}")
     actor = Actor("user:test@example.se")

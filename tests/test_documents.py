@@ -3,6 +3,7 @@
 import io
 from datetime import date, datetime
 
+import pytest
 from pypdf import PdfReader
 
 from service.documents import render_agreement_pdf
@@ -12,6 +13,9 @@ from service.schema import validate_agreement
 from service.storage import sha256_hex
 
 from .conftest import flat, pdf_text
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 A4 = (595, 842)  # points, rounded
 

@@ -209,6 +209,7 @@ def test_hostile_input_is_shown_as_text(app, client, official, iop_data):
     assert "{{ 7*7 }} Förening" in overview and "49 Förening" not in overview
 
 
+@pytest.mark.slow
 def test_list_search_and_status_filter(app, client, official, iop_data, halland_data):
     iop_id = create(client, iop_data)
     create(client, halland_data)
@@ -222,6 +223,7 @@ def test_list_search_and_status_filter(app, client, official, iop_data, halland_
     assert "Skickat – 0 av 2 har bekräftat" in sent and halland_data["title"] not in sent
 
 
+@pytest.mark.slow
 def test_preview_shows_page_images(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     page = client.get(f"/avtal/{agreement_id}/forhandsgranska")
@@ -243,6 +245,7 @@ def test_preview_shows_page_images(app, client, official, iop_data):
         assert session.scalars(select(AuditEvent.event)).all() == ["created"]
 
 
+@pytest.mark.slow
 def test_preview_pages_open_at_full_size_and_the_preview_can_send(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     html = client.get(f"/avtal/{agreement_id}/forhandsgranska").get_data(as_text=True)
@@ -254,6 +257,7 @@ def test_preview_pages_open_at_full_size_and_the_preview_can_send(app, client, o
     assert response.status_code == 200 and stored(app, agreement_id).status == "sent"
 
 
+@pytest.mark.slow
 def test_without_smtp_the_links_page_does_not_claim_anything_was_emailed(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
@@ -263,6 +267,7 @@ def test_without_smtp_the_links_page_does_not_claim_anything_was_emailed(app, cl
     assert text.count("Ingen e-post skickad: e-post är inte inställd för tjänsten. Ge parten länken själv.") == 2
 
 
+@pytest.mark.slow
 def test_with_smtp_the_links_page_says_per_party_where_the_email_went(app, client, official, iop_data, smtp_server):
     iop_data["parties"][1]["contact_email"] = ""
     agreement_id = create(client, iop_data)
@@ -277,6 +282,7 @@ def test_with_smtp_the_links_page_says_per_party_where_the_email_went(app, clien
         assert sorted(session.scalars(select(SigningLink.delivery))) == ["", "emailed"]
 
 
+@pytest.mark.slow
 def test_a_frozen_agreement_shows_its_locked_version_not_a_preview(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     send(client, agreement_id)
@@ -290,6 +296,7 @@ def test_a_frozen_agreement_shows_its_locked_version_not_a_preview(app, client, 
     assert client.get(f"/avtal/{agreement_id}/version/2.pdf").status_code == 404
 
 
+@pytest.mark.slow
 def test_sending_shows_links_that_work(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     links = send(client, agreement_id)
@@ -300,6 +307,7 @@ def test_sending_shows_links_that_work(app, client, official, iop_data):
     assert "Skickat – 0 av 2 har bekräftat" in overview and overview.count("Återkalla länk") == 2
 
 
+@pytest.mark.slow
 def test_send_page_is_not_cached_and_says_the_links_are_shown_once(client, official, iop_data):
     agreement_id = create(client, iop_data)
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
@@ -309,6 +317,7 @@ def test_send_page_is_not_cached_and_says_the_links_are_shown_once(client, offic
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+@pytest.mark.slow
 def test_revoking_and_reissuing_a_link(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     links = send(client, agreement_id)
@@ -326,6 +335,7 @@ def test_revoking_and_reissuing_a_link(app, client, official, iop_data):
     assert client.get(path_of(new_links[0])).status_code == 200
 
 
+@pytest.mark.slow
 def test_editing_a_sent_agreement_warns_and_outdates_the_links(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     links = send(client, agreement_id)
@@ -349,6 +359,7 @@ def confirm(client, url, place):
     assert client.post(path_of(url) + "/bekrafta", data=form).status_code == 200
 
 
+@pytest.mark.slow
 def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, run_jobs):
     agreement_id = create(client, iop_data)
     for url, place in zip(send(client, agreement_id), ("Kristianstad", "Malmö")):
@@ -388,6 +399,7 @@ def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, 
     assert "Avtalet är klart och kan inte ändras." in text_of(response)
 
 
+@pytest.mark.slow
 def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, halland_data):
     agreement_id = create(client, halland_data)
     send(client, agreement_id)
@@ -415,6 +427,7 @@ def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, 
     assert "Nya Föreningen i Varberg" in text_of(client.get(f"/avtal/{agreement_id}"))
 
 
+@pytest.mark.slow
 def test_iop_cannot_take_new_parties(client, official, iop_data):
     agreement_id = create(client, iop_data)
     send(client, agreement_id)
@@ -448,6 +461,7 @@ def custom_templates_count(app):
         return len(session.scalars(select(CustomTemplate)).all())
 
 
+@pytest.mark.slow
 def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, client, official, iop_data):
     response = upload(client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}"))
     assert response.status_code == 302

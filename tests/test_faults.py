@@ -22,6 +22,8 @@ from .conftest import ROOT, csrf_token, flat, org_number, pdf_text, wait_for
 from .helpers import bearer, confirm, create_and_send, path_of
 from .test_convert import simple_docx
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 def many_parties(halland_data, n):
     template = halland_data["parties"][1]
@@ -148,6 +150,7 @@ CONFIRM_THEN_HANG = """
 import sys, time
 from service import create_app, signing
 from service.audit import Actor
+
 app = create_app()
 with app.extensions["db"].session() as session:
     signing.confirm(session, signing.link_serializer(app.config["SECRET_KEY"]), sys.argv[1],

@@ -18,6 +18,9 @@ from service.models import Confirmation
 from .conftest import flat, org_number, save_artifact
 from .test_custom_templates import docx_with
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 OFFICIAL = Actor("user:handlaggare@example.se")
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 PLACES = ["Halmstad", "Varberg", "Falkenberg", "Kungsbacka"]

@@ -67,6 +67,7 @@ def test_any_text_is_refused_in_swedish_or_filled_literally(title, description):
     assert flat(agreement.parties[0].description) in body
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "text",
     [
@@ -109,6 +110,7 @@ def tokens_of(client, api_token, data):
     return agreement_id, [path_of(link["url"])[len("/sign/") :] for link in links]
 
 
+@pytest.mark.slow
 def test_forged_tokens_are_all_refused(app, client, api_token, iop_data, halland_data):
     _, (token_a, token_b) = tokens_of(client, api_token, iop_data)
     _, other_agreement = tokens_of(client, api_token, halland_data)
@@ -157,6 +159,7 @@ def test_path_traversal_finds_nothing(app, client, path):
     assert b"root:" not in body
 
 
+@pytest.mark.slow
 def test_a_party_link_reaches_nothing_but_its_own_page(app, client, api_token, iop_data):
     agreement_id, (token, _) = tokens_of(client, api_token, iop_data)
     assert client.get(f"/sign/{token}").status_code == 200

@@ -82,6 +82,7 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(app, client, api_token,
     assert by_title == sorted(by_title) and len(by_title) == 57
 
 
+@pytest.mark.slow
 def test_status_filter_sort_and_progress_counted_per_row(client, api_token, iop_data):
     draft = create(client, api_token, iop_data, title="Utkastet")
     sent, links = create_and_send(client, api_token, iop_data)
@@ -93,6 +94,7 @@ def test_status_filter_sort_and_progress_counted_per_row(client, api_token, iop_
     assert ids(client, api_token, status="sent") == [sent]
 
 
+@pytest.mark.slow
 def test_updated_since_sees_answers(app, client, api_token, iop_data):
     old = create(client, api_token, iop_data)
     agreement_id, links = create_and_send(client, api_token, iop_data)

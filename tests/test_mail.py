@@ -4,6 +4,7 @@ import re
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from service import agreements, mail, signing
@@ -13,6 +14,9 @@ from service.models import AuditEvent, SigningLink, utcnow
 
 from .conftest import csrf_token, free_port
 from .helpers import bearer, confirm, count
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 OFFICIAL = "api@example.se"  # the api_token fixture's user
 LINK_URL = re.compile(r"https?://\S+/sign/\S+")

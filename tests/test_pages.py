@@ -21,6 +21,9 @@ from service.models import Rendition
 from .conftest import load_example, pdf_text
 from .test_signing import bearer, create_and_send, path_of
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 OFFICIAL = Actor("user:test@example.se")
 # Page numbers ("Sida 2 av 7") are fields LibreOffice fills in at layout, in the page footer:
 # they belong to the PDF's pages, not to the agreement's text, and the HTML is not paged.

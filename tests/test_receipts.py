@@ -4,12 +4,16 @@ import hashlib
 import re
 import time
 
+import pytest
 from sqlalchemy import select
 
 from service.models import AuditEvent, Confirmation, FinalDocument
 
 from .conftest import csrf_token, flat, wait_for
 from .test_signing import create_and_send, path_of
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 FINAL_URL = re.compile(r"https?://\S+/sign/slutligt/\S+")
 

@@ -131,6 +131,7 @@ def visit(app, visitor, world):
     return client, token.group(1) if token else "", bearer_token
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("visitor", VISITORS)
 def test_access_matrix(app, world, visitor):
     client, csrf, bearer_token = visit(app, visitor, world)

@@ -36,6 +36,9 @@ from .conftest import save_artifact
 from .helpers import bearer, confirm, create_and_send, free_port, path_of
 from .test_signing import final_pdf
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 PDFA_ID = "{http://www.aiim.org/pdfa/ns/id/}"
 INFO_TO_XMP = {
     "/Producer": "{http://ns.adobe.com/pdf/1.3/}Producer",

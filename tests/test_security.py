@@ -85,10 +85,10 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, make_user):
     assert "Secure" not in cookie
 
 
-def test_session_cookie_is_secure_when_configured(tmp_path, office, monkeypatch):
+def test_session_cookie_is_secure_when_configured(tmp_path, office_pool, monkeypatch):
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "secure"))
     monkeypatch.setenv("AVTAL_SECURE_COOKIES", "1")
-    app = create_app({"TESTING": True}, office=office)
+    app = create_app({"TESTING": True}, office=office_pool)
     migrations.upgrade(app.extensions["db"])
     assert "Secure" in app.test_client().get("/login", base_url="https://localhost").headers["Set-Cookie"]
 

@@ -6,6 +6,7 @@ import re
 import threading
 from datetime import timedelta
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
@@ -16,6 +17,9 @@ from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink,
 
 from .conftest import flat, pdf_text, save_artifact, wait_for
 from .helpers import bearer, confirm, count, create_and_send, csrf_token, decline, org_number, path_of
+
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 OFFICIAL = Actor("user:test@example.se")
 

@@ -85,6 +85,7 @@ def test_template_upload_refuses_each_hostile_name_and_stores_nothing(app, clien
 BIDI = {name: value for name, value in HOSTILE_TEXT.items() if any(0x202A <= ord(c) <= 0x2069 for c in value)}
 
 
+@pytest.mark.slow
 def test_bidi_controls_typed_when_confirming_are_refused(app, client, api_token, iop_data):
     """They once got through here, and could reorder what the final PDF's appendix shows."""
     _, links = create_and_send(client, api_token, iop_data)
@@ -96,6 +97,7 @@ def test_bidi_controls_typed_when_confirming_are_refused(app, client, api_token,
     assert count(app, Confirmation) == 0
 
 
+@pytest.mark.slow
 def test_confirmation_and_decline_refuse_each_hostile_string_and_the_link_stays_usable(
     app, client, api_token, iop_data
 ):

@@ -80,6 +80,7 @@ def test_a_password_change_ends_every_session(app, client, runner, make_user):
 # --- 9. caching and transport ---
 
 
+@pytest.mark.slow
 def test_personal_data_is_never_cached(app, client, api_token, iop_data, make_user, run_jobs):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     api_json = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token))
@@ -101,10 +102,10 @@ def test_personal_data_is_never_cached(app, client, api_token, iop_data, make_us
     assert "Strict-Transport-Security" not in client.get("/login").headers
 
 
-def test_hsts_when_cookies_are_secure(tmp_path, office, monkeypatch):
+def test_hsts_when_cookies_are_secure(tmp_path, office_pool, monkeypatch):
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "secure"))
     monkeypatch.setenv("AVTAL_SECURE_COOKIES", "1")
-    app = create_app({"TESTING": True}, office=office)
+    app = create_app({"TESTING": True}, office=office_pool)
     migrations.upgrade(app.extensions["db"])
     response = app.test_client().get("/login", base_url="https://localhost")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
@@ -133,6 +134,7 @@ def mode(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_instance_folder_and_files_are_private(app, client, api_token, iop_data):
     create_and_send(client, api_token, iop_data)
     instance = app.instance_path
@@ -204,6 +206,7 @@ def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_d
 # --- 11. links built from the Host header ---
 
 
+@pytest.mark.slow
 def test_links_ignore_the_host_header(app, client, iop_data, make_user, envelopes):
     app.config["PUBLIC_URL"] = "https://avtal.region.example.se"
     user, password = make_user("official", "anna@example.se")
@@ -247,6 +250,7 @@ def complete(app, client, api_token, data):
     return agreement_id, links
 
 
+@pytest.mark.slow
 def test_stored_noncharacters_do_not_block_the_final_pdf(app, client, api_token, iop_data):
     agreement_id, _ = complete(app, client, api_token, iop_data)
     with app.extensions["db"].session() as session:  # stored before the forms refused them
@@ -264,6 +268,7 @@ def test_stored_noncharacters_do_not_block_the_final_pdf(app, client, api_token,
 # --- 1. a party blocking the final PDF ---
 
 
+@pytest.mark.slow
 def test_reloading_a_link_does_not_grow_the_appendix(app, client, api_token, iop_data, run_jobs):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     for _ in range(300):
@@ -286,6 +291,7 @@ def run_queued(jobs):
         jobs.huey.execute(task)
 
 
+@pytest.mark.slow
 def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, client, api_token, iop_data, envelopes):
     agreement_id, _ = complete(app, client, api_token, iop_data)
     with app.extensions["db"].session() as session:  # data a later rule refuses: every attempt fails

@@ -29,6 +29,8 @@ from service.web import verify as verify_page
 from .conftest import flat, pdf_text
 from .test_archive import complete_iop
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
 
 @pytest.fixture
 def issued(app, client, api_token, iop_data, run_jobs):

@@ -18,6 +18,9 @@ from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, Webho
 from .conftest import csrf_token, free_port, wait_for
 from .test_signing import bearer, confirm, count, create_and_send, path_of
 
+pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
+
+
 ADMIN = Actor("user:admin@example.se")
 OVERLAP = timedelta(hours=1)
 
