@@ -26,6 +26,7 @@ def empty_database_url(request, tmp_path):
     server.drop_database(name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("files_in", ["folder", pytest.param("bucket", marks=pytest.mark.s3)])
 def test_restore_into_an_empty_instance_keeps_the_chain_and_every_file(
     app, client, runner, api_token, iop_data, run_jobs, tmp_path, monkeypatch, empty_database_url, files_in

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from service import create_app
 from service.models import FinalDocument
 
@@ -11,6 +13,7 @@ from .conftest import ROOT, wait_for
 from .helpers import confirm, count, create_and_send
 
 
+@pytest.mark.slow
 def test_a_separate_worker_makes_the_final_pdf(app, client, api_token, iop_data):
     """The web app runs no consumer; `flask worker` in another process takes the job."""
     agreement_id, links = create_and_send(client, api_token, iop_data)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from service import logs, metrics
 
 from .conftest import ROOT
@@ -48,6 +50,7 @@ def test_every_response_carries_a_request_id_and_its_log_line_too(client, caplog
     }
 
 
+@pytest.mark.slow
 def test_metrics_on_their_own_bind(app, client, api_token, iop_data, monkeypatch):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     confirm(client, links[0]["url"], "Lund")

@@ -20,6 +20,8 @@ ACCESS = {
     "auth.login": "any",
     "auth.logout": ROLES,
     "static": "any",
+    "operations.healthz": "any",
+    "operations.readyz": "any",
     "drafting.index": DRAFTERS,
     "drafting.new": DRAFTERS,
     "drafting.show": DRAFTERS,

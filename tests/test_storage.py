@@ -109,6 +109,7 @@ def test_object_store_unreachable_or_wrong_key_gives_a_swedish_error(object_stor
         store.check()
 
 
+@pytest.mark.slow
 @pytest.mark.s3
 def test_an_agreement_signed_with_its_files_in_object_storage(app, client, api_token, iop_data, run_jobs):
     agreement_id, links = create_and_send(client, api_token, iop_data)
