@@ -23,15 +23,15 @@ def test_healthz_and_readyz_when_everything_answers(client):
     assert ready.json == {"database": "ok", "queue": "ok", "storage": "ok", "office": "ok"}
 
 
-def test_readyz_names_the_part_that_is_down(app, client):
+def test_readyz_names_the_part_that_is_down_and_keeps_the_details_in_the_log(app, client, caplog):
     root = app.extensions["files"].root
     root.mkdir(parents=True, exist_ok=True)
     root.rename(root.with_name("files-away"))
     root.write_text("a file where the storage directory should be")
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert ready.json["storage"] == "Filen kunde inte sparas: lagringen är full eller skrivskyddad."
-    assert ready.json["database"] == "ok"
+    assert ready.json == {"database": "ok", "queue": "ok", "storage": "otillgänglig", "office": "ok"}
+    assert "not ready: storage: Filen kunde inte sparas" in caplog.text
 
 
 def test_every_response_carries_a_request_id_and_its_log_line_too(client, caplog):

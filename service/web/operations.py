@@ -30,8 +30,10 @@ def healthz():
 def readyz():
     """Database, queue, storage and at least one LibreOffice host reachable."""
     found = readiness.problems(current_app._get_current_object())
+    for part, problem in found.items():  # the details (addresses, errors) go to the log only
+        log.warning("not ready: %s: %s", part, problem)
     parts = ("database", "queue", "storage", "office")
-    body = {part: found.get(part, "ok") for part in parts}
+    body = {part: "otillgänglig" if part in found else "ok" for part in parts}
     return jsonify(body), 503 if found else 200
 
 
