@@ -138,10 +138,8 @@ def _due_reminders(app):
         .join(Agreement, Party.agreement_id == Agreement.id)
         .outerjoin(User, Agreement.created_by_id == User.id)
         .where(
-            SigningLink.used_at.is_(None),
-            SigningLink.revoked_at.is_(None),
+            signing.link_is_open(now),
             SigningLink.reminded_at.is_(None),
-            SigningLink.expires_at > now,
             SigningLink.expires_at <= now + timedelta(days=app.config["REMINDER_DAYS_BEFORE"]),
             SigningLink.version_id == current_version,
             Agreement.status == "sent",
@@ -161,8 +159,7 @@ def _claim(app, link_id) -> bool:
             .where(
                 SigningLink.id == link_id,
                 SigningLink.reminded_at.is_(None),
-                SigningLink.used_at.is_(None),
-                SigningLink.revoked_at.is_(None),
+                signing.link_is_open(utcnow()),
             )
             .values(reminded_at=utcnow())
         )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadData, URLSafeSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 
 from . import audit, text
 from .errors import AvtalError, Conflict
@@ -92,14 +92,21 @@ class IssuedLink:
     link_id: int | None = None
 
 
+def link_is_open(now):
+    """The rule for a link that can still be answered, in SQL: neither used, revoked nor expired.
+    Issuing (revoking the earlier ones), consuming, reminders and their claims all use it."""
+    return and_(SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None), SigningLink.expires_at > now)
+
+
+def is_open(link: SigningLink, now) -> bool:
+    """`link_is_open` for a loaded row (tests/test_signing.py holds the two to each other)."""
+    return link.used_at is None and link.revoked_at is None and link.expires_at > now
+
+
 def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> IssuedLink:
     """Create a new link for `party` to sign `version`; revokes the party's earlier open links."""
     now = utcnow()
-    for old in session.scalars(
-        select(SigningLink).where(
-            SigningLink.party_id == party.id, SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None)
-        )
-    ):
+    for old in session.scalars(select(SigningLink).where(SigningLink.party_id == party.id, link_is_open(now))):
         old.revoked_at = now
         audit.record(session, "revoked", actor, party.agreement_id, link_id=old.id, party=party.name)
     nonce = secrets.token_urlsafe(24)
@@ -167,7 +174,7 @@ def answerable_link(party: Party, version: Version) -> SigningLink | None:
     """The party's newest link to `version` that is neither used, revoked nor expired."""
     now = utcnow()
     for link in reversed(party.links):
-        if link.version_id == version.id and link.used_at is None and link.revoked_at is None and link.expires_at > now:
+        if link.version_id == version.id and is_open(link, now):
             return link
     return None
 
@@ -226,9 +233,7 @@ def _consume(session, serializer, token) -> SigningLink:
     """Mark the link used, atomically: of two simultaneous answers exactly one gets here."""
     link = check_link(session, serializer, token)
     result = session.execute(
-        update(SigningLink)
-        .where(SigningLink.id == link.id, SigningLink.used_at.is_(None), SigningLink.revoked_at.is_(None))
-        .values(used_at=utcnow())
+        update(SigningLink).where(SigningLink.id == link.id, link_is_open(utcnow())).values(used_at=utcnow())
     )
     if result.rowcount != 1:
         session.rollback()

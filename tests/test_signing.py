@@ -287,3 +287,20 @@ def test_final_job_finishes_after_a_restart(app, client, api_token, iop_data, of
         restarted.extensions["jobs"].stop_consumer()
     assert "Malmö den" in text
     assert count(app, FinalDocument) == 1
+
+
+def test_the_open_link_rule_in_sql_and_in_python_agree(app, client, api_token, halland_data):
+    """Every combination of used, revoked and expired, judged by link_is_open and is_open."""
+    create_and_send(client, api_token, halland_data)
+    now = utcnow()
+    states = [(used, revoked, expired) for used in (0, 1) for revoked in (0, 1) for expired in (0, 1)]
+    with app.extensions["db"].session() as session:
+        every = session.scalars(select(SigningLink).order_by(SigningLink.id)).all()
+        for link, (used, revoked, expired) in zip(every, states):
+            link.used_at = now if used else None
+            link.revoked_at = now if revoked else None
+            link.expires_at = now - timedelta(minutes=1) if expired else now + timedelta(days=1)
+        session.flush()
+        in_sql = set(session.scalars(select(SigningLink.id).where(signing.link_is_open(now))))
+        in_python = {link.id for link in session.scalars(select(SigningLink)) if signing.is_open(link, now)}
+    assert in_sql == in_python == {every[0].id} | {link.id for link in every[len(states) :]}
