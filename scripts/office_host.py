@@ -29,6 +29,7 @@ def main():
     parser.add_argument("--dir", type=Path, help="profile folder (default instance/office-host-PORT)")
     parser.add_argument("--conversion-timeout", type=int, default=60)
     parser.add_argument("--stop-after", type=int, default=200)
+    parser.add_argument("--memory-mb", type=int, default=2048, help="address space LibreOffice may use")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -37,6 +38,7 @@ def main():
         interface=args.bind,
         port=args.port,
         extra_args=["--conversion-timeout", str(args.conversion_timeout), "--stop-after", str(args.stop_after)],
+        memory_bytes=args.memory_mb * 1024 * 1024,
     )
 
     def stop(_signum, _frame):

@@ -28,7 +28,12 @@ def _make_office(config):
     """LibreOffice hosts elsewhere when AVTAL_OFFICE_HOSTS names them, else a pool of our own."""
     if config["OFFICE_HOSTS"]:
         return OfficeHosts(config["OFFICE_HOSTS"], timeout=config["CONVERT_TIMEOUT"])
-    return OfficePool(config["OFFICE_DIR"], size=config["OFFICE_POOL_SIZE"], timeout=config["CONVERT_TIMEOUT"])
+    return OfficePool(
+        config["OFFICE_DIR"],
+        size=config["OFFICE_POOL_SIZE"],
+        timeout=config["CONVERT_TIMEOUT"],
+        memory_mb=config["OFFICE_MEMORY_MB"],
+    )
 
 
 def create_app(test_config=None, office=None):

@@ -8,7 +8,6 @@ the server fetch from elsewhere (external images or objects, INCLUDE/LINK fields
 """
 
 import io
-import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -18,6 +17,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 
 from . import text
+from .documents.fields import FETCHING, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, jinja_environment
 from .errors import InvalidInput
 from .models import CustomTemplate
@@ -28,7 +28,9 @@ KNOWN_VARIABLES = {
     "overenskommelse": set(Overenskommelse.model_fields) | CONTEXT_NAMES,
 }
 DEFAULT_NAME = "Uppladdad mall"
-_FETCHING_FIELDS = re.compile(rb"\b(INCLUDETEXT|INCLUDEPICTURE|LINK|DDE|DDEAUTO|IMPORT)\b")
+MAX_MEMBERS = 500
+MAX_UNCOMPRESSED_BYTES = 40 * 1024 * 1024
+NOT_A_DOCX = "Filen är inte ett giltigt Word-dokument (.docx)."
 
 
 class TemplateRejected(InvalidInput):
@@ -56,18 +58,35 @@ def _jinja_source(data: bytes) -> str:
     return source
 
 
+def _zip_problems(data: bytes) -> list[str]:
+    """Sizes as the zip directory states them, read before any member is unpacked (a 1 MB
+    upload may unpack to gigabytes); zipfile stops reading a member at its stated size."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        return [f"Filen innehåller för många delar ({len(members)}, högst {MAX_MEMBERS})."]
+    if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
+        return [f"Filen blir för stor uppackad (högst {MAX_UNCOMPRESSED_BYTES // 1024**2} MB)."]
+    return []
+
+
 def _external_fetches(data: bytes) -> list[str]:
+    """External images or objects, and field codes that fetch files (runs joined, any case),
+    or whose field type Jinja would only write when the template is filled."""
     reasons = []
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for name in archive.namelist():
-            content = archive.read(name)
-            if name.endswith(".rels"):
-                for rel in etree.fromstring(content).iter("{*}Relationship"):
-                    external = rel.get("TargetMode") == "External"
-                    if external and not rel.get("Type", "").endswith("/hyperlink"):
-                        reasons.append(f"Mallen hämtar innehåll från en extern adress ({rel.get('Target')[:80]}).")
-            elif name.endswith(".xml") and _FETCHING_FIELDS.search(content):
-                reasons.append("Mallen innehåller fältkoder som hämtar andra filer (INCLUDE, LINK eller DDE).")
+        for info in archive.infolist():
+            if info.filename.endswith(".rels"):
+                with archive.open(info) as rels:
+                    for rel in etree.parse(rels).iter("{*}Relationship"):
+                        external = rel.get("TargetMode") == "External"
+                        if external and not rel.get("Type", "").endswith("/hyperlink"):
+                            reasons.append(f"Mallen hämtar innehåll från en extern adress ({rel.get('Target')[:80]}).")
+    instructions = field_instructions(data)
+    if any(field_type(i) in FETCHING for i in instructions):
+        reasons.append("Mallen innehåller fältkoder som hämtar andra filer (INCLUDE, LINK eller DDE).")
+    if any("{{" in i or "{%" in i for i in instructions):
+        reasons.append("Mallen har mallkod inuti en fältkod, vilket inte är tillåtet.")
     return sorted(set(reasons))
 
 
@@ -94,19 +113,28 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     try:
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise ValueError
+        if too_big := _zip_problems(data):
+            raise TemplateRejected(too_big)
         source = _jinja_source(data)
+    except TemplateRejected:
+        raise
     except Exception:  # a corrupt upload can fail deep inside zip, lxml or python-docx
-        raise TemplateRejected(["Filen är inte ett giltigt Word-dokument (.docx)."]) from None
+        raise TemplateRejected([NOT_A_DOCX]) from None
     env = jinja_environment()
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateRejected([f"Mallen har ett fel i sin mallkod på rad {exc.lineno}: {exc.message}."]) from None
-    reasons = _external_fetches(data) + _sandbox_violations(tree, env)
+    try:
+        reasons = _external_fetches(data) + _sandbox_violations(tree, env)
+    except (zipfile.BadZipFile, etree.XMLSyntaxError):
+        raise TemplateRejected([NOT_A_DOCX]) from None
     try:
         variables = sorted(meta.find_undeclared_variables(tree))
     except TemplateSyntaxError:  # an unknown filter: already among the reasons
         variables = []
+    if any(node.name == "self" for node in tree.find_all(nodes.Name)):  # Jinja's template object
+        variables = sorted({*variables, "self"})
     unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind]]
     if unknown:
         reasons.append(f"Mallen använder variabler som tjänsten inte känner till: {', '.join(unknown)}.")

@@ -13,11 +13,13 @@ while and the conversion goes to the next.
 
 import ctypes
 import fcntl
+import functools
 import http.client
 import itertools
 import logging
 import os
 import queue
+import resource
 import signal
 import socket
 import subprocess
@@ -59,9 +61,13 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         return conn
 
 
-def _prepare_child():
-    """In the unoserver child: stop it if the service dies (Linux), and run LibreOffice
-    at a lower priority, so that long conversions never starve quick requests of CPU."""
+def _prepare_child(memory_bytes=None):
+    """In the unoserver child: stop it if the service dies (Linux), run LibreOffice at a
+    lower priority, so that long conversions never starve quick requests of CPU, and
+    within a memory limit (address space), so a huge document fails alone instead of
+    pushing the machine into swap."""
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
@@ -93,8 +99,11 @@ class OfficeProcess:
     one on a given interface and port, where unoserver itself stops a conversion that
     runs longer than `conversion_timeout` and exits after `stop_after` conversions."""
 
-    def __init__(self, workdir: Path, startup_timeout=90, interface="127.0.0.1", port=None, extra_args=()):
+    def __init__(
+        self, workdir: Path, startup_timeout=90, interface="127.0.0.1", port=None, extra_args=(), memory_bytes=None
+    ):
         self.workdir = workdir
+        self.memory_bytes = memory_bytes
         self.startup_timeout = startup_timeout
         self.interface = interface
         self.fixed_port = port
@@ -129,7 +138,7 @@ class OfficeProcess:
             stdout=log_file,
             stderr=log_file,
             start_new_session=True,
-            preexec_fn=_prepare_child,
+            preexec_fn=functools.partial(_prepare_child, self.memory_bytes),
         )
         log_file.close()
         self.conversions = 0
@@ -205,11 +214,12 @@ class OfficeProcess:
 class OfficePool:
     """A fixed number of warm LibreOffice processes, handed out one conversion at a time."""
 
-    def __init__(self, workdir, size=1, timeout=60, max_conversions=200, on_conversion=None):
+    def __init__(self, workdir, size=1, timeout=60, max_conversions=200, on_conversion=None, memory_mb=2048):
         self.workdir = Path(workdir)
         self.on_conversion = on_conversion  # (host, seconds, ok) for the metrics
         self.size = size
         self.timeout = timeout
+        self.memory_bytes = memory_mb * 1024 * 1024 if memory_mb else None
         self.max_conversions = max_conversions
         self._idle = queue.Queue()
         self._processes = []
@@ -223,7 +233,7 @@ class OfficePool:
             if self._started:
                 return
             for _ in range(self.size):
-                proc = OfficeProcess(self._claim_slot())
+                proc = OfficeProcess(self._claim_slot(), memory_bytes=self.memory_bytes)
                 proc.start()
                 self._processes.append(proc)
                 self._idle.put(proc)

@@ -1,7 +1,17 @@
-"""Fill the Word templates with form data (docxtpl in a sandboxed Jinja)."""
+"""Fill the Word templates with form data (docxtpl in a sandboxed Jinja).
+
+An uploaded template is filled in a child process of its own, with a time budget and a
+memory limit, so a template with nested loops or `{{ title * 2000000 }}` costs the
+service one child for a few seconds instead of a worker thread (and the GIL) or its
+memory. Every filled document is checked afterwards: its size, and that no field code
+in it would make LibreOffice fetch another file.
+"""
 
 import io
+import multiprocessing
 import re
+import resource
+import zipfile
 from pathlib import Path
 
 from docxtpl import DocxTemplate
@@ -10,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import Unavailable
 from ..formatting import FILTERS, kronor, local_clock, local_minute, no_break, place_and_date, short_title
+from .fields import fetching_fields
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "docx"
 
@@ -17,13 +28,25 @@ MAIN_TEMPLATES = {"iop": "iop_agreement.docx", "overenskommelse": "overenskommel
 SIGNING_SHEETS = {"iop": "signing_sheet_iop.docx", "overenskommelse": "signing_sheet_table.docx"}
 
 
+FILL_SECONDS = 10
+FILL_MEMORY_BYTES = 1024**3
+MAX_FILLED_BYTES = 20 * 1024 * 1024  # the filled document's XML, uncompressed
+TOO_SLOW = f"Mallen tog för lång tid att fylla i (mer än {FILL_SECONDS} sekunder). Förenkla mallens slingor."
+TOO_BIG = "Det ifyllda dokumentet blev för stort. Förenkla mallens slingor och upprepningar."
+
+_children = multiprocessing.get_context("forkserver")  # children start from a clean, single-threaded process
+_children.set_forkserver_preload([__name__])
+
+
 class TemplateFillError(Unavailable):
     """A template could not be filled."""
 
 
 def jinja_environment() -> SandboxedEnvironment:
-    """The sandbox every template runs in: no attribute tricks, autoescaped XML."""
+    """The sandbox every template runs in: no attribute tricks, autoescaped XML, and of
+    Jinja's globals only `range` (the sandbox's, bounded), which the built-in templates use."""
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    env.globals = {"range": env.globals["range"]}
     env.filters.update(FILTERS)
     return env
 
@@ -120,17 +143,69 @@ def agreement_context(agreement, signatures=None, final=False) -> dict:
 
 
 def render_docx(template, context: dict) -> bytes:
-    """Render a template (a path, or bytes of an uploaded .docx) and return the .docx bytes."""
-    source = io.BytesIO(template) if isinstance(template, bytes) else str(template)
+    """Render a template (a path to a built-in one, or bytes of an uploaded .docx) and
+    return the .docx bytes; an uploaded one is rendered in a limited child process."""
+    if isinstance(template, bytes):
+        return _render_in_child(template, context)
+    return _render(str(template), context)
+
+
+def _render(source, context: dict) -> bytes:
     try:
-        doc = DocxTemplate(source)
+        doc = DocxTemplate(io.BytesIO(source) if isinstance(source, bytes) else source)
         doc.render(context, jinja_env=jinja_environment(), autoescape=True)
     except TemplateError as exc:
         raise TemplateFillError(f"Mallen kunde inte fyllas i: {exc.message or exc.__class__.__name__}") from None
+    except (OverflowError, MemoryError, RecursionError):  # e.g. range(1000000), deep recursion
+        raise TemplateFillError(TOO_BIG) from None
     doc.docx.core_properties.title = context.get("title", "")  # the PDF's title (Info and XMP)
     out = io.BytesIO()
     doc.save(out)
-    return out.getvalue()
+    filled = out.getvalue()
+    _check_filled(filled)
+    return filled
+
+
+def _check_filled(docx: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        if sum(info.file_size for info in archive.infolist()) > MAX_FILLED_BYTES:
+            raise TemplateFillError(TOO_BIG)
+    if fetching := fetching_fields(docx):
+        raise TemplateFillError(
+            f"Det ifyllda dokumentet har fältkoder som hämtar andra filer ({', '.join(fetching)}). "
+            "Mallen kan inte användas."
+        )
+
+
+def _render_child(sender, template: bytes, context: dict) -> None:
+    """In the child: fill within the memory limit and send back (True, docx) or (False, message)."""
+    resource.setrlimit(resource.RLIMIT_AS, (FILL_MEMORY_BYTES, FILL_MEMORY_BYTES))
+    try:
+        sender.send((True, _render(template, context)))
+    except TemplateFillError as exc:
+        sender.send((False, exc.message))
+    except Exception:  # whatever else a hostile template causes, e.g. lxml refusing a huge text
+        sender.send((False, "Mallen kunde inte fyllas i."))
+
+
+def _render_in_child(template: bytes, context: dict) -> bytes:
+    receiver, sender = _children.Pipe(duplex=False)
+    child = _children.Process(target=_render_child, args=(sender, template, context), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(FILL_SECONDS):
+            raise TemplateFillError(TOO_SLOW)
+        ok, result = receiver.recv()
+    except EOFError:  # the child died, most likely at its memory limit
+        raise TemplateFillError(TOO_BIG) from None
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    if not ok:
+        raise TemplateFillError(result)
+    return result
 
 
 def builtin_template(kind) -> bytes:
