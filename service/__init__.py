@@ -11,6 +11,7 @@ from .db import Database
 from .documents import seal
 from .documents.convert import OfficeHosts, OfficePool
 from .jobs import Jobs
+from .previews import PreviewCache
 from .storage import make_store
 
 
@@ -51,6 +52,7 @@ def create_app(test_config=None, office=None):
         app.extensions["db"] = Database(app.config["DATABASE_URL"])
     with config.naming("AVTAL_STORAGE_URL"):
         app.extensions["files"] = make_store(app.config)
+    app.extensions["previews"] = PreviewCache(app.config["PREVIEW_DIR"], concurrent=app.config["PREVIEW_SLOTS"])
     if office is None:
         with config.naming("AVTAL_OFFICE_HOSTS"):
             office = _make_office(app.config)

@@ -12,11 +12,11 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, final, listing, renditions, signing
+from . import audit, final, listing, renditions, roles, signing
 from .documents import render_agreement_pdf
 from .documents.fill import builtin_template
 from .documents.seal import seal_pdf
-from .errors import Conflict, InvalidInput, NotFound, Unavailable
+from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
 
@@ -153,6 +153,42 @@ def handlers(session, agreement) -> list[User]:
             .order_by(AgreementHandler.id)
         )
     )
+
+
+def is_handler(session, user, agreement) -> bool:
+    """Whether `user` may change the agreement and issue its links: an admin, or one of
+    its handläggare. Other officials may read it, nothing more."""
+    if user is None:
+        return False
+    if user.role == roles.ADMIN:
+        return True
+    found = session.scalar(
+        select(AgreementHandler.id).where(
+            AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id
+        )
+    )
+    return found is not None
+
+
+def require_handler(session, user, agreement) -> None:
+    if not is_handler(session, user, agreement):
+        raise NotAllowed(
+            "Bara avtalets handläggare och administratörer kan ändra avtalet eller skicka länkar. "
+            "Be någon av dem att lägga till dig som handläggare."
+        )
+
+
+def add_handler(session, agreement, email, user, actor) -> User:
+    """A colleague becomes a handläggare of the agreement too; only a handläggare (or an admin) may add one."""
+    require_handler(session, user, agreement)
+    colleague = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if colleague is None or colleague.role not in roles.DRAFTERS:
+        raise InvalidInput(f"Det finns ingen handläggare med e-postadressen {email.strip()}.")
+    if is_handler(session, colleague, agreement) and colleague.role != roles.ADMIN:
+        raise Conflict(f"{colleague.email} är redan handläggare för avtalet.")
+    session.add(AgreementHandler(agreement_id=agreement.id, user_id=colleague.id, added_by_id=user.id))
+    audit.record(session, "handler_added", actor, agreement.id, email=colleague.email)
+    return colleague
 
 
 def get_agreement(session, agreement_id) -> Agreement:

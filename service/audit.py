@@ -106,6 +106,7 @@ EVENT_LABELS = {
     "version_frozen": "Version låst för signering",
     "link_issued": "Länk skickad",
     "link_opened": "Länk öppnad",
+    "handler_added": "Handläggare tillagd",
     "confirmed": "Bekräftat",
     "declined": "Avböjt",
     "completed": "Alla parter har bekräftat",

@@ -74,6 +74,8 @@ def load(instance_path: str) -> dict:
         "OFFICE_POOL_SIZE": int(env("AVTAL_OFFICE_POOL_SIZE", "1")),
         "CONVERT_TIMEOUT": float(env("AVTAL_CONVERT_TIMEOUT", "60")),
         "OFFICE_HOSTS": [a.strip() for a in env("AVTAL_OFFICE_HOSTS", "").split(",") if a.strip()],
+        "PREVIEW_DIR": env("AVTAL_PREVIEW_DIR", str(instance / "previews")),  # a bounded cache, not records
+        "PREVIEW_SLOTS": int(env("AVTAL_PREVIEW_SLOTS", "2")),  # previews rendering at once, per process
         "OFFICE_MEMORY_MB": int(env("AVTAL_OFFICE_MEMORY_MB", "2048")),  # address space per LibreOffice
         "JOBS_PATH": env("AVTAL_JOBS_PATH", str(instance / "jobs.sqlite3")),
         "WEB_RUNS_JOBS": env("AVTAL_WEB_RUNS_JOBS", "1") != "0",

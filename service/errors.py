@@ -33,6 +33,12 @@ class Conflict(AvtalError):
     message = "Det går inte att göra just nu, i avtalets nuvarande läge."
 
 
+class NotAllowed(AvtalError):
+    """The person may read this but not change it (e.g. an official who is not a handläggare of the agreement)."""
+
+    message = "Du har inte behörighet att göra detta."
+
+
 class InvalidInput(AvtalError):
     """What was typed or sent is not valid; `errors` maps a field to a Swedish message."""
 

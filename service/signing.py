@@ -21,7 +21,7 @@ from sqlalchemy import and_, func, select, update
 from . import audit, text
 from .errors import AvtalError, Conflict
 from .formatting import local_time
-from .models import Agreement, Confirmation, Party, SigningLink, Version, utcnow
+from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
 
 LINK_SALT = "avtal.signing-link.v1"
 
@@ -227,6 +227,30 @@ def open_link(session, serializer, token, client) -> SigningLink:
         actor = _party_actor(link, client)
         audit.record(session, "link_opened", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
     return link
+
+
+def note_download(session, link, client) -> None:
+    """The party downloaded the frozen PDF through its link: noted in the audit trail,
+    once per link and day like opens, so repeated downloads cannot grow the trail."""
+    since = utcnow() - timedelta(days=1)
+    earlier = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.agreement_id == link.party.agreement_id,
+            AuditEvent.event == "downloaded",
+            AuditEvent.created_at > since,
+        )
+    )
+    if any(e.details.get("link_id") == link.id for e in earlier):
+        return
+    audit.record(
+        session,
+        "downloaded",
+        _party_actor(link, client),
+        link.party.agreement_id,
+        link_id=link.id,
+        party=link.party.name,
+        sha256=link.version.pdf_sha256,
+    )
 
 
 def _consume(session, serializer, token) -> SigningLink:

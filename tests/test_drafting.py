@@ -479,7 +479,8 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
 
     preview = client.get(f"/avtal/{agreement_id}/forhandsgranska")
     sha = re.search(r"/forhandsgranska/([0-9a-f]{64})/1\.png", preview.get_data(as_text=True)).group(1)
-    assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in flat(pdf_text(app.extensions["files"].get(sha)))
+    pdf = client.get(f"/avtal/{agreement_id}/forhandsgranska/{sha}.pdf").data
+    assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in flat(pdf_text(pdf))
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from service import users
-from service.models import Party
-from service.roles import ADMINS, DRAFTERS, READERS, ROLES
+from service.models import AgreementHandler, Party
+from service.roles import ADMINS, DRAFTERS, OFFICIAL, READERS, ROLES
 
 from .helpers import bearer, create_and_send, login, path_of
 
@@ -33,6 +33,7 @@ ACCESS = {
     "sending.revoke": DRAFTERS,
     "sending.reissue": DRAFTERS,
     "sending.add_party": DRAFTERS,
+    "drafting.add_handler": DRAFTERS,
     "drafting.log": DRAFTERS,
     "drafting.final_pdf": DRAFTERS,
     "uploads.templates": DRAFTERS,
@@ -102,6 +103,8 @@ def world(app, client, api_token, halland_data):
             password = users.generate_password()
             user = users.create_user(session, f"{role}-matris@example.se", role, password)
             credentials[role] = (user.email, password, users.issue_api_token(session, user))
+            if role == OFFICIAL:  # a handläggare of the agreement; test_threats covers the others
+                session.add(AgreementHandler(agreement_id=agreement_id, user_id=user.id))
     return {
         "ids": {
             "agreement_id": agreement_id,

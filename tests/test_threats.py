@@ -3,10 +3,12 @@ attacker with a link, an official's account or a template tried, and what they n
 
 import io
 import os
+import re
 import resource
 import stat
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -17,10 +19,21 @@ from sqlalchemy import func, select, update
 from service import agreements, create_app, final, forms, mail, users
 from service import migrate as migrations
 from service.audit import Actor
-from service.models import Agreement, AuditEvent, Confirmation, CustomTemplate, User, Version
+from service.models import Agreement, AuditEvent, Confirmation, CustomTemplate, SigningLink, User, Version
 
 from .conftest import ROOT, flat, pdf_text
-from .helpers import bearer, confirm, count, create_and_send, csrf_token, docx_with, free_port, login, path_of
+from .helpers import (
+    bearer,
+    confirm,
+    count,
+    create_and_send,
+    csrf_token,
+    docx_with,
+    free_port,
+    login,
+    path_of,
+    visible_text,
+)
 from .test_signing import final_pdf
 
 
@@ -297,8 +310,9 @@ def run_queued(jobs):
 
 
 @pytest.mark.slow
-def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, client, api_token, iop_data, envelopes):
-    agreement_id, _ = complete(app, client, api_token, iop_data)
+def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_user, iop_data, envelopes):
+    anna, token = as_user(app, make_user, "official", "anna@example.se")
+    agreement_id, _ = complete(app, anna, token, iop_data)
     with app.extensions["db"].session() as session:  # data a later rule refuses: every attempt fails
         version = session.scalar(select(Version).where(Version.agreement_id == agreement_id))
         version.data = dict(version.data, notice_months=-1)
@@ -310,9 +324,9 @@ def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, clien
         run_queued(jobs)
     assert queued_finals(jobs) == []
     assert count(app, AuditEvent, AuditEvent.event == "final_failed") == final.MAX_ATTEMPTS
-    assert envelopes.recipients == [["api@example.se"]]
-    with app.extensions["db"].session() as session:
-        assert "kunde inte skapas efter 5 försök" in final.final_problem(session, session.get(Agreement, agreement_id))
+    assert envelopes.recipients == [["anna@example.se"]]
+    page = visible_text(anna.get(f"/avtal/{agreement_id}"))
+    assert "Den slutliga PDF:en kunde inte skapas efter 5 försök" in page
 
 
 # --- 4, 5, 6. uploaded templates ---
@@ -469,3 +483,110 @@ def test_a_zip_of_many_members_is_refused(official_client):
             archive.writestr(f"customXml/part{i}.xml", "<a/>")
     response = upload_template(official_client, out.getvalue())
     assert response.status_code == 400 and "för många delar" in response.get_data(as_text=True)
+
+
+# --- 14. handläggare per agreement ---
+
+
+def as_user(app, make_user, role, email):
+    """A logged-in test client of its own, and an API token, for a new user."""
+    user, password = make_user(role, email)
+    browser = app.test_client()
+    login(browser, email, password)
+    with app.extensions["db"].session() as session:
+        token = users.issue_api_token(session, session.get(User, user.id))
+    return browser, token
+
+
+def post_on_page(browser, page_url, action_url, **form):
+    token = csrf_token(browser.get(page_url).get_data(as_text=True))
+    return browser.post(action_url, data={"csrf_token": token, **form})
+
+
+@pytest.mark.slow
+def test_only_handlaggare_and_admins_change_an_agreement_or_issue_links(app, make_user, iop_data):
+    anna, anna_token = as_user(app, make_user, "official", "anna@example.se")
+    bertil, bertil_token = as_user(app, make_user, "official", "bertil@example.se")
+    admin, _ = as_user(app, make_user, "admin", "admin@example.se")
+    agreement_id, _ = create_and_send(anna, anna_token, iop_data)
+    page = f"/avtal/{agreement_id}"
+    with app.extensions["db"].session() as session:
+        party_id = session.get(Agreement, agreement_id).parties[1].id
+    reissue = f"{page}/parter/{party_id}/ny-lank"
+    links_before = count(app, SigningLink)
+
+    overview = bertil.get(page)  # another official reads, and is told why he cannot act
+    assert overview.status_code == 200 and "Bara dess handläggare och administratörer" in visible_text(overview)
+    refused = post_on_page(bertil, page, reissue)
+    assert "Bara avtalets handläggare" in visible_text(bertil.get(refused.headers["Location"]))
+    assert bertil.get(f"{page}/redigera").status_code == 403
+    api = bertil.post(f"/api/agreements/{agreement_id}/send", headers=bearer(bertil_token))
+    assert api.status_code == 403 and "handläggare" in api.json["message"]
+    assert count(app, SigningLink) == links_before
+
+    added = post_on_page(anna, page, f"{page}/handlaggare", email="bertil@example.se")
+    assert "bertil@example.se är nu handläggare" in visible_text(anna.get(added.headers["Location"]))
+    links_page = post_on_page(bertil, page, reissue)
+    assert links_page.status_code == 200 and "/sign/" in links_page.get_data(as_text=True)
+    shown = visible_text(anna.get(page))
+    assert "Länken skickades av bertil@example.se" in shown
+    assert "Handläggare anna@example.se, bertil@example.se" in shown
+    assert post_on_page(admin, page, reissue).status_code == 200
+    assert count(app, SigningLink) == links_before + 2
+
+
+# --- 13. previews out of the permanent store; 7. only the agreement's own preview ---
+
+
+def stored_files(app) -> int:
+    return sum(len(names) for _, _, names in os.walk(app.config["STORAGE_DIR"]))
+
+
+def preview_key(browser, agreement_id) -> str:
+    page = browser.get(f"/avtal/{agreement_id}/forhandsgranska")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return re.search(r"/forhandsgranska/([0-9a-f]{64})/1\.png", page.get_data(as_text=True)).group(1)
+
+
+@pytest.mark.slow
+def test_previews_are_cached_not_stored(app, office, make_user, iop_data):
+    anna, token = as_user(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    files_before, conversions = stored_files(app), office.processes()[0].conversions
+    first = preview_key(anna, agreement_id)
+    assert preview_key(anna, agreement_id) == first  # unchanged draft: the same preview, not converted again
+    assert office.processes()[0].conversions == conversions + 1
+    assert stored_files(app) == files_before  # nothing in the permanent store
+
+    app.extensions["previews"].max_files = 2
+    for number in range(3):
+        other = anna.post("/api/agreements", json=dict(iop_data, title=f"Avtal {number}"), headers=bearer(token))
+        preview_key(anna, other.json["id"])
+    assert len(list(Path(app.config["PREVIEW_DIR"]).glob("*.pdf"))) == 2
+
+
+@pytest.mark.slow
+def test_the_preview_route_serves_only_the_agreements_own_preview(app, make_user, iop_data, run_jobs):
+    anna, token = as_user(app, make_user, "official", "anna@example.se")
+    mine = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    key = preview_key(anna, mine)
+    assert anna.get(f"/avtal/{mine}/forhandsgranska/{key}.pdf").status_code == 200
+    other, links = create_and_send(anna, token, iop_data)
+    for link in links:
+        confirm(anna, link["url"], "Malmö")
+    final_pdf(app, anna, token, other)
+    with app.extensions["db"].session() as session:
+        stored = [session.get(Agreement, other).final_documents[0].sha256, session.get(Agreement, other).data_sha256]
+    for sha in [*stored, key]:
+        assert anna.get(f"/avtal/99999/forhandsgranska/{sha}.pdf").status_code == 404
+        assert anna.get(f"/avtal/{other}/forhandsgranska/{sha}.pdf").status_code == 404
+        assert anna.get(f"/avtal/{other}/forhandsgranska/{sha}/1.png").status_code == 404
+
+
+@pytest.mark.slow
+def test_a_partys_download_of_the_frozen_pdf_is_audited_once_a_day(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    for _ in range(5):
+        response = client.get(path_of(links[0]["url"]) + "/avtal.pdf")
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert count(app, AuditEvent, AuditEvent.event == "downloaded") == 1

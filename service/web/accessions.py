@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from sqlalchemy import select
 
 from .. import accession
-from ..agreements import get_agreement
+from ..agreements import get_agreement, require_handler
 from ..errors import AvtalError
 from ..models import Accession
 from ..roles import DRAFTERS
@@ -31,6 +31,7 @@ def upload(agreement_id):
     with db().session() as session:
         agreement = get_agreement(session, agreement_id)
         if request.method == "POST":
+            require_handler(session, g.user, agreement)
             upload = request.files.get("file")
             try:
                 if not upload or not upload.filename:
@@ -78,6 +79,7 @@ def accept(agreement_id, accession_id):
     try:
         with db().session() as session:
             agreement = get_agreement(session, agreement_id)
+            require_handler(session, g.user, agreement)
             found = _accession(session, agreement, accession_id)
             added = accession.accept(
                 session, files(), found, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])

@@ -239,6 +239,8 @@ def _final_entry(document):
 @bp.post("/agreements/<int:agreement_id>/send")
 @token_required(*DRAFTERS)
 def send(agreement_id):
+    with db().session() as session:
+        agreements.require_handler(session, g.user, agreements.get_agreement(session, agreement_id))
     agreement, issued = agreements.send_for_signature(
         db(),
         files(),
@@ -260,6 +262,7 @@ def add_party(agreement_id):
         return _add_parties(agreement_id)
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
+        agreements.require_handler(session, g.user, agreement)
         issued = agreements.add_party(
             session, files(), link_serializer(), agreement, body, link_max_age(), request_actor()
         )
@@ -272,6 +275,7 @@ def _add_parties(agreement_id):
     try:
         with db().session() as session:
             agreement = agreements.get_agreement(session, agreement_id)
+            agreements.require_handler(session, g.user, agreement)
             agreements.check_open_for_accession(agreement)
             reports = accession.check(session, agreement, accession.read_rows("api.json", raw))
             if bad := [r for r in reports if not r.ok]:

@@ -21,6 +21,10 @@ def files():
     return current_app.extensions["files"]
 
 
+def previews():
+    return current_app.extensions["previews"]
+
+
 def link_serializer():
     from ..signing import link_serializer as make
 

@@ -18,16 +18,15 @@ from flask import (
 )
 from pypdfium2 import PdfiumError
 
-from .. import agreements, audit, forms, listing, signing
-from ..documents import render_agreement_pdf
+from .. import agreements, audit, final, forms, listing, signing
 from ..documents.preview import page_count, page_png
 from ..errors import AvtalError, Conflict, NotFound, Unavailable
 from ..formatting import local_minute
-from ..models import CustomTemplate
+from ..models import Agreement, CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from .auth import login_required
-from .context import attachment, db, files, request_actor
+from .context import attachment, db, files, previews, request_actor
 from .security import domain_error_response, error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
@@ -178,7 +177,7 @@ def new():
 @login_required(*DRAFTERS)
 def edit(agreement_id):
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
+        agreement = handled_agreement(session, agreement_id)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
             return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
@@ -195,7 +194,23 @@ def edit(agreement_id):
     return _saved(agreement)
 
 
-# --- the overview ---
+# --- the overview and its handläggare ---
+
+
+def handled_agreement(session, agreement_id) -> Agreement:
+    """The agreement, if the logged-in user may change it (NotAllowed otherwise)."""
+    agreement = agreements.get_agreement(session, agreement_id)
+    agreements.require_handler(session, g.user, agreement)
+    return agreement
+
+
+def _link_issuers(session, agreement) -> dict[int, str]:
+    """Who issued each link, by link id, as the audit trail records it."""
+    return {
+        e.details.get("link_id"): audit.actor_label(e.actor)
+        for e in audit.events_for(session, agreement.id)
+        if e.event == "link_issued"
+    }
 
 
 def overview(session, agreement, party_form=None, party_errors=None, status=200):
@@ -228,6 +243,10 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             accession=accession,
             new_index=new_index,
             missing=missing_for_sending(agreement.data) if agreement.status == "draft" else {},
+            handlers=agreements.handlers(session, agreement),
+            may_change=agreements.is_handler(session, g.user, agreement),
+            issuers=_link_issuers(session, agreement),
+            final_problem=final.final_problem(session, agreement),
         ),
         status,
     )
@@ -238,6 +257,17 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
 def show(agreement_id):
     with db().session() as session:
         return overview(session, agreements.get_agreement(session, agreement_id))
+
+
+@bp.post("/<int:agreement_id>/handlaggare")
+@login_required(*DRAFTERS)
+def add_handler(agreement_id):
+    email = request.form.get("email", "")
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        colleague = agreements.add_handler(session, agreement, email, g.user, request_actor())
+    flash(f"{colleague.email} är nu handläggare för avtalet och kan ändra det och skicka länkar.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
 
 
 # --- preview ---
@@ -256,8 +286,10 @@ def preview(agreement_id):
     sha, pages, problem = None, 0, None
     try:
         template = files().get(template_sha256) if template_sha256 else None
-        office = current_app.extensions["office"]
-        pdf, sha = render_agreement_pdf(validate_agreement(agreement.data), office, files(), template=template)
+        model = validate_agreement(agreement.data)
+        sha, pdf = previews().render(
+            current_app.extensions["office"], agreement_id, model, agreement.data, template_sha256, template
+        )
         pages = page_count(pdf)
     except SchemaError as exc:
         problem = missing_text(exc.errors)
@@ -286,6 +318,14 @@ def locked_version(agreement_id, number):
     )
 
 
+def _cached_preview(agreement_id, key) -> bytes:
+    """A preview made for this agreement; any other file (another agreement's, a record) is not found."""
+    pdf = previews().get(agreement_id, key)
+    if pdf is None:
+        abort(404)
+    return pdf
+
+
 PREVIEW_WIDTHS = {"liten": 300, "stor": 1240}  # a thumbnail, and the page at full size to read
 
 
@@ -296,11 +336,11 @@ def preview_page(agreement_id, sha, number):
     if width is None:
         abort(404)
     try:
-        png = page_png(files().get(sha), number - 1, width_px=width)
-    except (KeyError, FileNotFoundError, IndexError, PdfiumError):
+        png = page_png(_cached_preview(agreement_id, sha), number - 1, width_px=width)
+    except (IndexError, PdfiumError):
         abort(404)
     response = Response(png, mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=86400, immutable"
+    response.headers["Cache-Control"] = "private, no-cache"  # personal data: revalidated, never shared
     return response
 
 
@@ -308,12 +348,7 @@ def preview_page(agreement_id, sha, number):
 @login_required(*DRAFTERS)
 def preview_pdf(agreement_id, sha):
     """The preview as a PDF, readable at any size, for proofreading."""
-    try:
-        pdf = files().get(sha)
-    except (KeyError, FileNotFoundError):
-        abort(404)
-    if not pdf.startswith(b"%PDF"):
-        abort(404)
+    pdf = _cached_preview(agreement_id, sha)
     return attachment(pdf, "application/pdf", f"avtal-{agreement_id}-forhandsgranskning.pdf")
 
 

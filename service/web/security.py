@@ -4,7 +4,7 @@ from flask import current_app, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AvtalError, Conflict, InvalidInput, NotFound, Unavailable
+from ..errors import AvtalError, Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 
 csrf = CSRFProtect()
 
@@ -31,7 +31,7 @@ ERRORS = {
 CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
 
 # The HTTP status for each kind of domain error; the domain itself never names one.
-ERROR_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unavailable: 503}
+ERROR_STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, InvalidInput: 422, Unavailable: 503}
 
 
 def init_app(app):

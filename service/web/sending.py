@@ -9,7 +9,7 @@ from ..roles import DRAFTERS
 from ..schema import SchemaError
 from .auth import login_required
 from .context import db, files, link_max_age, link_serializer, request_actor, sign_url
-from .drafting import missing_text, overview, refused
+from .drafting import handled_agreement, missing_text, overview, refused
 
 bp = Blueprint("sending", __name__, url_prefix="/avtal")
 bp.register_error_handler(AvtalError, refused)
@@ -63,6 +63,8 @@ def _links_page(agreement, issued, heading, deliveries):
 @bp.post("/<int:agreement_id>/skicka")
 @login_required(*DRAFTERS)
 def send(agreement_id):
+    with db().session() as session:
+        handled_agreement(session, agreement_id)
     try:
         agreement, issued = agreements.send_for_signature(
             db(),
@@ -94,7 +96,7 @@ def _party(session, agreement, party_id) -> Party:
 @login_required(*DRAFTERS)
 def revoke(agreement_id, party_id):
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
+        agreement = handled_agreement(session, agreement_id)
         party = _party(session, agreement, party_id)
         for link in party.links:
             signing.revoke(session, link, request_actor())
@@ -106,7 +108,7 @@ def revoke(agreement_id, party_id):
 @login_required(*DRAFTERS)
 def reissue(agreement_id, party_id):
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
+        agreement = handled_agreement(session, agreement_id)
         party = _party(session, agreement, party_id)
         issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
     return _links_page(agreement, issued, f"Ny länk till {party.name}", _notify_parties(agreement, issued))
@@ -116,7 +118,7 @@ def reissue(agreement_id, party_id):
 @login_required(*DRAFTERS)
 def add_party(agreement_id):
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
+        agreement = handled_agreement(session, agreement_id)
         index = len(agreement.data["parties"])
         party_data = forms.party_from_form(request.form, index)
         try:

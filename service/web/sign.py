@@ -11,7 +11,7 @@ from itsdangerous import BadData
 
 from .. import mail, receipts, renditions, signing
 from ..errors import AvtalError
-from ..models import Agreement
+from ..models import Agreement, SigningLink
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor
 from .security import domain_error_response
 
@@ -165,9 +165,11 @@ def receipt_pdf(token):
     """Exactly the PDF the party answered, as frozen."""
     with db().session() as session:
         try:
-            version = signing.given_answer(session, link_serializer(), token).version
+            answer = signing.given_answer(session, link_serializer(), token)
         except signing.LinkProblem:
             abort(404)
+        version = answer.version
+        signing.note_download(session, session.get(SigningLink, answer.link_id), request_actor())
     return attachment(files().get(version.pdf_sha256), "application/pdf", _pdf_name(version))
 
 
@@ -175,9 +177,11 @@ def receipt_pdf(token):
 def pdf(token):
     with db().session() as session:
         try:
-            version = signing.check_link(session, link_serializer(), token).version
+            link = signing.check_link(session, link_serializer(), token)
         except signing.LinkProblem:
             abort(404)
+        version = link.version
+        signing.note_download(session, link, request_actor())
     return attachment(files().get(version.pdf_sha256), "application/pdf", _pdf_name(version))
 
 
