@@ -10,7 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from service import accession, audit, signing
-from service.models import Accession, Agreement, Party, SigningLink
+from service.models import Accession, Agreement, AgreementHandler, Party, SigningLink
 
 from .conftest import csrf_token, login, org_number, wait_for
 from .test_signing import bearer, create_and_send
@@ -40,8 +40,11 @@ def open_agreement(client, api_token, halland_data):
 
 
 @pytest.fixture
-def official(client, make_user):
+def official(app, client, make_user, open_agreement):
+    """A colleague the agreement's creator has made a handläggare of it."""
     user, password = make_user("official", "samordnare@region.example.se")
+    with app.extensions["db"].session() as session:
+        session.add(AgreementHandler(agreement_id=open_agreement, user_id=user.id))
     login(client, user.email, password)
     return user
 
