@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from service import agreements
+from service import agreements, users
 from service.audit import Actor
 from service.models import Agreement
 from service.signing import link_serializer
@@ -149,7 +149,8 @@ def test_overenskommelse_rows_renumber_and_a_party_joins(app, page, make_user, h
 
     actor = Actor("user:anna.andersson@region.example.se")
     with app.extensions["db"].session() as session:
-        agreement_id = agreements.create_draft(session, app.extensions["files"], halland_data, None, actor).id
+        anna = users.user_by_email(session, "anna.andersson@region.example.se")  # its handläggare
+        agreement_id = agreements.create_draft(session, app.extensions["files"], halland_data, anna, actor).id
     agreements.send_for_signature(
         app.extensions["db"],
         app.extensions["files"],
