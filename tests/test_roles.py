@@ -72,8 +72,6 @@ ACCESS = {
     "sign.receipt_pdf": "token",
     "sign.final_pdf": "token",
     "api.openapi": "any",
-    "operations.healthz": "any",
-    "operations.readyz": "any",
     "api.index": READERS,
     "api.create": DRAFTERS,
     "api.send": DRAFTERS,
