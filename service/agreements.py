@@ -19,9 +19,10 @@ from .documents.seal import seal_pdf
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
+from .status import LABELS, Status, change
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
-STATUS_LABELS = {"draft": "Utkast", "sent": "Skickat för signering", "completed": "Klart", "declined": "Avböjt"}
+STATUS_LABELS = {status.value: label for status, label in LABELS.items()}
 
 
 def _keep_data(files, data) -> str:
@@ -51,7 +52,7 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
         raise InvalidInput("Mallen är gjord för en annan avtalstyp.")
     agreement = Agreement(
         kind=draft["kind"],
-        status="draft",
+        status=Status.DRAFT.value,
         created_by_id=user.id if user else None,
         template_id=template.id if template else None,
     )
@@ -73,7 +74,7 @@ def update_draft(session, files, agreement, data, actor) -> Agreement:
     if draft["kind"] != agreement.kind:
         raise SchemaError({"kind": "Avtalstyp kan inte ändras för ett befintligt avtal"})
     _store_data(files, agreement, draft)
-    agreement.status = "draft"
+    change(agreement, Status.DRAFT)
     agreement.updated_at = utcnow()
     _sync_parties(session, agreement)
     audit.record(session, "draft_saved", actor, agreement.id, data_sha256=agreement.data_sha256)
@@ -134,7 +135,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
         session.flush()
         renditions.store(session, pdf_sha256, rendition)
         audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
-        agreement.status = "sent"
+        change(agreement, Status.SENT)
         agreement.updated_at = utcnow()
         issued = [
             signing.issue_link(session, serializer, party, version, max_age_days, actor)
@@ -214,7 +215,7 @@ def add_parties(session, files, agreement, parties, actor, accession_id=None) ->
     before = len(agreement.data["parties"])
     data = dict(agreement.data, parties=[*agreement.data["parties"], *parties])
     _store_data(files, agreement, _normalised(data))
-    agreement.status = "sent"
+    change(agreement, Status.SENT)
     agreement.updated_at = utcnow()
     added = _sync_parties(session, agreement)[before:]
     for party in added:

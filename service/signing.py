@@ -22,6 +22,7 @@ from . import audit, text
 from .errors import AvtalError, Conflict
 from .formatting import local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
+from .status import Status, change
 
 LINK_SALT = "avtal.signing-link.v1"
 
@@ -301,7 +302,7 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         version=link.version.number,
         pdf_sha256=link.version.pdf_sha256,
     )
-    agreement.status = status_after_answer(session, agreement)
+    change(agreement, status_after_answer(session, agreement))
     if agreement.status == "completed":
         parties = len(agreement.data["parties"])
         audit.record(session, "completed", audit.SYSTEM, agreement.id, version=link.version.number, parties=parties)
@@ -324,7 +325,7 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
     session.add(answer)
     session.flush()
     agreement = session.get(Agreement, link.party.agreement_id)
-    agreement.status = status_after_answer(session, agreement)
+    change(agreement, status_after_answer(session, agreement))
     agreement.updated_at = utcnow()
     audit.record(session, "declined", actor, agreement.id, link_id=link.id, party=link.party.name, reason=reason)
     return answer
@@ -394,12 +395,12 @@ def all_confirmed(session, agreement) -> bool:
     )
 
 
-def status_after_answer(session, agreement) -> str:
+def status_after_answer(session, agreement) -> Status:
     """Completed when every party's current answer confirms, declined while any declines, else sent."""
     if all_confirmed(session, agreement):
-        return "completed"
+        return Status.COMPLETED
     version = latest_version(session, agreement.id)
-    return "declined" if _count_current_answers(session, agreement, version, "declined") else "sent"
+    return Status.DECLINED if _count_current_answers(session, agreement, version, "declined") else Status.SENT
 
 
 @dataclass
