@@ -246,6 +246,24 @@ def test_preview_shows_page_images(app, client, official, iop_data):
 
 
 @pytest.mark.slow
+def test_a_repeat_preview_of_an_unchanged_draft_does_not_convert_again(app, client, official, iop_data):
+    office = app.extensions["office"]
+    conversions, counting = [], office.on_conversion
+    office.on_conversion = lambda host, seconds, ok: conversions.append(ok)
+    try:
+        agreement_id = create(client, iop_data)
+        url = f"/avtal/{agreement_id}/forhandsgranska"
+        images = [re.findall(r'<img src="([^"]+)"', client.get(url).get_data(as_text=True)) for _ in range(2)]
+        assert conversions == [True] and images[0] == images[1]
+        iop_data["notice_months"] = 3
+        post_form(client, f"/avtal/{agreement_id}/redigera", iop_data)
+        changed = re.findall(r'<img src="([^"]+)"', client.get(url).get_data(as_text=True))
+        assert conversions == [True, True] and changed != images[0]
+    finally:
+        office.on_conversion = counting
+
+
+@pytest.mark.slow
 def test_preview_pages_open_at_full_size_and_the_preview_can_send(app, client, official, iop_data):
     agreement_id = create(client, iop_data)
     html = client.get(f"/avtal/{agreement_id}/forhandsgranska").get_data(as_text=True)
