@@ -33,9 +33,14 @@ def absolute_url(app, path) -> str:
     return app.config["PUBLIC_URL"].rstrip("/") + path
 
 
+def route_url(app, endpoint, **values) -> str:
+    """The URL the router gives `endpoint`, on PUBLIC_URL; needs no request."""
+    return absolute_url(app, app.url_map.bind("").build(endpoint, values))
+
+
 def sign_link(app, token) -> str:
     """The party's link."""
-    return absolute_url(app, f"/sign/{token}")
+    return route_url(app, "sign.show", token=token)
 
 
 def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -> list[str]:
@@ -320,7 +325,7 @@ def send_final_links(app, document_id) -> list[str]:
         title = document.agreement.title
         messages = []
         for confirmation, party, address in receipts.final_recipients(session, document):
-            url = absolute_url(app, f"/sign/slutligt/{receipts.final_token(serializer, confirmation.id, document.id)}")
+            url = route_url(app, "sign.final_pdf", token=receipts.final_token(serializer, confirmation.id, document.id))
             text = _final_text(title, party.name, url, days)
             messages.append(Outgoing(address, f"Avtalet är klart: {title}", text))
     return _deliver(app, messages)
