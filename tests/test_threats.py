@@ -425,6 +425,7 @@ def test_a_field_code_made_by_the_fill_never_reaches_libreoffice(app, official_c
     assert [proc.conversions for proc in app.extensions["office"].processes()] == conversions
 
 
+@pytest.mark.slow  # fills in worker processes that start LibreOffice
 @pytest.mark.parametrize(
     "body, message",
     [
