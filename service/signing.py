@@ -268,25 +268,36 @@ def _consume(session, serializer, token) -> SigningLink:
     return link
 
 
+def _store_answer(session, link, actor, **answer) -> Confirmation:
+    """The party's answer through `link`, with when, from where and with what browser."""
+    row = Confirmation(
+        link_id=link.id,
+        party_id=link.party_id,
+        version_id=link.version_id,
+        created_at=utcnow(),
+        ip=actor.ip[:64],
+        user_agent=actor.user_agent[:500],
+        **answer,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
     """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
-    answer = Confirmation(
-        link_id=link.id,
-        party_id=link.party_id,
-        version_id=link.version_id,
+    answer = _store_answer(
+        session,
+        link,
+        actor,
         decision="confirmed",
         signer_name=signer_name,
         signer_title=signer_title,
         place=place,
-        created_at=utcnow(),
-        ip=actor.ip[:64],
-        user_agent=actor.user_agent[:500],
         receipt_email=receipt_email,
     )
-    session.add(answer)
-    session.flush()
     agreement = session.get(Agreement, link.party.agreement_id)
     agreement.updated_at = utcnow()  # lists and the API's updated_since see every answer
     audit.record(
@@ -312,18 +323,7 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
 def decline(session, serializer, token, reason, client) -> Confirmation:
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
-    answer = Confirmation(
-        link_id=link.id,
-        party_id=link.party_id,
-        version_id=link.version_id,
-        decision="declined",
-        reason=reason,
-        created_at=utcnow(),
-        ip=actor.ip[:64],
-        user_agent=actor.user_agent[:500],
-    )
-    session.add(answer)
-    session.flush()
+    answer = _store_answer(session, link, actor, decision="declined", reason=reason)
     agreement = session.get(Agreement, link.party.agreement_id)
     change(agreement, status_after_answer(session, agreement))
     agreement.updated_at = utcnow()
