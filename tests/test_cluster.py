@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.slow  # LibreOffice in host processes of their own
+
 
 @pytest.fixture
 def cluster():

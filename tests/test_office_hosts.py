@@ -16,6 +16,8 @@ from .servers import OfficeHostServer, free_port, processes_mentioning
 from .test_convert import simple_docx
 from .test_faults import many_parties
 
+pytestmark = pytest.mark.slow  # LibreOffice in host processes of their own
+
 
 @pytest.fixture
 def two_hosts(tmp_path):
