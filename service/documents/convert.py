@@ -44,10 +44,14 @@ class ConversionError(Unavailable):
     message = "Dokumentet kunde inte omvandlas till PDF. Försök igen om en stund."
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_port(other_than=None) -> int:
+    """A port free now; never `other_than`, since unoserver refuses the same port twice."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port != other_than:
+            return port
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
@@ -115,7 +119,8 @@ class OfficeProcess:
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._kill_leftover()
-        self.port, uno_port = self.fixed_port or _free_port(), _free_port()
+        self.port = self.fixed_port or _free_port()
+        uno_port = _free_port(other_than=self.port)
         log_file = open(self.workdir / "unoserver.log", "ab")  # noqa: SIM115 (owned by the child)
         self.process = subprocess.Popen(
             [
