@@ -12,23 +12,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import timed  # noqa: E402
 
 from service.documents import render_agreement_pdf  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
 from service.documents.fill import fill_agreement  # noqa: E402
 from service.schema import validate_agreement  # noqa: E402
 from service.storage import FileStore  # noqa: E402
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
 
 
 def main():

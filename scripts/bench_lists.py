@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import timed  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from service import create_app, listing, users  # noqa: E402
@@ -123,12 +124,6 @@ def load_all(db):
     with db.session() as session:
         rows = session.scalars(select(Agreement).order_by(Agreement.updated_at.desc())).all()
         return [(a, listing.progress(session, a)) for a in rows]
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
 
 
 def main():

@@ -14,11 +14,12 @@ import json
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchlib import timed  # noqa: E402
 
 from service.documents.convert import OfficePool  # noqa: E402
 from service.documents.fill import fill_agreement  # noqa: E402
@@ -26,12 +27,6 @@ from service.documents.pages import docx_html, make_rendition  # noqa: E402
 from service.documents.preview import page_count, page_png  # noqa: E402
 from service.schema import validate_agreement  # noqa: E402
 from service.storage import FileStore  # noqa: E402
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
 
 
 def main():

@@ -12,22 +12,17 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import timed  # noqa: E402
+
 from service import agreements, create_app, users  # noqa: E402
 from service import migrate as migrations  # noqa: E402
 from service.audit import SYSTEM  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
-
-
-def timed(fn):
-    start = time.perf_counter()
-    fn()
-    return (time.perf_counter() - start) * 1000
 
 
 def main():
