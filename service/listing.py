@@ -21,7 +21,7 @@ from sqlalchemy.orm import defer
 
 from . import signing
 from .errors import InvalidInput
-from .models import Agreement, AgreementHandler, Party, Version
+from .models import Agreement, AgreementHandler, Party
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -180,7 +180,7 @@ class Page:
 
 def _confirmed_count():
     """Parties of the agreement whose current answer confirms its current version (a correlated subquery)."""
-    current = select(func.max(Version.id)).where(Version.agreement_id == Agreement.id).scalar_subquery()
+    current = signing.current_version_id(Agreement.id)
     count = signing.current_answer_count(Agreement.id, current, Agreement.party_count, "confirmed")
     return count.correlate(Agreement).scalar_subquery()
 

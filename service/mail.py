@@ -14,12 +14,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from . import audit, receipts, signing
 from .agreements import handlers
 from .formatting import local_time
-from .models import Agreement, Confirmation, FinalDocument, Party, SigningLink, User, Version, utcnow
+from .models import Agreement, Confirmation, FinalDocument, Party, SigningLink, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -125,9 +125,6 @@ def _due_reminders(app):
     """Open links to the current version of a sent agreement, expiring soon, not yet reminded,
     of parties that have no current answer."""
     now = utcnow()
-    current_version = (
-        select(func.max(Version.id)).where(Version.agreement_id == Agreement.id).correlate(Agreement).scalar_subquery()
-    )
     current_answers = signing.current_answer_ids(SigningLink.version_id)  # the party has answered
     query = (
         select(
@@ -146,7 +143,7 @@ def _due_reminders(app):
             signing.link_is_open(now),
             SigningLink.reminded_at.is_(None),
             SigningLink.expires_at <= now + timedelta(days=app.config["REMINDER_DAYS_BEFORE"]),
-            SigningLink.version_id == current_version,
+            SigningLink.version_id == signing.current_version_id(Agreement.id).correlate(Agreement),
             Agreement.status == "sent",
             Party.contact_email != "",
             Party.id.not_in(select(Confirmation.party_id).where(Confirmation.id.in_(current_answers))),

@@ -77,10 +77,16 @@ def _nonce_hash(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()
 
 
+def current_version_id(agreement_id):
+    """The rule for which version counts: the agreement's latest, the one with the highest number.
+    In SQL, as a scalar subquery; pass `Agreement.id` to correlate it with a query over agreements."""
+    latest = select(Version.id).where(Version.agreement_id == agreement_id)
+    return latest.order_by(Version.number.desc()).limit(1).scalar_subquery()
+
+
 def latest_version(session, agreement_id):
-    return session.scalars(
-        select(Version).where(Version.agreement_id == agreement_id).order_by(Version.number.desc()).limit(1)
-    ).first()
+    """The current version of the agreement, or None before it is first sent."""
+    return session.scalar(select(Version).where(Version.id == current_version_id(agreement_id)))
 
 
 @dataclass

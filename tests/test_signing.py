@@ -186,6 +186,28 @@ def test_changed_text_makes_old_links_outdated(app, client, api_token, iop_data)
     assert count(app, AuditEvent, AuditEvent.event == "confirmed") == 2  # version 1's confirmation stays
 
 
+def test_the_current_version_is_the_latest_in_progress_lists_and_api(app, client, api_token, iop_data):
+    """signing.current_version_id: a confirmation of an earlier version no longer counts anywhere."""
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        assert listing.progress(session, agreement) == (1, 2)
+        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, OFFICIAL)
+    resent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).json
+
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        assert signing.latest_version(session, agreement_id).number == 2
+        assert listing.progress(session, agreement) == (0, 2)
+    assert client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json["version"] == 2
+    for link, place in zip(resent["links"], ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        assert listing.progress(session, agreement) == (2, 2) and signing.all_confirmed(session, agreement)
+
+
 def test_confirmation_needs_place_and_consent(app, client, api_token, iop_data):
     _, links = create_and_send(client, api_token, iop_data)
     response = confirm(client, links[0]["url"], place="", accept=None)
