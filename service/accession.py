@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, update
 
 from . import agreements, audit, listing, mail, signing
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .models import Accession, Agreement, Party, SigningLink, User, utcnow
 from .schema import MAX_ACCEDED_PARTIES, SchemaError, org_number_or_blank, validate_party
 
@@ -44,11 +44,7 @@ BATCH = 25  # links issued per transaction, emails sent per SMTP connection
 
 
 class AccessionError(InvalidInput):
-    """The list as a whole cannot be used; `status` is what the API answers."""
-
-    def __init__(self, message, status=400):
-        self.status = status
-        super().__init__(message)
+    """The list as a whole cannot be used: not a readable CSV, Excel or JSON list of parties."""
 
 
 @dataclass
@@ -242,6 +238,23 @@ def store(session, files, agreement, filename, content, user) -> Accession:
     return accession
 
 
+def get_accession(session, agreement_id, accession_id) -> Accession:
+    """A list uploaded to this agreement; NotFound for any other."""
+    found = session.get(Accession, accession_id)
+    if found is None or found.agreement_id != agreement_id:
+        raise NotFound("Listan finns inte.")
+    return found
+
+
+def check_whole(session, agreement, filename, content) -> None:
+    """A list that joins only whole (the API's): InvalidInput, with each bad row's problems by
+    line number, if any row has one."""
+    reports = check(session, agreement, read_rows(filename, content))
+    if bad := [r for r in reports if not r.ok]:
+        errors = {str(r.line): " ".join(r.errors) for r in bad}
+        raise InvalidInput(f"{len(bad)} av {len(reports)} parter har fel. Inget är sparat.", errors)
+
+
 def report_for(session, files, accession) -> list[RowReport]:
     agreement = session.get(Agreement, accession.agreement_id)
     return check(session, agreement, read_rows(accession.filename, files.get(accession.file_sha256)))
@@ -251,17 +264,16 @@ def accept(session, files, accession, actor, can_email) -> list[Party]:
     """Add the list's valid rows as parties (checked again: parties may have joined since).
     `can_email`: whether mail is set up; a list's links go out by email only."""
     if accession.status != "checked":
-        raise AccessionError("Listan är redan ansluten.", status=409)
+        raise Conflict("Listan är redan ansluten.")
     if not can_email:
-        raise AccessionError(
+        raise Conflict(
             "E-post är inte inställd för tjänsten, så länkarna kan inte skickas till listans organisationer. "
-            "Be administratören ställa in SMTP, eller anslut organisationerna en och en.",
-            status=409,
+            "Be administratören ställa in SMTP, eller anslut organisationerna en och en."
         )
     reports = report_for(session, files, accession)
     valid = [r.party for r in reports if r.ok]
     if not valid:
-        raise AccessionError("Ingen rad i listan kan anslutas.", status=422)
+        raise InvalidInput("Ingen rad i listan kan anslutas.")
     agreement = session.get(Agreement, accession.agreement_id)
     added = agreements.add_parties(session, files, agreement, valid, actor, accession_id=accession.id)
     accession.status = "sending"

@@ -5,6 +5,8 @@ import threading
 
 import pypdfium2 as pdfium
 
+from ..errors import NotFound
+
 _lock = threading.Lock()  # PDFium is not thread-safe
 
 
@@ -18,12 +20,12 @@ def page_count(pdf: bytes) -> int:
 
 
 def page_png(pdf: bytes, index: int, width_px: int = 900) -> bytes:
-    """Page `index` (0-based) rendered `width_px` wide; IndexError if there is no such page."""
+    """Page `index` (0-based) rendered `width_px` wide; NotFound if there is no such page."""
     with _lock:
         doc = pdfium.PdfDocument(pdf)
         try:
             if not 0 <= index < len(doc):
-                raise IndexError(index)
+                raise NotFound("Sidan finns inte.")
             page = doc[index]
             scale = width_px / page.get_width()
             image = page.render(scale=scale).to_pil()

@@ -1,7 +1,7 @@
 """Bulk accession for officials: upload a list of organisations, read the report per
 row, then let the job queue send the links and follow its progress."""
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import accession
@@ -15,13 +15,6 @@ from .security import domain_error_response
 
 bp = Blueprint("accessions", __name__, url_prefix="/avtal")
 bp.register_error_handler(AvtalError, domain_error_response)
-
-
-def _accession(session, agreement, accession_id) -> Accession:
-    found = session.get(Accession, accession_id)
-    if found is None or found.agreement_id != agreement.id:
-        abort(404)
-    return found
 
 
 @bp.route("/<int:agreement_id>/anslut-lista", methods=("GET", "POST"))
@@ -60,7 +53,7 @@ def upload(agreement_id):
 def show(agreement_id, accession_id):
     with db().session() as session:
         agreement = get_agreement(session, agreement_id)
-        found = _accession(session, agreement, accession_id)
+        found = accession.get_accession(session, agreement_id, accession_id)
         reports = accession.report_for(session, files(), found) if found.status == "checked" else []
         return render_template(
             "drafting/accession.html",
@@ -80,7 +73,7 @@ def accept(agreement_id, accession_id):
         with db().session() as session:
             agreement = get_agreement(session, agreement_id)
             require_handler(session, g.user, agreement)
-            found = _accession(session, agreement, accession_id)
+            found = accession.get_accession(session, agreement_id, accession_id)
             added = accession.accept(
                 session, files(), found, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
             )

@@ -13,7 +13,6 @@ from .. import accession, agreements, final, idempotency, listing, signing, user
 from ..errors import AvtalError
 from ..formatting import local_time
 from ..mail import absolute_url
-from ..models import Accession
 from ..roles import DRAFTERS, READERS
 from ..schema import agreement_json_schema, missing_for_sending
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
@@ -272,22 +271,16 @@ def add_party(agreement_id):
 def _add_parties(agreement_id):
     """A list joins only whole: any row with a problem and nothing is stored."""
     raw = request.get_data(cache=True)
-    try:
-        with db().session() as session:
-            agreement = agreements.get_agreement(session, agreement_id)
-            agreements.require_handler(session, g.user, agreement)
-            agreements.check_open_for_accession(agreement)
-            reports = accession.check(session, agreement, accession.read_rows("api.json", raw))
-            if bad := [r for r in reports if not r.ok]:
-                errors = {str(r.line): " ".join(r.errors) for r in bad}
-                raise ApiError(422, f"{len(bad)} av {len(reports)} parter har fel. Inget är sparat.", errors)
-            stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
-            added = accession.accept(
-                session, files(), stored, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
-            )
-            accession_id = stored.id
-    except accession.AccessionError as exc:
-        raise ApiError(exc.status, exc.message) from None
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        agreements.require_handler(session, g.user, agreement)
+        agreements.check_open_for_accession(agreement)
+        accession.check_whole(session, agreement, "api.json", raw)
+        stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
+        added = accession.accept(
+            session, files(), stored, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
+        )
+        accession_id = stored.id
     current_app.extensions["jobs"].enqueue_accession(accession_id)
     body = {
         "id": accession_id,
@@ -305,9 +298,7 @@ def _add_parties(agreement_id):
 def accession_status(agreement_id, accession_id):
     """How far a list's links have gone out."""
     with db().session() as session:
-        found = session.get(Accession, accession_id)
-        if found is None or found.agreement_id != agreement_id:
-            raise ApiError(404, "Listan finns inte.")
+        found = accession.get_accession(session, agreement_id, accession_id)
         progress = accession.progress(session, found) if found.status != "checked" else None
         counts = {
             "total": progress.total if progress else 0,

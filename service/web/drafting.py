@@ -16,7 +16,6 @@ from flask import (
     request,
     url_for,
 )
-from pypdfium2 import PdfiumError
 
 from .. import agreements, audit, final, forms, listing, signing
 from ..documents.preview import page_count, page_png
@@ -335,10 +334,7 @@ def preview_page(agreement_id, sha, number):
     width = PREVIEW_WIDTHS.get(request.args.get("storlek", "liten"))
     if width is None:
         abort(404)
-    try:
-        png = page_png(_cached_preview(agreement_id, sha), number - 1, width_px=width)
-    except (IndexError, PdfiumError):
-        abort(404)
+    png = page_png(_cached_preview(agreement_id, sha), number - 1, width_px=width)
     response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "private, no-cache"  # personal data: revalidated, never shared
     return response
