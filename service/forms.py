@@ -3,13 +3,19 @@
 A field is named by its path in the data with dashes, e.g. `parties-0-representative-name`
 or `goals-2-heading`. Lists of rows (parties, goals, insatser...) are numbered fields; short
 lists inside a row (a body's items, a principle's åtgärder) are one textarea, one item per line.
+The fields are read from the models in `schema`, so a field added there is in the form too.
 """
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
+from types import UnionType
+from typing import Annotated, Literal, Union, get_args, get_origin
 
+from pydantic import BaseModel
+
+from . import schema
 from .errors import InvalidInput
-from .schema import DEFAULT_PRINCIPLES
 
 
 class Text:
@@ -39,52 +45,46 @@ class Rows:
     item: object
 
 
-PARTY = {
-    "name": Text,
-    "org_number": Text,
-    "kind": Text,
-    "contact_email": Text,
-    "description": Text,
-    "responsibilities": Text,
-    "resources": {"text": Text, "amount_kr": OptionalNumber},
-    "representative": {"name": Text, "title": Text},
-}
+def layout_of(model, skip=()) -> dict:
+    """The form's fields for a pydantic model, read from its field annotations.
+
+    A nested model is a group, a list of models or of texts is numbered rows, a list
+    marked `schema.OnePerLine` is one textarea; `int | None` may be left blank.
+    """
+    return {
+        name: _kind(info.annotation, info.metadata) for name, info in model.model_fields.items() if name not in skip
+    }
+
+
+def _kind(annotation, metadata=()):
+    """The form field for one annotation, given its pydantic metadata."""
+    if get_origin(annotation) is Annotated:
+        annotation, *extra = get_args(annotation)
+        return _kind(annotation, [*metadata, *extra])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return layout_of(annotation)
+    if get_origin(annotation) is list:
+        if any(isinstance(mark, schema.OnePerLine) for mark in metadata):
+            return Lines
+        return Rows(_kind(get_args(annotation)[0]))
+    if get_origin(annotation) in (Union, UnionType):
+        (inner,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if _kind(inner) is Number:
+            return OptionalNumber
+    if annotation is int:
+        return Number
+    if annotation is date:
+        return Date
+    if annotation is str or get_origin(annotation) is Literal:
+        return Text
+    raise TypeError(f"no form field for {annotation!r}")
+
+
+PARTY = layout_of(schema.Party)
 
 LAYOUTS = {
-    "iop": {
-        "title": Text,
-        "short_title": Text,
-        "registration_number": Text,
-        "introduction": Text,
-        "parties": Rows(PARTY),
-        "period": {"start": Date, "end": Date, "extension_years": Number},
-        "principles": Rows(Text),
-        "values_text": Text,
-        "goals_intro": Text,
-        "goals": Rows({"heading": Text, "text": Text}),
-        "activities_intro": Text,
-        "activities": Rows(Text),
-        "activities_outro": Text,
-        "cooperation_intro": Text,
-        "bodies": Rows({"heading": Text, "items": Lines}),
-        "cooperation_outro": Text,
-        "follow_up": Text,
-        "resources_outro": Text,
-        "notice_months": Number,
-    },
-    "overenskommelse": {
-        "title": Text,
-        "short_title": Text,
-        "registration_number": Text,
-        "sections": Rows({"heading": Text, "text": Text}),
-        "principles_intro": Text,
-        "principles": Rows({"heading": Text, "text": Text, "actions": Lines, "responsibilities": Lines}),
-        "goals_heading": Text,
-        "goals": Lines,
-        "signing_text": Text,
-        "blank_rows": Number,
-        "parties": Rows(PARTY),
-    },
+    "iop": layout_of(schema.IopAgreement, skip={"kind"}),
+    "overenskommelse": layout_of(schema.Overenskommelse, skip={"kind"}),
 }
 
 # The form's table of contents: (fieldset id, entry). The numbers are the section numbers
@@ -272,24 +272,20 @@ def field_for(kind, path) -> str:
 
 
 def blank_party(kind="") -> dict:
-    return {
-        "name": "",
-        "org_number": "",
-        "kind": kind,
-        "contact_email": "",
-        "description": "",
-        "responsibilities": "",
-        "resources": {"text": "", "amount_kr": None},
-        "representative": {"name": "", "title": ""},
-    }
+    return {**_blank(PARTY), "kind": kind}
 
 
 def blank_row(kind, list_name):
     """An empty row for list `list_name`: '' for a row of one field, else a dict of empty fields."""
-    item = LAYOUTS[kind][list_name].item
-    if item is PARTY:
-        return blank_party()
-    return {key: [] if sub is Lines else "" for key, sub in item.items()} if isinstance(item, dict) else ""
+    return _blank(LAYOUTS[kind][list_name].item)
+
+
+def _blank(kind):
+    if isinstance(kind, dict):
+        return {key: _blank(sub) for key, sub in kind.items()}
+    if isinstance(kind, Rows) or kind is Lines:
+        return []
+    return "" if kind is Text else None
 
 
 def new_agreement(kind) -> dict:
@@ -302,7 +298,7 @@ def new_agreement(kind) -> dict:
             "registration_number": "",
             "parties": [blank_party("offentlig"), blank_party("idéburen")],
             "period": {"extension_years": 0},
-            "principles": list(DEFAULT_PRINCIPLES),
+            "principles": list(schema.DEFAULT_PRINCIPLES),
             "goals": [],
             "activities": [],
             "bodies": [],

@@ -85,6 +85,14 @@ OrgNumber = Annotated[str, Field(max_length=20), AfterValidator(_check_org_numbe
 Email = Annotated[str, Field(max_length=EMAIL_MAX), AfterValidator(clean), AfterValidator(_check_email)]
 
 
+class OnePerLine:
+    """Marks a list of short texts that the form shows as one textarea, one item per line,
+    instead of a numbered row per item (forms.Lines)."""
+
+
+Lines = Annotated[list[Line], Field(max_length=MAX_LIST), OnePerLine()]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -129,7 +137,7 @@ class Goal(_Model):
 
 class Body(_Model):
     heading: Name
-    items: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    items: Lines = []
 
 
 DEFAULT_PRINCIPLES = [
@@ -173,8 +181,8 @@ class Section(_Model):
 class Principle(_Model):
     heading: Name
     text: Text = ""
-    actions: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
-    responsibilities: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    actions: Lines = []
+    responsibilities: Lines = []
 
 
 class Overenskommelse(_Model):
@@ -186,7 +194,7 @@ class Overenskommelse(_Model):
     principles_intro: Text = ""
     principles: Annotated[list[Principle], Field(max_length=50)] = []
     goals_heading: OptionalName = "Målbild"
-    goals: Annotated[list[Line], Field(max_length=MAX_LIST)] = []
+    goals: Lines = []
     signing_text: Text = ""
     blank_rows: Annotated[int, Field(ge=0, le=50)] = 0
     parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_ACCEDED_PARTIES)]

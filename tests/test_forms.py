@@ -3,8 +3,37 @@
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from service import forms
+from service import forms, schema
 from service.schema import SchemaError, validate_agreement
+
+
+def test_the_form_layout_is_read_from_the_schema():
+    iop, halland = forms.LAYOUTS["iop"], forms.LAYOUTS["overenskommelse"]
+    assert list(iop) == [name for name in schema.IopAgreement.model_fields if name != "kind"]
+    assert list(halland) == [name for name in schema.Overenskommelse.model_fields if name != "kind"]
+    assert (
+        forms.PARTY["kind"] is forms.Text
+    )  # a choice (Literal) is a text field; only the agreement's kind is left out
+    assert iop["period"] == {"start": forms.Date, "end": forms.Date, "extension_years": forms.Number}
+    assert forms.PARTY["resources"] == {"text": forms.Text, "amount_kr": forms.OptionalNumber}
+    assert iop["parties"] == halland["parties"] == forms.Rows(forms.PARTY)
+    assert iop["activities"] == forms.Rows(forms.Text)  # a list of texts: a numbered field per item
+    assert halland["goals"] is forms.Lines and iop["bodies"].item["items"] is forms.Lines  # marked OnePerLine
+
+
+def test_a_field_added_to_a_model_is_a_form_field_without_more_code():
+    class Goal(schema.Goal):
+        owner: schema.OptionalName = ""
+        budget_kr: int | None = None
+        checkpoints: schema.Lines = []
+
+    assert forms.layout_of(Goal) == {
+        "heading": forms.Text,
+        "text": forms.Text,
+        "owner": forms.Text,
+        "budget_kr": forms.OptionalNumber,
+        "checkpoints": forms.Lines,
+    }
 
 
 def test_the_skane_iop_survives_a_round_trip(iop_data):
