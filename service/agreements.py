@@ -200,6 +200,21 @@ def get_agreement(session, agreement_id) -> Agreement:
     return agreement
 
 
+def handled_agreement(session, agreement_id, user) -> Agreement:
+    """The agreement, if `user` may change it: NotFound, or NotAllowed for someone not its handläggare."""
+    agreement = get_agreement(session, agreement_id)
+    require_handler(session, user, agreement)
+    return agreement
+
+
+def get_party(session, agreement, party_id) -> Party:
+    """A party of this agreement, or NotFound."""
+    party = session.get(Party, party_id)
+    if party is None or party.agreement_id != agreement.id:
+        raise NotFound("Parten finns inte i avtalet.")
+    return party
+
+
 def check_open_for_accession(agreement):
     """Only a sent or completed överenskommelse takes new parties (Conflict otherwise)."""
     if agreement.kind != "overenskommelse":

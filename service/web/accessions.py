@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import select
 
 from .. import accession
-from ..agreements import get_agreement, require_handler
+from ..agreements import get_agreement, handled_agreement, require_handler
 from ..errors import AvtalError
 from ..models import Accession
 from ..roles import DRAFTERS
@@ -71,8 +71,7 @@ def show(agreement_id, accession_id):
 def accept(agreement_id, accession_id):
     try:
         with db().session() as session:
-            agreement = get_agreement(session, agreement_id)
-            require_handler(session, g.user, agreement)
+            handled_agreement(session, agreement_id, g.user)
             found = accession.get_accession(session, agreement_id, accession_id)
             added = accession.accept(
                 session, files(), found, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])

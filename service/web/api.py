@@ -15,7 +15,7 @@ from ..formatting import local_time
 from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
 from ..schema import agreement_json_schema, missing_for_sending
-from .context import attachment, db, files, link_max_age, link_serializer, request_actor, sign_url
+from .context import attachment, db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
 from .security import status_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -239,16 +239,8 @@ def _final_entry(document):
 @token_required(*DRAFTERS)
 def send(agreement_id):
     with db().session() as session:
-        agreements.require_handler(session, g.user, agreements.get_agreement(session, agreement_id))
-    agreement, issued = agreements.send_for_signature(
-        db(),
-        files(),
-        current_app.extensions["office"],
-        link_serializer(),
-        agreement_id,
-        link_max_age(),
-        request_actor(),
-    )
+        agreements.handled_agreement(session, agreement_id, g.user)
+    agreement, issued = send_for_signature(agreement_id)
     return jsonify({"status": agreement.status, "links": _links(issued)})
 
 
@@ -260,8 +252,7 @@ def add_party(agreement_id):
     if isinstance(body, list):
         return _add_parties(agreement_id)
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
-        agreements.require_handler(session, g.user, agreement)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
         issued = agreements.add_party(
             session, files(), link_serializer(), agreement, body, link_max_age(), request_actor()
         )
@@ -272,8 +263,7 @@ def _add_parties(agreement_id):
     """A list joins only whole: any row with a problem and nothing is stored."""
     raw = request.get_data(cache=True)
     with db().session() as session:
-        agreement = agreements.get_agreement(session, agreement_id)
-        agreements.require_handler(session, g.user, agreement)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
         agreements.check_open_for_accession(agreement)
         accession.check_whole(session, agreement, "api.json", raw)
         stored = accession.store(session, files(), agreement, "api.json", raw, g.user)

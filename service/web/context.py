@@ -2,6 +2,7 @@
 
 from flask import Response, current_app, g, request
 
+from .. import agreements, signing
 from ..audit import Actor
 from ..mail import sign_link
 
@@ -26,14 +27,25 @@ def previews():
 
 
 def link_serializer():
-    from ..signing import link_serializer as make
-
-    return make(current_app.config["SECRET_KEY"])
+    return signing.link_serializer(current_app.config["SECRET_KEY"])
 
 
 def link_max_age() -> int:
     """How many days a new signing link is valid."""
     return current_app.config["LINK_MAX_AGE_DAYS"]
+
+
+def send_for_signature(agreement_id):
+    """Freeze and send the agreement with the app's database, files, LibreOffice and link settings."""
+    return agreements.send_for_signature(
+        db(),
+        files(),
+        current_app.extensions["office"],
+        link_serializer(),
+        agreement_id,
+        link_max_age(),
+        request_actor(),
+    )
 
 
 def sign_url(token) -> str:

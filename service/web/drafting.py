@@ -21,7 +21,7 @@ from .. import agreements, audit, final, forms, listing, signing
 from ..documents.preview import page_count, page_png
 from ..errors import AvtalError, Conflict, NotFound, Unavailable
 from ..formatting import local_minute
-from ..models import Agreement, CustomTemplate
+from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from .auth import login_required
@@ -176,7 +176,7 @@ def new():
 @login_required(*DRAFTERS)
 def edit(agreement_id):
     with db().session() as session:
-        agreement = handled_agreement(session, agreement_id)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
             return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
@@ -194,13 +194,6 @@ def edit(agreement_id):
 
 
 # --- the overview and its handläggare ---
-
-
-def handled_agreement(session, agreement_id) -> Agreement:
-    """The agreement, if the logged-in user may change it (NotAllowed otherwise)."""
-    agreement = agreements.get_agreement(session, agreement_id)
-    agreements.require_handler(session, g.user, agreement)
-    return agreement
 
 
 def _link_issuers(session, agreement) -> dict[int, str]:

@@ -1,15 +1,14 @@
 """The officials' pages for sending: freeze and send, revoke and reissue links, accession."""
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from .. import agreements, forms, mail, signing
 from ..errors import AvtalError, Conflict
-from ..models import Party
 from ..roles import DRAFTERS
 from ..schema import SchemaError
 from .auth import login_required
-from .context import db, files, link_max_age, link_serializer, request_actor, sign_url
-from .drafting import handled_agreement, missing_text, overview, refused
+from .context import db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
+from .drafting import missing_text, overview, refused
 
 bp = Blueprint("sending", __name__, url_prefix="/avtal")
 bp.register_error_handler(AvtalError, refused)
@@ -64,17 +63,9 @@ def _links_page(agreement, issued, heading, deliveries):
 @login_required(*DRAFTERS)
 def send(agreement_id):
     with db().session() as session:
-        handled_agreement(session, agreement_id)
+        agreements.handled_agreement(session, agreement_id, g.user)
     try:
-        agreement, issued = agreements.send_for_signature(
-            db(),
-            files(),
-            current_app.extensions["office"],
-            link_serializer(),
-            agreement_id,
-            link_max_age(),
-            request_actor(),
-        )
+        agreement, issued = send_for_signature(agreement_id)
     except SchemaError as exc:
         raise Conflict(missing_text(exc.errors)) from None
     deliveries = _notify_parties(agreement, issued)
@@ -85,19 +76,12 @@ def send(agreement_id):
     return _links_page(agreement, issued, heading, deliveries)
 
 
-def _party(session, agreement, party_id) -> Party:
-    party = session.get(Party, party_id)
-    if party is None or party.agreement_id != agreement.id:
-        abort(404)
-    return party
-
-
 @bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")
 @login_required(*DRAFTERS)
 def revoke(agreement_id, party_id):
     with db().session() as session:
-        agreement = handled_agreement(session, agreement_id)
-        party = _party(session, agreement, party_id)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        party = agreements.get_party(session, agreement, party_id)
         for link in party.links:
             signing.revoke(session, link, request_actor())
     flash(f"Länken till {party.name} är återkallad. Den kan inte längre användas.")
@@ -108,8 +92,8 @@ def revoke(agreement_id, party_id):
 @login_required(*DRAFTERS)
 def reissue(agreement_id, party_id):
     with db().session() as session:
-        agreement = handled_agreement(session, agreement_id)
-        party = _party(session, agreement, party_id)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        party = agreements.get_party(session, agreement, party_id)
         issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
     return _links_page(agreement, issued, f"Ny länk till {party.name}", _notify_parties(agreement, issued))
 
@@ -118,7 +102,7 @@ def reissue(agreement_id, party_id):
 @login_required(*DRAFTERS)
 def add_party(agreement_id):
     with db().session() as session:
-        agreement = handled_agreement(session, agreement_id)
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
         index = len(agreement.data["parties"])
         party_data = forms.party_from_form(request.form, index)
         try:
