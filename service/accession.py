@@ -184,7 +184,7 @@ def check(session, agreement, rows) -> list[RowReport]:
             )
         )
     )
-    first_line = {}
+    first_line: dict[str, int] = {}
     reports = []
     for line, data in rows:
         report = _check_row(line, data)

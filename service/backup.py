@@ -50,7 +50,7 @@ def backup(app, folder) -> dict:
     url = make_url(app.config["DATABASE_URL"])
     if url.get_backend_name() == "sqlite":
         database = "database.sqlite3"
-        with sqlite3.connect(url.database) as source, sqlite3.connect(folder / database) as target:
+        with sqlite3.connect(str(url.database)) as source, sqlite3.connect(folder / database) as target:
             source.backup(target)
     else:
         database = "database.pgdump"
@@ -88,7 +88,7 @@ def restore(app, folder) -> dict:
     source = folder / manifest["database"]
     if url.get_backend_name() == "sqlite":
         db.engine.dispose()
-        with sqlite3.connect(source) as backup_db, sqlite3.connect(url.database) as target:
+        with sqlite3.connect(source) as backup_db, sqlite3.connect(str(url.database)) as target:
             backup_db.backup(target)
     else:
         command = [_pg_tool("pg_restore"), "--no-owner", "--exit-on-error", f"--dbname={_dsn(url)}", str(source)]

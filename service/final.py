@@ -55,7 +55,7 @@ def _party_evidence(session, parties, confirmations, events) -> list[PartyEviden
     """Per confirming party: where its link went, who sent it, when it was opened and confirmed.
     Text stored before the forms refused XML-illegal characters is made printable."""
     issued = {e.details.get("link_id"): e for e in events if e.event == "link_issued"}
-    opens = {}
+    opens: dict[int, list[AuditEvent]] = {}
     for e in events:
         if e.event == "link_opened":
             opens.setdefault(e.details.get("link_id"), []).append(e)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from types import UnionType
-from typing import Annotated, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -145,7 +145,7 @@ def party_from_form(form, index) -> dict:
 
 
 def _read(layout, form, prefix) -> dict:
-    data = {}
+    data: dict[str, Any] = {}
     for key, kind in layout.items():
         name = prefix + key
         if isinstance(kind, dict):
@@ -244,7 +244,7 @@ def form_state(data, errors=None) -> FormState:
 
 def field_errors(kind, errors) -> dict[str, str]:
     """Schema errors keyed by the form field to show them at: 'parties.0.org_number' -> 'parties-0-org_number'."""
-    placed = {}
+    placed: dict[str, str] = {}
     for path, message in errors.items():
         placed.setdefault(field_for(kind, path), message)
     return placed
@@ -254,7 +254,8 @@ def field_for(kind, path) -> str:
     """The id of the field (or group) an error path belongs to."""
     if path in _ERROR_TARGETS:
         return _ERROR_TARGETS[path]
-    node, parts = LAYOUTS.get(kind, {}), []
+    node: Any = LAYOUTS.get(kind, {})
+    parts = []
     for part in path.split("."):
         if isinstance(node, Rows):
             if not part.isdigit():

@@ -13,8 +13,10 @@ import binascii
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import defer
@@ -59,7 +61,9 @@ def index_columns(data: dict) -> dict:
     # Folded fields one per line, then the compact forms between bars: a search word has
     # neither newline nor bar, so it never matches across two fields.
     search_text = "\n".join(fold(f) for f in fields) + "\n|" + "|".join(compact(f) for f in fields) + "|"
-    period = data.get("period") if isinstance(data.get("period"), dict) else {}
+    period = data.get("period")
+    if not isinstance(period, dict):
+        period = {}
     return {
         "search_text": search_text,
         "registration_key": compact(str(data.get("registration_number") or ""))[:60],
@@ -122,7 +126,7 @@ def _conditions(filters: Filters) -> list:
 _STATUS_RANK = case({status: rank for rank, status in enumerate(STATUS_ORDER)}, value=Agreement.status, else_=99)
 
 # Each sort: (expression, descending, how a cursor value is read back); id last breaks ties.
-SORTS = {
+SORTS: dict[str, list[tuple[Any, bool, Callable[[str], Any]]]] = {
     "updated": [(Agreement.updated_at, True, datetime.fromisoformat), (Agreement.id, True, int)],
     "title": [(func.lower(Agreement.title), False, str), (Agreement.id, False, int)],
     "status": [
@@ -242,7 +246,7 @@ def first_parties(session, agreement_ids, per_agreement=3) -> dict[int, list[str
         )
         .order_by(Party.agreement_id, Party.position)
     )
-    names = {}
+    names: dict[int, list[str]] = {}
     for agreement_id, name in rows:
         names.setdefault(agreement_id, []).append(name)
     return names

@@ -338,7 +338,7 @@ def validate_agreement(data) -> IopAgreement | Overenskommelse:
 
 
 def _errors(details) -> dict[str, str]:
-    errors = {}
+    errors: dict[str, str] = {}
     for err in details:
         path = _path(err["loc"])
         errors.setdefault(path, f"{field_label(path)} {_message(err)}")

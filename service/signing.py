@@ -96,7 +96,7 @@ class IssuedLink:
     party: Party
     token: str
     expires_at: datetime
-    link_id: int | None = None
+    link_id: int
 
 
 def link_is_open(now):

@@ -118,7 +118,7 @@ def user_for_token(session, token: str) -> User | None:
 def tokens_of(session, user_ids) -> dict[int, list[ApiToken]]:
     """Every token of these users, newest first, by user id."""
     rows = session.scalars(select(ApiToken).where(ApiToken.user_id.in_(user_ids)).order_by(ApiToken.id.desc()))
-    out = {}
+    out: dict[int, list[ApiToken]] = {}
     for row in rows:
         out.setdefault(row.user_id, []).append(row)
     return out

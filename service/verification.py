@@ -66,9 +66,9 @@ class Verification:
 
     def summary(self) -> str:
         """One line in Swedish: what the file is, or everything that is wrong with it."""
-        if not self.ok:
-            return "Kan inte bekräftas: " + " ".join(self.problems)
         d = self.document
+        if not self.ok or d is None or self.sealed_at is None:
+            return "Kan inte bekräftas: " + " ".join(self.problems)
         dnr = f", diarienummer {d.registration_number}" if d.registration_number else ""
         return (
             f"Äkta: {d.what} för avtal {d.agreement_id} ”{d.title}”{dnr}, oförändrad sedan tjänsten "

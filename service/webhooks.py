@@ -23,6 +23,7 @@ import secrets
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import case, event, func, or_, select
@@ -151,7 +152,7 @@ def _data(session, row: AuditEvent, public_url: str) -> dict:
     """What the integration needs to act on the event, from the event itself and the agreement."""
     agreement = session.get(Agreement, row.agreement_id)
     api = f"{public_url.rstrip('/')}/api/agreements/{row.agreement_id}"
-    data = {
+    data: dict[str, Any] = {
         "agreement": {
             "id": agreement.id,
             "kind": agreement.kind,
@@ -402,7 +403,7 @@ def deliveries(session, endpoint_id, before=None) -> list[WebhookDelivery]:
 
 def attempts_of(session, delivery_ids) -> dict[int, list[WebhookAttempt]]:
     """The attempts of these deliveries, in order, by delivery id (one query for a log page)."""
-    out = {}
+    out: dict[int, list[WebhookAttempt]] = {}
     rows = session.scalars(
         select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(delivery_ids)).order_by(WebhookAttempt.number)
     )
@@ -418,7 +419,7 @@ def summary(session) -> dict[int, dict[str, int]]:
         (WebhookDelivery.failed_at.is_not(None), "failed"),
         else_="pending",
     )
-    out = {}
+    out: dict[int, dict[str, int]] = {}
     for endpoint_id, key, n in session.execute(
         select(WebhookDelivery.endpoint_id, state, func.count()).group_by(WebhookDelivery.endpoint_id, state)
     ):

@@ -45,7 +45,7 @@ def append_document(doc, other: bytes):
     doc.add_paragraph().add_run().add_break(WD_BREAK.PAGE)
     body = doc.element.body
     last = body[-1]  # the document's own section properties stay last
-    used = set()
+    used: set[str] = set()
     for element in source.element.body:
         if element.tag == qn("w:sectPr"):
             continue

@@ -261,6 +261,7 @@ class OfficePool:
                 continue
             self._slot_locks.append(fd)
             return self.workdir / f"office-{i}"
+        raise AssertionError("unreachable: itertools.count() never ends")
 
     def stop(self):
         with self._lock:
@@ -394,7 +395,7 @@ class OfficeHosts:
     def convert(self, docx: bytes, pdfa=False) -> bytes:
         """DOCX bytes to PDF bytes (PDF/A-2b when pdfa is set), on the first host that manages."""
         options = PDFA_OPTIONS if pdfa else []
-        tried = []
+        tried: list[OfficeHost] = []
         while (host := self._take(tried)) is not None:
             tried.append(host)
             started = time.monotonic()

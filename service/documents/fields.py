@@ -25,7 +25,8 @@ def _attribute(element, name) -> str:
 
 
 def _instructions_in(xml_file) -> list[str]:
-    found, open_fields = [], []
+    found: list[str] = []
+    open_fields: list[list[str]] = []
     parser = etree.iterparse(xml_file, events=("end",), resolve_entities=False, no_network=True)
     for _, element in parser:
         name = etree.QName(element).localname

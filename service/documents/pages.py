@@ -74,7 +74,8 @@ def _page_header(document) -> list[str]:
 
 
 def _blocks(container, parent) -> list[str]:
-    out, list_items = [], []
+    out: list[str] = []
+    list_items: list[str] = []
 
     def close_list():
         if list_items:
