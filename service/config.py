@@ -42,22 +42,27 @@ def sqlite_path(url: str) -> str | None:
     return parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database else None
 
 
-def _secret_key(instance_path: Path) -> str:
-    """A key kept in instance/, made once, so links and sessions survive restarts.
-    Written whole and linked into place, so workers starting together agree on one key."""
-    path = instance_path / "secret_key"
+def instance_file(instance_path: Path, name: str, make) -> bytes:
+    """The instance's file `name`, made by `make()` the first time. Written whole and linked
+    into place, so workers starting together all read the one written first."""
+    path = instance_path / name
     if not path.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".secret_key-")
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=f".{name}-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(make())
         try:
             os.link(tmp, path)
         except FileExistsError:
             pass
         finally:
             os.unlink(tmp)
-    return path.read_text().strip()
+    return path.read_bytes()
+
+
+def _secret_key(instance_path: Path) -> str:
+    """A key kept in instance/, made once, so links and sessions survive restarts."""
+    return instance_file(instance_path, "secret_key", lambda: secrets.token_hex(32).encode()).decode().strip()
 
 
 def load(instance_path: str) -> dict:

@@ -15,8 +15,6 @@ that a file is unchanged since the service sealed it, not who the organisation i
 import asyncio
 import datetime
 import io
-import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
 
+from ..config import instance_file
 from ..errors import Unavailable
 
 FIELD_NAME = "Sigill"
@@ -170,21 +169,8 @@ def _revocation_context(signer):
 
 
 def default_p12(instance_path: Path, organisation: str) -> bytes:
-    """The instance's self-signed seal key, made on first start. Written whole and linked
-    into place, so workers starting together agree on one key."""
-    path = instance_path / DEFAULT_P12
-    if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=instance_path, prefix=".seal-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(self_signed_p12(organisation))
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    return path.read_bytes()
+    """The instance's self-signed seal key, made on first start."""
+    return instance_file(instance_path, DEFAULT_P12, lambda: self_signed_p12(organisation))
 
 
 def self_signed_p12(organisation: str) -> bytes:
