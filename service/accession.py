@@ -306,7 +306,7 @@ def send_links(app, accession_id) -> int:
                 accession.status = "done"
                 return issued_total
         failed = set(mail.send_link_emails(app, agreement, issued, sender.email if sender else app.config["MAIL_FROM"]))
-        if not app.config["SMTP_HOST"]:
+        if not mail.is_configured(app):
             failed = {link.party.contact_email for link in issued}
         with db.session() as session:
             signing.record_delivery(

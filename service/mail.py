@@ -38,6 +38,12 @@ def route_url(app, endpoint, **values) -> str:
     return absolute_url(app, app.url_map.bind("").build(endpoint, values))
 
 
+def is_configured(app) -> bool:
+    """Whether the service sends email at all (AVTAL_SMTP_HOST). Without it nothing is sent,
+    and no page may promise an email."""
+    return bool(app.config["SMTP_HOST"])
+
+
 def sign_link(app, token) -> str:
     """The party's link."""
     return route_url(app, "sign.show", token=token)
@@ -48,7 +54,7 @@ def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -
 
     `sender` is the official's email address. Call it after the links' transaction has committed.
     """
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return []
     url_for_token = url_for_token or (lambda token: sign_link(app, token))
     messages = [
@@ -97,7 +103,7 @@ def send_reminders(app) -> int:
     failed send releases the claim and the next sweep tries again. Returns how many
     reminders were sent.
     """
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return 0
     sent = 0
     for due in _due_reminders(app):
@@ -190,7 +196,7 @@ Hittar ni inte meddelandet, eller fungerar länken inte längre? Be {official} o
 
 def send_decline_notice(app, agreement, party, reason) -> list[str]:
     """Tell the official who created the agreement that a party declined; returns failed addresses."""
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return []
     with app.extensions["db"].session() as session:
         official = session.get(User, agreement.created_by_id) if agreement.created_by_id else None
@@ -215,7 +221,7 @@ det för signering igen.
 
 def send_final_failed_notice(app, agreement_id) -> list[str]:
     """Tell the agreement's officials that its final PDF could not be made and is no longer retried."""
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return []
     with app.extensions["db"].session() as session:
         agreement = session.get(Agreement, agreement_id)
@@ -287,7 +293,7 @@ def _deliver(app, messages: list[Outgoing]) -> list[str]:
 
 def send_receipt(app, to, done, pdf: bytes) -> list[str]:
     """The party's receipt of its confirmation, with exactly the PDF it confirmed attached."""
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return []
     answer, party, agreement, version = done["answer"], done["party"], done["agreement"], done["version"]
     title = f", {answer.signer_title}" if answer.signer_title else ""
@@ -313,7 +319,7 @@ får ni det slutliga avtalet med en egen länk.
 
 def send_final_links(app, document_id) -> list[str]:
     """Each party that confirmed gets its own link to the final PDF; returns failed addresses."""
-    if not app.config["SMTP_HOST"]:
+    if not is_configured(app):
         return []
     serializer = receipts.final_serializer(app.config["SECRET_KEY"])
     days = app.config["LINK_MAX_AGE_DAYS"]

@@ -72,7 +72,7 @@ def test_receipt_page_and_email_carry_exactly_the_confirmed_pdf(app, client, api
     assert hashlib.sha256(attached.get_content()).hexdigest() == sha
 
 
-def test_receipt_needs_an_answered_link_and_a_sane_address(client, api_token, iop_data):
+def test_receipt_needs_an_answered_link_and_a_sane_address(client, api_token, iop_data, smtp_server):
     _, links = create_and_send(client, api_token, iop_data)
     path = path_of(links[0]["url"])
     assert client.get(path + "/kvitto").status_code == 404  # nothing answered yet
@@ -80,6 +80,18 @@ def test_receipt_needs_an_answered_link_and_a_sane_address(client, api_token, io
     assert client.get("/sign/x/kvitto").status_code == 404
     bad = answer(client, path, email="inte en adress")
     assert bad.status_code == 400 and "Skriv en e-postadress" in bad.get_data(as_text=True)
+
+
+def test_without_email_nothing_offers_or_promises_one(app, client, api_token, iop_data):
+    """No SMTP server configured: no receipt field, and the receipt promises no email."""
+    _, links = create_and_send(client, api_token, iop_data)
+    path = path_of(links[0]["url"])
+    assert 'name="receipt_email"' not in client.get(path).get_data(as_text=True)
+    done = flat(answer(client, path, email="kansliet@tillsammans.example.se").get_data(as_text=True))
+    assert "Tack, avtalet är bekräftat" in done
+    assert "e-post" not in done.lower() and "kansliet@tillsammans.example.se" not in done
+    with app.extensions["db"].session() as session:
+        assert session.scalars(select(Confirmation)).one().receipt_email == ""
 
 
 def test_every_confirmed_party_gets_its_own_final_pdf_link(app, client, api_token, iop_data, smtp_server, run_jobs):

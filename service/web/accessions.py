@@ -4,7 +4,7 @@ row, then let the job queue send the links and follow its progress."""
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import accession
+from .. import accession, mail
 from ..agreements import get_agreement, handled_agreement, require_handler
 from ..errors import AvtalError
 from ..models import Accession
@@ -62,7 +62,7 @@ def show(agreement_id, accession_id):
             reports=reports,
             valid=sum(1 for r in reports if r.ok),
             progress=accession.progress(session, found) if found.status != "checked" else None,
-            can_email=bool(current_app.config["SMTP_HOST"]),
+            can_email=mail.is_configured(current_app),
         )
 
 
@@ -74,7 +74,7 @@ def accept(agreement_id, accession_id):
             handled_agreement(session, agreement_id, g.user)
             found = accession.get_accession(session, agreement_id, accession_id)
             added = accession.accept(
-                session, files(), found, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
+                session, files(), found, request_actor(), can_email=mail.is_configured(current_app)
             )
     except AvtalError as exc:
         flash(exc.message, "error")

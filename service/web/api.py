@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import accession, agreements, final, idempotency, listing, signing, users
+from .. import accession, agreements, final, idempotency, listing, mail, signing, users
 from ..errors import AvtalError
 from ..formatting import local_time
 from ..mail import absolute_url
@@ -267,9 +267,7 @@ def _add_parties(agreement_id):
         agreements.check_open_for_accession(agreement)
         accession.check_whole(session, agreement, "api.json", raw)
         stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
-        added = accession.accept(
-            session, files(), stored, request_actor(), can_email=bool(current_app.config["SMTP_HOST"])
-        )
+        added = accession.accept(session, files(), stored, request_actor(), can_email=mail.is_configured(current_app))
         accession_id = stored.id
     current_app.extensions["jobs"].enqueue_accession(accession_id)
     body = {

@@ -26,7 +26,7 @@ DELIVERY_TEXT = {
 def _notify_parties(agreement, issued) -> dict[int, str]:
     """Email the links (when SMTP is configured), after the links' transaction has committed.
     Returns each link's delivery: emailed, failed, no_address or no_smtp; notes it on the link."""
-    if not current_app.config["SMTP_HOST"]:
+    if not mail.is_configured(current_app):
         return {link.link_id: "no_smtp" for link in issued}
     failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
     deliveries = {

@@ -97,9 +97,17 @@ def _done_context(session, answer) -> dict:
     }
 
 
+@bp.context_processor
+def _email_setting():
+    """Whether the pages may offer a receipt by email and promise the final PDF's link."""
+    return {"can_email": mail.is_configured(current_app)}
+
+
 @bp.post("/<token>/bekrafta")
 def confirm(token):
     form = {k: request.form.get(k, "") for k in ANSWER_FIELDS}
+    if not mail.is_configured(current_app):
+        form["receipt_email"] = ""  # the field is not offered: nothing could be sent
     accepted = request.form.get("accept") == "ja"
     clean, errors = signing.check_answer(
         form["signer_name"], form["signer_title"], form["place"], accepted, form["receipt_email"]
