@@ -114,6 +114,8 @@ EVENT_LABELS = {
     "party_added": "Part ansluten",
     "accession_accepted": "Lista med parter ansluten",
     "final_assembled": "Slutlig PDF skapad",
+    "final_failed": "Slutlig PDF kunde inte skapas",
+    "final_retried": "Nytt försök med slutlig PDF begärt",
     "downloaded": "Nedladdad",
     "exported": "Arkivpaket skapat",
     "reminder_sent": "Påminnelse skickad",

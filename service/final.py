@@ -17,6 +17,7 @@ from .documents.appendix import Evidence, PartyEvidence, append_appendix
 from .documents.assemble import append_document, attach_file, ensure_styles
 from .documents.fill import agreement_context, fill_agreement, fill_signing_sheet, signature_context
 from .documents.seal import seal_pdf
+from .errors import Conflict
 from .formatting import local_time, xml_text
 from .models import Agreement, AuditEvent, FinalDocument, SigningLink
 from .schema import validate_agreement
@@ -206,11 +207,18 @@ def current_final(session, agreement) -> FinalDocument | None:
 
 
 def failed_attempts(session, agreement_id, confirmation_count) -> int:
-    """How often the final PDF of this state (its number of confirmations) has failed."""
+    """How often the final PDF of this state (its number of confirmations) has failed since an
+    official last asked for it to be tried again."""
     events = session.scalars(
-        select(AuditEvent).where(AuditEvent.agreement_id == agreement_id, AuditEvent.event == "final_failed")
+        select(AuditEvent)
+        .where(AuditEvent.agreement_id == agreement_id, AuditEvent.event.in_(("final_failed", "final_retried")))
+        .order_by(AuditEvent.id)
     )
-    return sum(1 for e in events if e.details.get("confirmations") == confirmation_count)
+    failures = 0
+    for e in events:
+        if e.details.get("confirmations") == confirmation_count:
+            failures = 0 if e.event == "final_retried" else failures + 1
+    return failures
 
 
 def record_failure(db, agreement_id, error) -> int:
@@ -234,8 +242,17 @@ def final_problem(session, agreement) -> str | None:
         return None
     return (
         f"Den slutliga PDF:en kunde inte skapas efter {MAX_ATTEMPTS} försök och görs inte om automatiskt. "
-        "Handläggarna har fått e-post. Kontakta tjänstens förvaltning."
+        "Handläggarna har fått e-post. Kontakta tjänstens förvaltning, och försök igen när felet är åtgärdat."
     )
+
+
+def retry(session, agreement, actor) -> None:
+    """An official asks for MAX_ATTEMPTS new attempts at a final PDF the job gave up on; the
+    caller queues the job. Conflict when nothing has been given up."""
+    if final_problem(session, agreement) is None:
+        raise Conflict("Den slutliga PDF:en väntar inte på ett nytt försök.")
+    count = len(signing.confirmations_by_party(session, agreement))
+    audit.record(session, "final_retried", actor, agreement.id, confirmations=count)
 
 
 def agreements_missing_final(session) -> list[int]:

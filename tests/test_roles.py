@@ -36,6 +36,7 @@ ACCESS = {
     "drafting.add_handler": DRAFTERS,
     "drafting.log": DRAFTERS,
     "drafting.final_pdf": DRAFTERS,
+    "drafting.retry_final": DRAFTERS,
     "uploads.templates": DRAFTERS,
     "drafting.locked_version": DRAFTERS,
     "accessions.upload": DRAFTERS,

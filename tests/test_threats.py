@@ -19,7 +19,16 @@ from sqlalchemy import func, select, update
 from service import agreements, create_app, final, forms, mail, users
 from service import migrate as migrations
 from service.audit import Actor
-from service.models import Agreement, AuditEvent, Confirmation, CustomTemplate, SigningLink, User, Version
+from service.models import (
+    Agreement,
+    AuditEvent,
+    Confirmation,
+    CustomTemplate,
+    FinalDocument,
+    SigningLink,
+    User,
+    Version,
+)
 
 from .conftest import ROOT, flat, pdf_text
 from .helpers import (
@@ -327,6 +336,35 @@ def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_
     assert envelopes.recipients == [["anna@example.se"]]
     page = visible_text(anna.get(f"/avtal/{agreement_id}"))
     assert "Den slutliga PDF:en kunde inte skapas efter 5 försök" in page
+
+
+@pytest.mark.slow
+def test_a_handlaggare_retries_a_final_pdf_that_was_given_up(app, make_user, iop_data, envelopes):
+    anna, token = as_user(app, make_user, "official", "anna@example.se")
+    bertil, _ = as_user(app, make_user, "official", "bertil@example.se")
+    agreement_id, _ = complete(app, anna, token, iop_data)
+    with app.extensions["db"].session() as session:
+        version = session.scalar(select(Version).where(Version.agreement_id == agreement_id))
+        good, version.data = version.data, dict(version.data, notice_months=-1)
+    jobs = app.extensions["jobs"]
+    for _ in range(final.MAX_ATTEMPTS):
+        jobs.sweep()
+        run_queued(jobs)
+    page_url, retry_url = f"/avtal/{agreement_id}", f"/avtal/{agreement_id}/slutlig/forsok-igen"
+    assert "Försök igen" not in visible_text(bertil.get(page_url))  # not a handläggare
+    post_on_page(bertil, page_url, retry_url)
+    assert "kunde inte skapas efter 5 försök" in visible_text(anna.get(page_url))
+
+    with app.extensions["db"].session() as session:  # the fault is mended
+        session.scalar(select(Version).where(Version.agreement_id == agreement_id)).data = good
+    assert post_on_page(anna, page_url, retry_url).status_code == 302
+    page = visible_text(anna.get(page_url))
+    assert "Den slutliga PDF:en görs nu igen" in page and "kunde inte skapas" not in page
+    run_queued(jobs)
+    assert count(app, FinalDocument, FinalDocument.agreement_id == agreement_id) == 1
+    assert count(app, AuditEvent, AuditEvent.event == "final_retried") == 1
+    again = post_on_page(anna, page_url, retry_url)  # nothing is given up any more
+    assert "väntar inte på ett nytt försök" in visible_text(anna.get(again.headers["Location"]))
 
 
 # --- 4, 5, 6. uploaded templates ---

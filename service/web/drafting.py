@@ -251,6 +251,18 @@ def show(agreement_id):
         return overview(session, agreements.get_agreement(session, agreement_id))
 
 
+@bp.post("/<int:agreement_id>/slutlig/forsok-igen")
+@login_required(*DRAFTERS)
+def retry_final(agreement_id):
+    """A handläggare asks for new attempts at a final PDF the job gave up on (after a fix)."""
+    with db().session() as session:
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        final.retry(session, agreement, request_actor())
+    current_app.extensions["jobs"].enqueue_final(agreement_id)
+    flash("Den slutliga PDF:en görs nu igen.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
 @bp.post("/<int:agreement_id>/handlaggare")
 @login_required(*DRAFTERS)
 def add_handler(agreement_id):
