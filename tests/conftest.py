@@ -23,6 +23,9 @@ from service.documents.convert import OfficePool
 from .helpers import csrf_token, free_port, login, org_number  # noqa: F401 (also imported from here)
 from .servers import ObjectStoreServer, PostgresServer
 
+# A cheap scrypt cost for the run's passwords: werkzeug's default takes ~90 ms a hash.
+users.PASSWORD_METHOD = "scrypt:1024:8:1"
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "scripts" / "examples"
 
