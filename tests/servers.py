@@ -242,6 +242,7 @@ class ObjectStoreServer:
                 "-s3.port.iceberg=0",
                 "-s3.port.lance=0",
                 f"-s3.config={config}",
+                "-master.peers=none",  # one master: no wait for a Raft leader
                 "-master.volumeSizeLimitMB=64",
                 "-volume.max=20",
             ],
