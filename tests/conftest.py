@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from axe_playwright_python.sync_playwright import Axe
+from jinja2 import FileSystemBytecodeCache
 from playwright.sync_api import sync_playwright
 from pypdf import PdfReader
 from werkzeug.serving import make_server
@@ -134,8 +135,14 @@ def object_store():
     server.remove()
 
 
+@pytest.fixture(scope="session")
+def compiled_templates(tmp_path_factory):
+    """Jinja's compiled page templates, shared by the run's apps (each would compile them again)."""
+    return FileSystemBytecodeCache(tmp_path_factory.mktemp("jinja"))
+
+
 @pytest.fixture
-def app(request, tmp_path, office_pool, monkeypatch, database_url):
+def app(request, tmp_path, office_pool, monkeypatch, database_url, compiled_templates):
     """The service on the test's own database; tests marked `s3` keep files in object storage."""
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "instance"))
     monkeypatch.setenv("AVTAL_DATABASE_URL", database_url)
@@ -144,6 +151,7 @@ def app(request, tmp_path, office_pool, monkeypatch, database_url):
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AVTAL_STORAGE_URL", f"s3://avtal/{tmp_path.name}")
     app = create_app({"TESTING": True}, office=office_pool)
+    app.jinja_env.bytecode_cache = compiled_templates
     yield app
     app.extensions["jobs"].close()
     app.extensions["db"].engine.dispose()
