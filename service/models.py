@@ -225,7 +225,7 @@ class AuditEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    event: Mapped[str] = mapped_column(String(40))
+    event: Mapped[str] = mapped_column(String(40), index=True)
     actor: Mapped[str] = mapped_column(String(320))
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(500), default="")
