@@ -16,8 +16,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from . import signing
 from .documents import pages
 from .documents.fill import fill_agreement
+from .errors import NotFound
 from .models import Rendition, Version
 from .schema import validate_agreement
 
@@ -94,17 +96,21 @@ def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
     return _stored(db, pdf_sha256)
 
 
-def by_prefix(db, pdf_prefix: str) -> Facts:
-    """The rendition of the frozen PDF whose SHA-256 starts with `pdf_prefix` (as a link token
-    names it); LookupError if there is none."""
-    if not isinstance(pdf_prefix, str) or not re.fullmatch(r"[0-9a-f]{16}", pdf_prefix):
-        raise LookupError(pdf_prefix)
+def for_token(db, serializer, token) -> Facts:
+    """The rendition of the frozen PDF a link token names: the token's signature is checked,
+    and once the process knows that version the database is not asked. NotFound otherwise."""
+    try:
+        _, _, pdf_prefix = signing.read_token(serializer, token)
+    except signing.LinkProblem:
+        raise NotFound("Sidan finns inte.") from None
+    if not re.fullmatch(r"[0-9a-f]{16}", pdf_prefix):
+        raise NotFound("Sidan finns inte.")
     if (facts := _known.get((db.url, pdf_prefix))) is not None:
         return facts
     with db.session() as session:
         sha = session.scalars(select(Rendition.pdf_sha256).where(Rendition.pdf_sha256.startswith(pdf_prefix))).first()
     if sha is None:
-        raise LookupError(pdf_prefix)
+        raise NotFound("Sidan finns inte.")
     return _remember((db.url, pdf_prefix), _stored(db, sha))
 
 

@@ -149,8 +149,9 @@ def reissue_link(session, serializer, party: Party, max_age_days: int, actor) ->
     return issue_link(session, serializer, party, version, max_age_days, actor)
 
 
-def _load(session, serializer, token) -> SigningLink:
-    """The link a token names, if the token is ours and untampered; else LinkProblem('invalid')."""
+def read_token(serializer, token) -> tuple[int, str, str]:
+    """(link id, nonce, the frozen PDF's SHA-256 prefix) from a token that is ours and
+    untampered, without asking the database; else LinkProblem('invalid')."""
     try:
         payload = serializer.loads(token)
         link_id, nonce, hash_prefix = payload["l"], payload["n"], payload["h"]
@@ -163,6 +164,12 @@ def _load(session, serializer, token) -> SigningLink:
         or not isinstance(hash_prefix, str)
     ):
         raise LinkProblem("invalid")
+    return link_id, nonce, hash_prefix
+
+
+def _load(session, serializer, token) -> SigningLink:
+    """The link a token names, if the token is ours and untampered; else LinkProblem('invalid')."""
+    link_id, nonce, hash_prefix = read_token(serializer, token)
     link = session.get(SigningLink, link_id)
     if (
         link is None

@@ -7,7 +7,6 @@ they are cached for good; the pages that carry the token are never cached.
 """
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
-from itsdangerous import BadData
 
 from .. import mail, receipts, renditions, signing
 from ..errors import AvtalError
@@ -204,11 +203,7 @@ def page_image(token, number, sha256):
     revealed, so whoever asks already saw it. That keeps a reader scrolling through the
     pages off the database, and a browser that has a picture is answered 304.
     """
-    try:
-        pdf_prefix = link_serializer().loads(token)["h"]
-        facts = renditions.by_prefix(db(), pdf_prefix)
-    except (BadData, TypeError, KeyError, LookupError):
-        abort(404)
+    facts = renditions.for_token(db(), link_serializer(), token)
     if not facts.image(number, sha256):
         abort(404)
     if request.if_none_match.contains(sha256):
