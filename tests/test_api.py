@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from service import final
 from service.models import Agreement, IdempotencyKey, Version
+from service.web import openapi
 
 from .conftest import wait_for
 from .helpers import bearer, confirm, count, create_and_send, path_of
@@ -117,6 +118,20 @@ def test_openapi_description(app, client):
     }
     assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]
     assert "$defs" not in str(doc)
+
+
+def test_a_route_without_an_openapi_declaration_is_refused(app):
+    undeclared = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and not hasattr(app.view_functions[rule.endpoint], "openapi")
+    ]
+    assert undeclared == []
+    app.add_url_rule(
+        "/api/agreements/<int:agreement_id>/extra", endpoint="api.extra", view_func=lambda agreement_id: ""
+    )
+    with pytest.raises(LookupError, match="api.extra"):
+        openapi.document(app, "api")
 
 
 @pytest.mark.slow

@@ -14,8 +14,10 @@ from ..errors import AvtalError
 from ..formatting import local_time
 from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
-from ..schema import agreement_json_schema, missing_for_sending
+from ..schema import missing_for_sending
+from . import api_schema
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
+from .openapi import described, document, not_described
 from .security import status_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -31,10 +33,7 @@ class ApiError(Exception):
 
 @bp.errorhandler(ApiError)
 def _api_error(exc):
-    body = {"message": exc.message}
-    if exc.errors:
-        body["errors"] = exc.errors
-    return jsonify(body), exc.status
+    return jsonify(api_schema.Error(message=exc.message, errors=exc.errors or None).body()), exc.status
 
 
 @bp.errorhandler(AvtalError)
@@ -124,20 +123,32 @@ def _json_body(allow_list=False) -> dict | list:
     return data
 
 
-def _links(issued):
-    return [{"party": link.party.name, "url": sign_url(link.token)} for link in issued]
+def _links(status, issued) -> dict:
+    links = [api_schema.Link(party=link.party.name, url=sign_url(link.token)) for link in issued]
+    return api_schema.Links(status=status, links=links).model_dump(mode="json")
 
 
 @bp.post("/agreements")
+@described(
+    "Skapa ett utkast",
+    body=api_schema.NewAgreement,
+    ok={201: api_schema.Created},
+    errors=(400, 401, 403, 409, 413, 422),
+)
 @token_required(*DRAFTERS)
 def create():
     with db().session() as session:
         agreement = agreements.create_draft(session, files(), _json_body(), g.user, request_actor())
         missing = missing_for_sending(agreement.data)
-        return jsonify({"id": agreement.id, "status": agreement.status, "missing": missing}), 201
+        return api_schema.Created(id=agreement.id, status=agreement.status, missing=missing).model_dump(
+            mode="json"
+        ), 201
 
 
 @bp.get("/agreements")
+@described(
+    "Lista avtal, en sida i taget", query=api_schema.ListQuery, ok={200: api_schema.ListPage}, errors=(400, 401, 403)
+)
 @token_required(*READERS)
 def index():
     """One page of agreements, newest change first unless `sort` says otherwise."""
@@ -159,7 +170,9 @@ def index():
             )
     except listing.ListingError as exc:
         raise ApiError(400, exc.message) from None
-    return jsonify({"items": [_list_item(row) for row in page.rows], "next_cursor": page.next_cursor})
+    return api_schema.ListPage(items=[_list_item(row) for row in page.rows], next_cursor=page.next_cursor).model_dump(
+        mode="json"
+    )
 
 
 def _utc_datetime(text):
@@ -175,76 +188,90 @@ def _utc_datetime(text):
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _list_item(row) -> dict:
+def _list_item(row) -> api_schema.ListItem:
     agreement = row.agreement
     confirmed, total = row.progress
-    return {
-        "id": agreement.id,
-        "kind": agreement.kind,
-        "title": agreement.title,
-        "registration_number": agreement.registration_number,
-        "status": agreement.status,
-        "updated_at": agreement.updated_at.replace(tzinfo=UTC).isoformat(),
-        "parties": {"confirmed": confirmed, "total": total},
-        "url": absolute_url(current_app, url_for(".show", agreement_id=agreement.id)),
-    }
+    return api_schema.ListItem(
+        id=agreement.id,
+        kind=agreement.kind,
+        title=agreement.title,
+        registration_number=agreement.registration_number,
+        status=agreement.status,
+        updated_at=agreement.updated_at.replace(tzinfo=UTC).isoformat(),
+        parties=api_schema.Progress(confirmed=confirmed, total=total),
+        url=absolute_url(current_app, url_for(".show", agreement_id=agreement.id)),
+    )
 
 
 @bp.get("/agreements/<int:agreement_id>")
+@described(
+    "Status, parternas bekräftelser och den slutliga PDF:en",
+    ok={200: api_schema.AgreementStatus},
+    errors=(401, 403, 404),
+)
 @token_required(*READERS)
 def show(agreement_id):
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
-        parties = [_party_entry(standing) for standing in signing.party_statuses(session, agreement)]
         version = signing.latest_version(session, agreement.id)
-        return jsonify(
-            {
-                "id": agreement.id,
-                "kind": agreement.kind,
-                "title": agreement.title,
-                "status": agreement.status,
-                "version": version.number if version else None,
-                "pdf_sha256": version.pdf_sha256 if version else None,
-                "parties": parties,
-                "final": _final_entry(final.current_final(session, agreement)),
-                "final_documents": [{"number": f.number, "sha256": f.sha256} for f in agreement.final_documents],
-            }
-        )
+        return api_schema.AgreementStatus(
+            id=agreement.id,
+            kind=agreement.kind,
+            title=agreement.title,
+            status=agreement.status,
+            version=version.number if version else None,
+            pdf_sha256=version.pdf_sha256 if version else None,
+            parties=[_party_entry(standing) for standing in signing.party_statuses(session, agreement)],
+            final=_final_entry(final.current_final(session, agreement)),
+            final_documents=[api_schema.FinalPdf(number=f.number, sha256=f.sha256) for f in agreement.final_documents],
+        ).model_dump(mode="json")
 
 
-def _party_entry(standing) -> dict:
+def _party_entry(standing) -> api_schema.PartyEntry:
     party, answer = standing.party, standing.answer
-    entry = {"party": party.name, "org_number": party.org_number, "status": standing.status, "confirmation": None}
+    confirmation = None
     if answer is not None:
-        entry["confirmation"] = {
-            "name": answer.signer_name,
-            "title": answer.signer_title,
-            "place": answer.place,
-            "date": local_time(answer.created_at).date().isoformat(),
-            "time": local_time(answer.created_at).isoformat(timespec="seconds"),
-            "reason": answer.reason or None,
-        }
-    return entry
+        confirmation = api_schema.Confirmation(
+            name=answer.signer_name,
+            title=answer.signer_title,
+            place=answer.place,
+            date=local_time(answer.created_at).date(),
+            time=local_time(answer.created_at).isoformat(timespec="seconds"),
+            reason=answer.reason or None,
+        )
+    return api_schema.PartyEntry(
+        party=party.name, org_number=party.org_number, status=standing.status, confirmation=confirmation
+    )
 
 
-def _final_entry(document):
+def _final_entry(document) -> api_schema.LatestFinalPdf | None:
     """The final PDF of the agreement as it stands, or None (not completed, or still being made)."""
     if document is None:
         return None
     url = absolute_url(current_app, url_for("api.final_pdf", agreement_id=document.agreement_id))
-    return {"number": document.number, "sha256": document.sha256, "url": url}
+    return api_schema.LatestFinalPdf(number=document.number, sha256=document.sha256, url=url)
 
 
 @bp.post("/agreements/<int:agreement_id>/send")
+@described("Lås versionen och skicka länkar", ok={200: api_schema.Links}, errors=(400, 401, 403, 404, 409, 422, 503))
 @token_required(*DRAFTERS)
 def send(agreement_id):
     with db().session() as session:
         agreements.handled_agreement(session, agreement_id, g.user)
     agreement, issued = send_for_signature(agreement_id)
-    return jsonify({"status": agreement.status, "links": _links(issued)})
+    return _links(agreement.status, issued)
 
 
 @bp.post("/agreements/<int:agreement_id>/parties")
+@described(
+    "Anslut en ny part, eller en lista med parter (överenskommelse)",
+    description="En part: svaret har dess länk (201). En lista: varje rad kontrolleras och "
+    "inget sparas om någon har fel (422, fel per rad); annars skickas länkarna med e-post "
+    "via jobbkön (202) och förloppet kan följas på adressen i svaret.",
+    body=api_schema.NewParties,
+    ok={201: api_schema.Links, 202: api_schema.AccessionStarted},
+    errors=(400, 401, 403, 404, 409, 413, 422),
+)
 @token_required(*DRAFTERS)
 def add_party(agreement_id):
     """One party (an object: its link in the answer) or a list (links sent by email, by the job queue)."""
@@ -256,7 +283,7 @@ def add_party(agreement_id):
         issued = agreements.add_party(
             session, files(), link_serializer(), agreement, body, link_max_age(), request_actor()
         )
-        return jsonify({"status": agreement.status, "links": _links([issued])}), 201
+        return _links(agreement.status, [issued]), 201
 
 
 def _add_parties(agreement_id):
@@ -270,34 +297,37 @@ def _add_parties(agreement_id):
         added = accession.accept(session, files(), stored, request_actor(), can_email=mail.is_configured(current_app))
         accession_id = stored.id
     current_app.extensions["jobs"].enqueue_accession(accession_id)
-    body = {
-        "id": accession_id,
-        "status": "sending",
-        "parties": len(added),
-        "url": absolute_url(
-            current_app, url_for(".accession_status", agreement_id=agreement_id, accession_id=accession_id)
-        ),
-    }
-    return jsonify(body), 202
+    url = absolute_url(current_app, url_for(".accession_status", agreement_id=agreement_id, accession_id=accession_id))
+    started = api_schema.AccessionStarted(id=accession_id, status="sending", parties=len(added), url=url)
+    return started.model_dump(mode="json"), 202
 
 
 @bp.get("/agreements/<int:agreement_id>/accessions/<int:accession_id>")
+@described("Hur långt en listas länkar har kommit", ok={200: api_schema.AccessionProgress}, errors=(401, 403, 404))
 @token_required(*READERS)
 def accession_status(agreement_id, accession_id):
     """How far a list's links have gone out."""
     with db().session() as session:
         found = accession.get_accession(session, agreement_id, accession_id)
         progress = accession.progress(session, found) if found.status != "checked" else None
-        counts = {
-            "total": progress.total if progress else 0,
-            "emailed": progress.emailed if progress else 0,
-            "failed": progress.failed if progress else 0,
-            "unknown": progress.unknown if progress else 0,
-        }
-        return jsonify({"id": found.id, "status": found.status, **counts})
+        return api_schema.AccessionProgress(
+            id=found.id,
+            status=found.status,
+            total=progress.total if progress else 0,
+            emailed=progress.emailed if progress else 0,
+            failed=progress.failed if progress else 0,
+            unknown=progress.unknown if progress else 0,
+        ).model_dump(mode="json")
 
 
 @bp.get("/agreements/<int:agreement_id>/final.pdf")
+@described(
+    "Den senaste slutliga PDF:en",
+    description="409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal; "
+    "503 om den inte gick att göra och inte längre görs om.",
+    ok={200: "application/pdf"},
+    errors=(401, 403, 404, 409, 503),
+)
 @token_required(*READERS)
 def final_pdf(agreement_id):
     with db().session() as session:
@@ -306,247 +336,6 @@ def final_pdf(agreement_id):
 
 
 @bp.get("/openapi.json")
+@not_described
 def openapi():
-    return jsonify(openapi_document())
-
-
-def openapi_document() -> dict:
-    schema = agreement_json_schema()
-    defs = schema.pop("$defs", {})
-    components = {name: _rewrite_refs(s) for name, s in defs.items()}
-    components["Agreement"] = _rewrite_refs(schema)
-    party = components.get("Party", {})
-    error = {
-        "type": "object",
-        "properties": {"message": {"type": "string"}, "errors": {"type": "object"}},
-        "required": ["message"],
-    }
-    components["Error"] = error
-    links = {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string"},
-            "links": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"party": {"type": "string"}, "url": {"type": "string"}},
-                },
-            },
-        },
-    }
-    components["Links"] = links
-
-    def responses(ok_status, ok_schema, *errors):
-        out = {str(ok_status): {"description": "OK", "content": {"application/json": {"schema": ok_schema}}}}
-        for status in errors:
-            out[str(status)] = {
-                "description": "Fel",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-            }
-        return out
-
-    components["Status"] = _status_schema()
-    id_param = [{"name": "agreement_id", "in": "path", "required": True, "schema": {"type": "integer"}}]
-    key = [IDEMPOTENCY_KEY_PARAMETER]
-    ref = {"$ref": "#/components/schemas/Links"}
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Avtalstjänsten API", "version": "1"},
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/agreements": {
-                "get": {
-                    "summary": "Lista avtal, en sida i taget",
-                    "parameters": _list_parameters(),
-                    "responses": responses(200, _list_schema(), 400, 401, 403),
-                },
-                "post": {
-                    "summary": "Skapa ett utkast",
-                    "parameters": key,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Agreement"}}},
-                    },
-                    "responses": responses(
-                        201, {"type": "object", "properties": {"id": {"type": "integer"}}}, 400, 401, 403, 409, 413, 422
-                    ),
-                },
-            },
-            "/api/agreements/{agreement_id}": {
-                "get": {
-                    "summary": "Status, parternas bekräftelser och den slutliga PDF:en",
-                    "parameters": id_param,
-                    "responses": responses(200, {"$ref": "#/components/schemas/Status"}, 401, 403, 404),
-                }
-            },
-            "/api/agreements/{agreement_id}/send": {
-                "post": {
-                    "summary": "Lås versionen och skicka länkar",
-                    "parameters": id_param + key,
-                    "responses": responses(200, ref, 400, 401, 403, 404, 409, 422, 503),
-                }
-            },
-            "/api/agreements/{agreement_id}/parties": {
-                "post": {
-                    "summary": "Anslut en ny part, eller en lista med parter (överenskommelse)",
-                    "description": "En part: svaret har dess länk (201). En lista: varje rad kontrolleras och "
-                    "inget sparas om någon har fel (422, fel per rad); annars skickas länkarna med e-post "
-                    "via jobbkön (202) och förloppet kan följas på adressen i svaret.",
-                    "parameters": id_param + key,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"oneOf": [party, {"type": "array", "items": party, "minItems": 1}]}
-                            }
-                        },
-                    },
-                    "responses": {
-                        **responses(201, ref, 400, 401, 403, 404, 409, 413, 422),
-                        "202": {
-                            "description": "Listan är ansluten; länkarna skickas",
-                            "content": {"application/json": {"schema": _accession_schema()}},
-                        },
-                    },
-                }
-            },
-            "/api/agreements/{agreement_id}/accessions/{accession_id}": {
-                "get": {
-                    "summary": "Hur långt en listas länkar har kommit",
-                    "parameters": [
-                        *id_param,
-                        {"name": "accession_id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                    ],
-                    "responses": responses(200, _accession_schema(), 401, 403, 404),
-                }
-            },
-            "/api/agreements/{agreement_id}/final.pdf": {
-                "get": {
-                    "summary": "Den senaste slutliga PDF:en",
-                    "description": (
-                        "409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal; "
-                        "503 om den inte gick att göra och inte längre görs om."
-                    ),
-                    "parameters": id_param,
-                    "responses": {
-                        "200": {"description": "PDF", "content": {"application/pdf": {}}},
-                        **{
-                            str(s): {
-                                "description": "Fel",
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-                            }
-                            for s in (401, 403, 404, 409, 503)
-                        },
-                    },
-                }
-            },
-        },
-    }
-
-
-IDEMPOTENCY_KEY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": (
-        "Samma nyckel igen ger samma svar utan att något görs två gånger; "
-        "samma nyckel med en annan förfrågan ger 422, medan den första pågår 409."
-    ),
-}
-
-
-def _status_schema() -> dict:
-    final_document = {
-        "type": ["object", "null"],
-        "description": "null tills avtalet är klart och jobbet har gjort dess slutliga PDF",
-        "properties": {"number": {"type": "integer"}, "sha256": {"type": "string"}, "url": {"type": "string"}},
-        "required": ["number", "sha256", "url"],
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "kind": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "string", "enum": list(agreements.STATUS_LABELS)},
-            "version": {"type": ["integer", "null"]},
-            "pdf_sha256": {"type": ["string", "null"]},
-            "parties": {"type": "array", "items": {"type": "object"}},
-            "final": final_document,
-            "final_documents": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"number": {"type": "integer"}, "sha256": {"type": "string"}},
-                },
-            },
-        },
-        "required": ["id", "status", "final"],
-    }
-
-
-def _list_parameters() -> list[dict]:
-    def query(name, schema, description):
-        return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
-
-    return [
-        query("limit", {"type": "integer", "minimum": 1, "maximum": listing.MAX_PAGE_SIZE}, "Sidstorlek (50)"),
-        query("cursor", {"type": "string"}, "next_cursor från föregående sida"),
-        query("sort", {"type": "string", "enum": list(listing.SORTS)}, "Sortering (updated)"),
-        query("status", {"type": "string", "enum": list(agreements.STATUS_LABELS)}, "Status"),
-        query("q", {"type": "string"}, "Fritext: titel, part, diarienummer, organisationsnummer"),
-        query("registration_number", {"type": "string"}, "Diarienummer, helt eller delvis"),
-        query("org_number", {"type": "string"}, "En parts organisationsnummer"),
-        query("updated_since", {"type": "string", "format": "date-time"}, "Ändrade från och med"),
-    ]
-
-
-def _list_schema() -> dict:
-    item = {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "kind": {"type": "string"},
-            "title": {"type": "string"},
-            "registration_number": {"type": "string"},
-            "status": {"type": "string"},
-            "updated_at": {"type": "string", "format": "date-time"},
-            "parties": {
-                "type": "object",
-                "properties": {"confirmed": {"type": "integer"}, "total": {"type": "integer"}},
-            },
-            "url": {"type": "string"},
-        },
-        "required": ["id", "kind", "title", "registration_number", "status", "updated_at", "parties", "url"],
-    }
-    return {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": item}, "next_cursor": {"type": ["string", "null"]}},
-        "required": ["items", "next_cursor"],
-    }
-
-
-def _accession_schema() -> dict:
-    counts = {name: {"type": "integer"} for name in ("parties", "total", "emailed", "failed", "unknown")}
-    return {
-        "type": "object",
-        "properties": {"id": {"type": "integer"}, "status": {"type": "string"}, "url": {"type": "string"}, **counts},
-        "required": ["id", "status"],
-    }
-
-
-def _rewrite_refs(node):
-    """pydantic writes '#/$defs/X'; OpenAPI wants '#/components/schemas/X'."""
-    if isinstance(node, dict):
-        return {k: _rewrite_refs(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_rewrite_refs(v) for v in node]
-    if isinstance(node, str) and node.startswith("#/$defs/"):
-        return node.replace("#/$defs/", "#/components/schemas/")
-    return node
+    return jsonify(document(current_app, bp.name))

@@ -1,0 +1,147 @@
+"""The JSON the API takes and answers with, as pydantic models.
+
+The views build every answer through these models and the OpenAPI description
+(`openapi.py`) is generated from them, so what is served and what is documented cannot
+drift apart. Requests are still read by the views and the domain (for the Swedish errors).
+"""
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from .. import listing
+from ..schema import Agreement, Party
+from ..status import Status
+
+Kind = Literal["iop", "overenskommelse"]
+# Times as the API has always written them (datetime.isoformat: '+00:00', not pydantic's 'Z').
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+# --- request bodies ---
+
+NewAgreement = Agreement  # validated by schema.validate_draft
+NewParties = Party | Annotated[list[Party], Field(min_length=1)]
+
+
+# The list's query parameters, all optional.
+class ListQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE_SIZE, description="Sidstorlek")] = listing.PAGE_SIZE
+    cursor: str | None = Field(None, description="next_cursor från föregående sida")
+    sort: str = Field("updated", description="Sortering", json_schema_extra={"enum": list(listing.SORTS)})
+    status: Status | None = Field(None, description="Status")
+    q: str | None = Field(None, description="Fritext: titel, part, diarienummer, organisationsnummer")
+    registration_number: str | None = Field(None, description="Diarienummer, helt eller delvis")
+    org_number: str | None = Field(None, description="En parts organisationsnummer")
+    updated_since: datetime | None = Field(None, description="Ändrade från och med")
+
+
+# --- answers ---
+
+
+# A refusal: a Swedish message, and for invalid data the problem of each field (or row of a list).
+class Error(BaseModel):
+    message: str
+    errors: dict[str, str] | None = None
+
+    def body(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# A new draft, and what it still lacks before it can be sent.
+class Created(BaseModel):
+    id: int
+    status: Status
+    missing: dict[str, str]
+
+
+class Link(BaseModel):
+    party: str
+    url: str
+
+
+# The signing links just issued.
+class Links(BaseModel):
+    status: Status
+    links: list[Link]
+
+
+class Progress(BaseModel):
+    confirmed: int
+    total: int
+
+
+class ListItem(BaseModel):
+    id: int
+    kind: Kind
+    title: str
+    registration_number: str
+    status: Status
+    updated_at: Timestamp
+    parties: Progress
+    url: str
+
+
+# One page of agreements; `next_cursor` is null on the last page.
+class ListPage(BaseModel):
+    items: list[ListItem]
+    next_cursor: str | None
+
+
+# A party's answer: a confirmation, or a decline with its reason.
+class Confirmation(BaseModel):
+    name: str
+    title: str
+    place: str
+    date: date
+    time: Timestamp
+    reason: str | None
+
+
+class PartyEntry(BaseModel):
+    party: str
+    org_number: str
+    status: Literal["pending", "confirmed", "declined"]
+    confirmation: Confirmation | None
+
+
+class FinalPdf(BaseModel):
+    number: int
+    sha256: str
+
+
+class LatestFinalPdf(FinalPdf):
+    url: str
+
+
+# Where an agreement stands: its status, each party's answer and its final PDFs.
+class AgreementStatus(BaseModel):
+    id: int
+    kind: Kind
+    title: str
+    status: Status
+    version: int | None
+    pdf_sha256: str | None
+    parties: list[PartyEntry]
+    final: LatestFinalPdf | None = Field(
+        description="null tills avtalet är klart och jobbet har gjort dess slutliga PDF"
+    )
+    final_documents: list[FinalPdf]
+
+
+# A list has joined whole; its links go out by email through the job queue.
+class AccessionStarted(BaseModel):
+    id: int
+    status: Literal["sending"]
+    parties: int
+    url: str
+
+
+# How far a list's links have gone out.
+class AccessionProgress(BaseModel):
+    id: int
+    status: Literal["checked", "sending", "done"]
+    total: int
+    emailed: int
+    failed: int
+    unknown: int
