@@ -410,8 +410,3 @@ def org_number_or_blank(value) -> str:
         return _check_org_number(str(value or ""))
     except ValueError:
         return ""
-
-
-def agreement_json_schema() -> dict:
-    """The JSON Schema of the input, for the API's OpenAPI description."""
-    return _agreement_adapter.json_schema()
