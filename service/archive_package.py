@@ -88,7 +88,7 @@ def _xml(root) -> bytes:
 class _Files:
     """The files of the package, by path, with when each was made."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.data: dict[str, bytes] = {}
         self.created: dict[str, datetime] = {}
 
