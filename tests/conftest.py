@@ -1,20 +1,13 @@
-import io
 import itertools
-import json
-import os
 import shutil
 import threading
-import time
 from email import message_from_bytes
 from email import policy as email_policy
-from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
-from axe_playwright_python.sync_playwright import Axe
 from jinja2 import FileSystemBytecodeCache
 from playwright.sync_api import sync_playwright
-from pypdf import PdfReader
 from werkzeug.serving import make_server
 
 from service import create_app, users
@@ -22,28 +15,11 @@ from service import migrate as migrations
 from service.db import Database
 from service.documents.convert import OfficePool
 
-from .helpers import csrf_token, free_port, login, org_number  # noqa: F401 (also imported from here)
+from .helpers import ON_POSTGRES, free_port, load_example
 from .servers import ObjectStoreServer, PostgresServer
 
 # A cheap scrypt cost for the run's passwords: werkzeug's default takes ~90 ms a hash.
 users.PASSWORD_METHOD = "scrypt:1024:8:1"
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "scripts" / "examples"
-
-
-def load_example(name):
-    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
-
-
-def pdf_text(pdf: bytes) -> str:
-    reader = PdfReader(io.BytesIO(pdf))
-    return "\n".join(page.extract_text() for page in reader.pages)
-
-
-def flat(text: str) -> str:
-    """Text with all whitespace runs as single spaces, for phrases that wrap across lines."""
-    return " ".join(text.split())
 
 
 @pytest.fixture
@@ -80,7 +56,6 @@ def office(office_pool):
     return office_pool
 
 
-ON_POSTGRES = os.environ.get("AVTAL_TEST_DATABASE") == "postgresql"  # set by `scripts/test --postgres`
 TEMPLATE_DB = "avtal_template"
 
 
@@ -181,26 +156,8 @@ def run_jobs(app):
     jobs.stop_consumer()
 
 
-def save_artifact(name, data: bytes):
-    """Keep a file a person may want to look at after the run (test-artifacts/, not in git)."""
-    path = ROOT / "test-artifacts" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-
-
-def wait_for(predicate, seconds=90, interval=0.2):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError("timed out waiting")
-
-
 # --- web and browser fixtures ---
 
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -259,20 +216,6 @@ def page(browser, live_server):
     page = context.new_page()
     yield page
     context.close()
-
-
-def axe_check(page):
-    """Fail on any serious or critical accessibility violation axe-core finds on the page."""
-    violations = Axe().run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
-    assert not serious, "\n".join(
-        f"{v['impact']}: {v['id']} – {v['help']}: {[n['target'] for n in v['nodes']]}" for v in serious
-    )
-
-
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
 
 # --- mail fixtures ---

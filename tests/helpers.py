@@ -1,14 +1,32 @@
-"""Helpers the test modules share: import them from here, never from another test module."""
+"""Helpers the test modules share: import them from here, never from another test module.
+Fixtures live in conftest.py, which takes what it needs from here."""
 
 import io
+import json
+import os
 import re
-import socket
+import threading
+import time
 from html import unescape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from axe_playwright_python.sync_playwright import Axe
 from docx import Document
+from pypdf import PdfReader
 from sqlalchemy import func, select
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
+from service.models import FinalDocument
 from service.schema import luhn_ok
+
+# Defined with the servers, which scripts/cluster imports without the test helpers.
+from .servers import ROOT, free_port, processes_mentioning  # noqa: F401
+
+EXAMPLES = ROOT / "scripts" / "examples"
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+ON_POSTGRES = os.environ.get("AVTAL_TEST_DATABASE") == "postgresql"  # set by `scripts/test --postgres`
+LINK_URL = re.compile(r"https?://\S+/sign/\S+")  # a signing link in an email
 
 # Free text no entry point may store: each would corrupt a document or hide what it says.
 HOSTILE_TEXT = {
@@ -38,15 +56,55 @@ def org_number(first_nine: str) -> str:
     return f"{first_nine[:6]}-{first_nine[6:]}{check}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def load_example(name):
+    return json.loads((EXAMPLES / name).read_text(encoding="utf-8"))
+
+
+def many_parties(halland_data, n):
+    """The Halland agreement with `n` associations as its parties, for a long document."""
+    template = halland_data["parties"][1]
+    halland_data["parties"] = [
+        dict(template, name=f"Förening nummer {i}", org_number=org_number(f"802{i:06d}")) for i in range(n)
+    ]
+    return halland_data
+
+
+def pdf_text(pdf: bytes) -> str:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def flat(text: str) -> str:
+    """Text with all whitespace runs as single spaces, for phrases that wrap across lines."""
+    return " ".join(text.split())
+
+
+def save_artifact(name, data: bytes):
+    """Keep a file a person may want to look at after the run (test-artifacts/, not in git)."""
+    path = ROOT / "test-artifacts" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def wait_for(predicate, seconds=90, interval=0.2):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("timed out waiting")
 
 
 def count(app, model, *where) -> int:
     with app.extensions["db"].session() as session:
         return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def stored_files(app) -> list[str]:
+    """The names of the files in the app's store folder, sorted."""
+    root = app.extensions["files"].root
+    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def csrf_token(html: str) -> str:
@@ -105,6 +163,27 @@ def decline(client, url, reason):
     return client.post(path_of(url) + "/avboj", data=form)
 
 
+def wait_for_finals(app, agreement_id, number=1):
+    wait_for(lambda: count(app, FinalDocument, FinalDocument.agreement_id == agreement_id) >= number)
+
+
+def final_pdf(app, client, api_token, agreement_id, number=1):
+    """The agreement's final PDF (number `number`) once the job has made it, through the API."""
+    wait_for_finals(app, agreement_id, number)
+    response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+    assert response.status_code == 200
+    return response.data
+
+
+def complete_iop(app, client, api_token, iop_data) -> int:
+    """Region Skåne's IOP, confirmed in Kristianstad and Malmö, with its final PDF (needs `run_jobs`)."""
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    wait_for_finals(app, agreement_id)
+    return agreement_id
+
+
 def docx_with(*lines) -> bytes:
     """A Word document with one paragraph per line."""
     doc = Document()
@@ -126,3 +205,90 @@ def field_error(html, name) -> str:
         rf'<p class="field__error" id="{name}-error"><span class="visually-hidden">Fel: </span>(.*?)</p>', html, re.S
     )
     return unescape(match.group(1)) if match else ""
+
+
+class Receiver:
+    """An integration's webhook endpoint: accepts a delivery only if a known secret verifies it."""
+
+    def __init__(self, *secrets, answer=204):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.secrets = list(secrets)
+        self.answer = answer
+        self.received = []  # (headers, payload) of every verified delivery
+        self.refused = []  # bodies whose signature did not verify
+        self._server = None
+
+    def _handler(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                headers = dict(self.headers.items())
+                for secret in receiver.secrets:
+                    try:
+                        payload = Webhook(secret).verify(body, headers)
+                    except WebhookVerificationError:
+                        continue
+                    receiver.received.append((headers, payload))
+                    self.send_response(receiver.answer)
+                    self.end_headers()
+                    return
+                receiver.refused.append(body)
+                self.send_response(400)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def start(self):
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def types(self):
+        return sorted(payload["type"] for _, payload in self.received)
+
+
+# --- in the browser ---
+
+
+def log_in(page, make_user):
+    user, password = make_user("official", "anna.andersson@region.example.se")
+    page.goto("/login")
+    page.get_by_label("E-postadress").fill(user.email)
+    page.get_by_label("Lösenord").fill(password)
+    page.get_by_role("button", name="Logga in").click()
+
+
+def fill_party(page, i, party):
+    prefix = f"#parties-{i}-"
+    page.locator(prefix + "name").fill(party["name"])
+    page.locator(prefix + "org_number").fill(party["org_number"])
+    page.locator(prefix + "kind").select_option(party["kind"])
+    page.locator(prefix + "contact_email").fill(party["contact_email"])
+    page.locator(prefix + "representative-name").fill(party["representative"]["name"])
+    page.locator(prefix + "representative-title").fill(party["representative"]["title"])
+
+
+def axe_check(page):
+    """Fail on any serious or critical accessibility violation axe-core finds on the page."""
+    violations = Axe().run(page).response["violations"]
+    serious = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not serious, "\n".join(
+        f"{v['impact']}: {v['id']} – {v['help']}: {[n['target'] for n in v['nodes']]}" for v in serious
+    )
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

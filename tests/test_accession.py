@@ -13,8 +13,7 @@ from service import accession, audit, signing
 from service.errors import Conflict
 from service.models import Accession, Agreement, AgreementHandler, Party, SigningLink
 
-from .conftest import csrf_token, login, org_number, wait_for
-from .test_signing import bearer, create_and_send
+from .helpers import bearer, create_and_send, csrf_token, login, org_number, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

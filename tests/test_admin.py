@@ -8,9 +8,7 @@ from sqlalchemy import select
 from service import webhooks
 from service.models import ApiToken, User, WebhookDelivery, WebhookEndpoint
 
-from .conftest import csrf_token, login, wait_for
-from .test_signing import bearer, count, create_and_send
-from .test_webhooks import Receiver
+from .helpers import Receiver, bearer, count, create_and_send, csrf_token, login, wait_for
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from service import final
 from service.models import Agreement, IdempotencyKey, Version
 from service.web import openapi
 
-from .conftest import wait_for
-from .helpers import bearer, confirm, count, create_and_send, path_of
+from .helpers import bearer, confirm, count, create_and_send, path_of, wait_for
 
 
 def agreements_count(app):

@@ -12,24 +12,19 @@ from service import agreements, users
 from service.audit import CSV_COLUMNS, SYSTEM
 from service.models import Agreement, AuditEvent, Base, FinalDocument, User, Version
 
-from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
-from .helpers import bearer, confirm, count, create_and_send
-
-
-def wait_for_finals(app, agreement_id, number=1):
-    def ready():
-        return count(app, FinalDocument, FinalDocument.agreement_id == agreement_id) >= number
-
-    wait_for(ready)
-
-
-def complete_iop(app, client, api_token, iop_data) -> int:
-    """Region Skåne's IOP, confirmed in Kristianstad and Malmö, with its final PDF (needs `run_jobs`)."""
-    agreement_id, links = create_and_send(client, api_token, iop_data)
-    for link, place in zip(links, ("Kristianstad", "Malmö")):
-        assert confirm(client, link["url"], place).status_code == 200
-    wait_for_finals(app, agreement_id)
-    return agreement_id
+from .helpers import (
+    bearer,
+    complete_iop,
+    confirm,
+    count,
+    create_and_send,
+    csrf_token,
+    flat,
+    login,
+    org_number,
+    pdf_text,
+    wait_for_finals,
+)
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from sqlalchemy import select
 from service import archive_package
 from service.models import AuditEvent, FinalDocument, Version
 
-from .conftest import ROOT
-from .test_archive import complete_iop
+from .helpers import ROOT, complete_iop, login
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -182,7 +181,6 @@ def test_export_command_writes_one_package_per_agreement_completed_in_the_period
 
 
 def test_archivist_downloads_the_package_from_the_agreement_page(app, client, api_token, iop_data, run_jobs, make_user):
-    from .conftest import login
 
     agreement_id = complete_iop(app, client, api_token, iop_data)
     user, password = make_user("archivist")
@@ -203,7 +201,6 @@ def test_archivist_downloads_the_package_from_the_agreement_page(app, client, ap
 
 
 def test_archivist_downloads_the_packages_of_a_period(app, client, api_token, iop_data, run_jobs, make_user):
-    from .conftest import login
 
     agreement_id = complete_iop(app, client, api_token, iop_data)
     user, password = make_user("archivist")

@@ -7,7 +7,7 @@ from service import create_app, users
 from service.limits import RateLimit
 from service.models import ApiToken, User
 
-from .conftest import csrf_token, login
+from .helpers import csrf_token, login
 
 
 def test_login_shows_the_users_start_page(client, make_user):

@@ -7,9 +7,7 @@ import pytest
 
 from service import create_app
 
-from .conftest import ON_POSTGRES
-from .helpers import bearer, confirm, create_and_send
-from .test_signing import final_pdf
+from .helpers import ON_POSTGRES, bearer, confirm, create_and_send, final_pdf
 
 _names = itertools.count(1)
 

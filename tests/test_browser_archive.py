@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import axe_check, screenshot
-from .test_archive import complete_iop
+from .helpers import axe_check, complete_iop, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

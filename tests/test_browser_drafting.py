@@ -11,27 +11,9 @@ from service.audit import Actor
 from service.models import Agreement
 from service.signing import link_serializer
 
-from .conftest import axe_check, screenshot, wait_for
+from .helpers import axe_check, fill_party, log_in, screenshot, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
-
-
-def log_in(page, make_user):
-    user, password = make_user("official", "anna.andersson@region.example.se")
-    page.goto("/login")
-    page.get_by_label("E-postadress").fill(user.email)
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
-
-
-def fill_party(page, i, party):
-    prefix = f"#parties-{i}-"
-    page.locator(prefix + "name").fill(party["name"])
-    page.locator(prefix + "org_number").fill(party["org_number"])
-    page.locator(prefix + "kind").select_option(party["kind"])
-    page.locator(prefix + "contact_email").fill(party["contact_email"])
-    page.locator(prefix + "representative-name").fill(party["representative"]["name"])
-    page.locator(prefix + "representative-title").fill(party["representative"]["title"])
 
 
 def test_official_drafts_previews_and_sends_the_skane_iop(app, page, make_user, iop_data):

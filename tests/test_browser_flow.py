@@ -11,10 +11,18 @@ from sqlalchemy import func, select
 from service.formatting import local_time, short_date
 from service.models import FinalDocument, utcnow
 
-from .conftest import axe_check, flat, pdf_text, save_artifact, screenshot, wait_for
-from .helpers import path_of
-from .test_browser_drafting import fill_party, log_in
-from .test_mail import LINK_URL
+from .helpers import (
+    LINK_URL,
+    axe_check,
+    fill_party,
+    flat,
+    log_in,
+    path_of,
+    pdf_text,
+    save_artifact,
+    screenshot,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

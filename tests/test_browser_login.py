@@ -3,7 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import axe_check, screenshot
+from .helpers import axe_check, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

@@ -12,8 +12,7 @@ from service import agreements
 from service.audit import Actor
 from service.models import SigningLink, utcnow
 
-from .conftest import axe_check, screenshot
-from .test_signing import confirm, create_and_send, path_of
+from .helpers import axe_check, confirm, create_and_send, path_of, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

@@ -7,12 +7,7 @@ from pypdf import PdfReader
 from service.documents import render_agreement_pdf
 from service.schema import validate_agreement
 
-from .conftest import flat, pdf_text
-
-
-def stored_files(app):
-    root = app.extensions["files"].root
-    return sorted(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else []
+from .helpers import flat, pdf_text, stored_files
 
 
 @pytest.mark.slow

@@ -4,20 +4,11 @@ import signal
 import time
 
 import pytest
-from docx import Document
 from pypdf import PdfReader
 
-from .conftest import pdf_text
+from .helpers import docx_with, pdf_text
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
-
-
-def simple_docx(text: str) -> bytes:
-    doc = Document()
-    doc.add_paragraph(text)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
 
 
 def wait_gone(pid, seconds=10):
@@ -32,7 +23,7 @@ def wait_gone(pid, seconds=10):
 
 
 def test_converts_docx_to_pdf(office):
-    pdf = office.convert(simple_docx("Hej Malmö & Växjö"))
+    pdf = office.convert(docx_with("Hej Malmö & Växjö"))
     assert pdf.startswith(b"%PDF")
     assert "Hej Malmö & Växjö" in pdf_text(pdf)
 
@@ -42,13 +33,13 @@ def test_killed_libreoffice_is_restarted_and_next_conversion_succeeds(office):
     old_pid = proc.soffice_pid()
     os.kill(old_pid, signal.SIGKILL)
     assert wait_gone(old_pid)
-    pdf = office.convert(simple_docx("Efter omstart"))
+    pdf = office.convert(docx_with("Efter omstart"))
     assert "Efter omstart" in pdf_text(pdf)
     new_pid = proc.soffice_pid()
     assert new_pid and new_pid != old_pid
 
 
 def test_pdfa_export_declares_pdfa_2b(office):
-    pdf = office.convert(simple_docx("Arkiv"), pdfa=True)
+    pdf = office.convert(docx_with("Arkiv"), pdfa=True)
     xmp = PdfReader(io.BytesIO(pdf)).xmp_metadata
     assert xmp.pdfaid_part == "2" or b"pdfaid:part>2<" in pdf or b'pdfaid:part="2"' in pdf

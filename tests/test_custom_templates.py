@@ -12,8 +12,7 @@ from service.custom_templates import TemplateRejected, check_template, store_tem
 from service.documents.fill import TEMPLATE_DIR
 from service.models import CustomTemplate
 
-from .conftest import flat, pdf_text
-from .helpers import docx_with
+from .helpers import docx_with, flat, pdf_text
 
 
 def reasons(data, kind="iop"):

@@ -12,7 +12,7 @@ from service.formatting import NBSP, kronor, no_break, short_title
 from service.schema import validate_agreement
 from service.storage import sha256_hex
 
-from .conftest import flat, pdf_text
+from .helpers import flat, pdf_text
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

@@ -12,8 +12,19 @@ from sqlalchemy import select
 from service import forms
 from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument, SigningLink, Version
 
-from .conftest import csrf_token, flat, login, org_number, pdf_text, wait_for
-from .helpers import docx_with, field_error, visible_text
+from .helpers import (
+    confirm,
+    csrf_token,
+    docx_with,
+    field_error,
+    flat,
+    login,
+    org_number,
+    path_of,
+    pdf_text,
+    visible_text,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -53,10 +64,6 @@ def send(client, agreement_id):
     response = client.post(f"/avtal/{agreement_id}/skicka", data={"csrf_token": csrf_token(overview)})
     assert response.status_code == 200, response.get_data(as_text=True)
     return re.findall(r'value="(http://[^"]+/sign/[^"]+)"', response.get_data(as_text=True))
-
-
-def path_of(url):
-    return url[url.index("/sign/") :]
 
 
 def test_only_officials_get_in(client, make_user):
@@ -365,23 +372,11 @@ def test_editing_a_sent_agreement_warns_and_outdates_the_links(app, client, offi
     assert stored(app, agreement_id).status == "draft"
 
 
-def confirm(client, url, place):
-    page = client.get(path_of(url)).get_data(as_text=True)
-    form = {
-        "csrf_token": csrf_token(page),
-        "signer_name": "Anna Andersson",
-        "signer_title": "Ordförande",
-        "place": place,
-        "accept": "ja",
-    }
-    assert client.post(path_of(url) + "/bekrafta", data=form).status_code == 200
-
-
 @pytest.mark.slow
 def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, run_jobs):
     agreement_id = create(client, iop_data)
     for url, place in zip(send(client, agreement_id), ("Kristianstad", "Malmö")):
-        confirm(client, url, place)
+        assert confirm(client, url, place).status_code == 200
 
     def final_ready():
         with app.extensions["db"].session() as session:

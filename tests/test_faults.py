@@ -11,31 +11,29 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from sqlalchemy import func, select
 
 from service.documents.convert import ConversionError, OfficePool
 from service.documents.fill import fill_agreement
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, Version
 from service.schema import validate_agreement
 
-from .conftest import ROOT, csrf_token, flat, org_number, pdf_text, wait_for
-from .helpers import bearer, confirm, create_and_send, path_of
-from .test_convert import simple_docx
+from .helpers import (
+    ROOT,
+    bearer,
+    confirm,
+    count,
+    create_and_send,
+    csrf_token,
+    docx_with,
+    flat,
+    free_port,
+    many_parties,
+    path_of,
+    pdf_text,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
-
-
-def many_parties(halland_data, n):
-    template = halland_data["parties"][1]
-    halland_data["parties"] = [
-        dict(template, name=f"Förening nummer {i}", org_number=org_number(f"802{i:06d}")) for i in range(n)
-    ]
-    return halland_data
-
-
-def count(app, column, *where):
-    with app.extensions["db"].session() as session:
-        return session.scalar(select(func.count(column)).where(*where))
 
 
 def test_libreoffice_killed_during_a_conversion(tmp_path, halland_data):
@@ -68,7 +66,7 @@ def test_hung_libreoffice_is_restarted_after_the_timeout(tmp_path):
         proc = pool.processes()[0]
         hung = proc.soffice_pid()
         os.kill(hung, signal.SIGSTOP)  # hangs, like LibreOffice at 100 % on a bad document
-        assert "efteråt" in flat(pdf_text(pool.convert(simple_docx("efteråt"))))
+        assert "efteråt" in flat(pdf_text(pool.convert(docx_with("efteråt"))))
         assert hung not in proc.own_processes()
     finally:
         pool.stop()
@@ -78,7 +76,7 @@ def test_unreadable_document_gives_a_clear_error_and_the_next_one_converts(offic
     with pytest.raises(ConversionError) as info:
         office.convert(b"PK\x03\x04 not really a docx")
     assert info.value.message == "Dokumentet kunde inte läsas. Kontrollera att det är ett giltigt Word-dokument."
-    assert "nästa" in flat(pdf_text(office.convert(simple_docx("nästa"))))
+    assert "nästa" in flat(pdf_text(office.convert(docx_with("nästa"))))
 
 
 def start_service(instance, port, run_jobs):
@@ -111,14 +109,6 @@ def http_confirm(url, place) -> int:
     return opener.open(url + "/bekrafta", data=form).status
 
 
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_service_killed_between_last_confirmation_and_final_pdf(app, client, api_token, iop_data):
     """The queue outlives the process; the restarted service makes the final PDF once."""
     agreement_id, links = create_and_send(client, api_token, iop_data)
@@ -137,10 +127,10 @@ def test_service_killed_between_last_confirmation_and_final_pdf(app, client, api
         service.wait()
     restarted = start_service(instance, port, run_jobs=True)
     try:
-        wait_for(lambda: count(app, FinalDocument.id) >= 1 and app.extensions["jobs"].pending() == 0)
+        wait_for(lambda: count(app, FinalDocument) >= 1 and app.extensions["jobs"].pending() == 0)
         time.sleep(1)
-        assert count(app, FinalDocument.id) == 1
-        assert count(app, AuditEvent.id, AuditEvent.event == "final_assembled") == 1
+        assert count(app, FinalDocument) == 1
+        assert count(app, AuditEvent, AuditEvent.event == "final_assembled") == 1
     finally:
         restarted.terminate()
         restarted.wait()
@@ -163,7 +153,7 @@ with app.extensions["db"].session() as session:
 def test_service_killed_during_a_confirmation(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     token = path_of(links[0]["url"])[len("/sign/") :]
-    events_before = count(app, AuditEvent.id)
+    events_before = count(app, AuditEvent)
     env = dict(os.environ, AVTAL_INSTANCE=app.instance_path)
     process = subprocess.Popen(
         [sys.executable, "-c", CONFIRM_THEN_HANG, token], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
@@ -172,23 +162,23 @@ def test_service_killed_during_a_confirmation(app, client, api_token, iop_data):
     process.send_signal(signal.SIGKILL)
     process.wait()
 
-    assert count(app, Confirmation.id) == 0
-    assert count(app, SigningLink.id, SigningLink.used_at.is_not(None)) == 0
-    assert count(app, AuditEvent.id) == events_before
+    assert count(app, Confirmation) == 0
+    assert count(app, SigningLink, SigningLink.used_at.is_not(None)) == 0
+    assert count(app, AuditEvent) == events_before
     assert confirm(client, links[0]["url"], "Lund").status_code == 200  # the party can retry
-    assert count(app, Confirmation.id) == 1
+    assert count(app, Confirmation) == 1
 
 
 def test_unwritable_storage_gives_an_error_and_changes_nothing(app, client, api_token, iop_data):
     created = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json
-    events_before = count(app, AuditEvent.id)
+    events_before = count(app, AuditEvent)
     storage = app.extensions["files"].root
     storage.rename(storage.with_name("files-away"))
     storage.write_text("a file where the storage directory should be")  # unwritable even for root
     response = client.post(f"/api/agreements/{created['id']}/send", headers=bearer(api_token))
     assert response.status_code == 503
     assert response.json["message"] == "Filen kunde inte sparas: lagringen är full eller skrivskyddad."
-    assert count(app, Version.id) == 0 and count(app, SigningLink.id) == 0
-    assert count(app, AuditEvent.id) == events_before
+    assert count(app, Version) == 0 and count(app, SigningLink) == 0
+    assert count(app, AuditEvent) == events_before
     status = client.get(f"/api/agreements/{created['id']}", headers=bearer(api_token)).json
     assert status["status"] == "draft"

@@ -15,8 +15,7 @@ from service.custom_templates import store_template
 from service.formatting import local_time, place_and_date, short_title
 from service.models import Confirmation
 
-from .conftest import flat, org_number, save_artifact
-from .test_custom_templates import docx_with
+from .helpers import docx_with, flat, org_number, save_artifact
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -63,7 +62,8 @@ def complete(app, data, template=None):
     return files.get(document.sha256), frozen, dates
 
 
-def many_parties(data, count):
+def region_and_associations(data, count):
+    """The region and `count` - 1 associations, each with its own email and signer."""
     extra = [
         dict(
             data["parties"][1],
@@ -190,7 +190,7 @@ def test_iop_final_reads_as_signed(app, iop_data):
 
 @pytest.mark.parametrize("count", [200])
 def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, count):
-    data = many_parties(halland_data, count)
+    data = region_and_associations(halland_data, count)
     pdf, _, dates = complete(app, data)
     save_artifact(f"final-halland-{count}.pdf", pdf)
     _, text = assert_fit_to_file(pdf, data)

@@ -22,8 +22,7 @@ from service.documents.fill import fill_agreement
 from service.models import Agreement, Confirmation, SigningLink
 from service.schema import SchemaError, validate_agreement
 
-from .conftest import flat, load_example, pdf_text
-from .helpers import bearer, create_and_send, path_of
+from .helpers import bearer, create_and_send, flat, load_example, path_of, pdf_text
 
 SWEDISH_HINTS = (
     "måste",

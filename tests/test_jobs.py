@@ -9,8 +9,7 @@ import pytest
 from service import create_app
 from service.models import FinalDocument
 
-from .conftest import ROOT, wait_for
-from .helpers import confirm, count, create_and_send
+from .helpers import ROOT, confirm, count, create_and_send, wait_for
 
 
 @pytest.mark.slow

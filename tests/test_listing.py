@@ -10,8 +10,7 @@ from sqlalchemy import update
 from service import listing
 from service.models import Agreement, utcnow
 
-from .conftest import login, org_number
-from .test_signing import bearer, confirm, create_and_send
+from .helpers import bearer, confirm, create_and_send, login, org_number
 
 
 def create(client, api_token, data, **changes):

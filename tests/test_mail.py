@@ -1,6 +1,5 @@
 """Email through a real SMTP server on loopback: links, reminders, decline notices."""
 
-import re
 import threading
 from datetime import timedelta
 
@@ -12,14 +11,12 @@ from service.audit import Actor
 from service.formatting import local_time
 from service.models import AuditEvent, SigningLink, utcnow
 
-from .conftest import csrf_token, free_port
-from .helpers import bearer, confirm, count
+from .helpers import LINK_URL, bearer, confirm, count, decline, free_port
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 OFFICIAL = "api@example.se"  # the api_token fixture's user
-LINK_URL = re.compile(r"https?://\S+/sign/\S+")
 
 
 def send(app, client, api_token, data):
@@ -157,23 +154,15 @@ def test_two_sweeps_at_once_send_each_reminder_once(app, client, api_token, iop_
 
 def test_no_reminder_for_a_declined_agreement(app, client, api_token, iop_data, smtp_server):
     agreement, issued = send(app, client, api_token, iop_data)
-    decline(client, issued[0].token, "Vi behöver mer tid.")
+    assert decline(client, f"/sign/{issued[0].token}", "Vi behöver mer tid.").status_code == 200
     expire_links_in(app, [link.id for link in link_rows(app)], timedelta(days=1))
     assert mail.send_reminders(app) == 0
-
-
-def decline(client, token, reason):
-    page = client.get(f"/sign/{token}")
-    response = client.post(
-        f"/sign/{token}/avboj", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": reason}
-    )
-    assert response.status_code == 200
 
 
 def test_the_official_hears_of_a_decline(app, client, api_token, iop_data, smtp_server):
     agreement, issued = send(app, client, api_token, iop_data)
     reason = "Styrelsen vill ändra avsnittet om resurser & uppföljning."
-    decline(client, issued[1].token, reason)  # the sign page tells the official
+    assert decline(client, f"/sign/{issued[1].token}", reason).status_code == 200  # the sign page tells the official
 
     [message] = smtp_server.messages
     text = message.get_content()

@@ -11,10 +11,8 @@ from service.documents.convert import ConversionError, OfficeHosts
 from service.documents.fill import fill_agreement
 from service.schema import validate_agreement
 
-from .conftest import flat, pdf_text, wait_for
-from .servers import OfficeHostServer, free_port, processes_mentioning
-from .test_convert import simple_docx
-from .test_faults import many_parties
+from .helpers import docx_with, flat, free_port, many_parties, pdf_text, processes_mentioning, wait_for
+from .servers import OfficeHostServer
 
 pytestmark = pytest.mark.slow  # LibreOffice in host processes of their own
 
@@ -33,7 +31,7 @@ def test_conversions_go_to_the_hosts_and_the_bytes_travel(two_hosts):
     office = OfficeHosts([h.address for h in two_hosts], timeout=60)
     results = {}
     threads = [
-        threading.Thread(target=lambda i=i: results.update({i: office.convert(simple_docx(f"dokument {i}"))}))
+        threading.Thread(target=lambda i=i: results.update({i: office.convert(docx_with(f"dokument {i}"))}))
         for i in range(4)
     ]
     for t in threads:
@@ -65,13 +63,13 @@ def test_a_host_dying_mid_conversion_passes_the_document_to_the_next(two_hosts, 
         (next(h.address for h in two_hosts if h is not dying), True),
     ]
     assert office.unreachable() == [dying.address]
-    assert "sedan" in pdf_text(office.convert(simple_docx("sedan")))  # the dead host is passed over
+    assert "sedan" in pdf_text(office.convert(docx_with("sedan")))  # the dead host is passed over
 
 
 def test_no_host_reachable_is_a_clear_error(tmp_path):
     office = OfficeHosts([f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"], timeout=5)
     with pytest.raises(ConversionError) as info:
-        office.convert(simple_docx("ingen"))
+        office.convert(docx_with("ingen"))
     assert info.value.message == "Dokumentet kunde inte omvandlas till PDF. Försök igen om en stund."
     assert len(office.unreachable()) == 2
 
@@ -100,6 +98,6 @@ def _name(pid):
 
 def _converted(office, text):
     try:
-        return pdf_text(office.convert(simple_docx(text)))
+        return pdf_text(office.convert(docx_with(text)))
     except ConversionError:
         return None

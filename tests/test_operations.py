@@ -11,9 +11,7 @@ import pytest
 
 from service import logs, metrics
 
-from .conftest import ROOT
-from .helpers import confirm, create_and_send
-from .servers import free_port
+from .helpers import ROOT, confirm, create_and_send, free_port
 
 
 def test_healthz_and_readyz_when_everything_answers(client):

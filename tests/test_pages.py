@@ -18,8 +18,7 @@ from service.custom_templates import store_template
 from service.documents.pages import WIDTHS, docx_html
 from service.models import Rendition
 
-from .conftest import load_example, pdf_text
-from .test_signing import bearer, create_and_send, path_of
+from .helpers import bearer, create_and_send, load_example, path_of, pdf_text, stored_files
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -117,10 +116,6 @@ def test_text_is_escaped_in_the_html(iop_data):
 def rendition_rows(app):
     with app.extensions["db"].session() as session:
         return session.scalars(select(Rendition)).all()
-
-
-def stored_files(app) -> int:
-    return sum(1 for _ in (app.extensions["files"].root).rglob("*") if _.is_file())
 
 
 def picture_urls(html: str) -> list[str]:

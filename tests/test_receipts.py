@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from service.models import AuditEvent, Confirmation, FinalDocument
 
-from .conftest import csrf_token, flat, wait_for
-from .test_signing import create_and_send, path_of
+from .helpers import create_and_send, csrf_token, flat, path_of, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

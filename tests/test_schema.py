@@ -2,7 +2,7 @@ import pytest
 
 from service.schema import SchemaError, validate_agreement
 
-from .conftest import org_number
+from .helpers import org_number
 
 
 def errors_of(data):

@@ -32,9 +32,7 @@ from service import migrate as migrations
 from service.documents import seal
 from service.models import Agreement, Version
 
-from .conftest import save_artifact
-from .helpers import bearer, confirm, create_and_send, free_port, path_of
-from .test_signing import final_pdf
+from .helpers import bearer, confirm, create_and_send, final_pdf, free_port, path_of, save_artifact
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 

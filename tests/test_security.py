@@ -5,7 +5,7 @@ from service import create_app
 from service import migrate as migrations
 from service.web.auth import login_required
 
-from .conftest import csrf_token, login
+from .helpers import csrf_token, login
 
 CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
 

@@ -8,34 +8,32 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from service import agreements, final, listing, mail, signing
 from service.audit import Actor
 from service.formatting import local_time, short_date
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
 
-from .conftest import flat, pdf_text, save_artifact, wait_for
-from .helpers import bearer, confirm, count, create_and_send, csrf_token, decline, org_number, path_of
+from .helpers import (
+    bearer,
+    confirm,
+    count,
+    create_and_send,
+    csrf_token,
+    decline,
+    final_pdf,
+    flat,
+    org_number,
+    path_of,
+    pdf_text,
+    save_artifact,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 OFFICIAL = Actor("user:test@example.se")
-
-
-def final_pdf(app, client, api_token, agreement_id, number=1):
-    def ready():
-        with app.extensions["db"].session() as session:
-            return (
-                session.scalar(select(func.count(FinalDocument.id)).where(FinalDocument.agreement_id == agreement_id))
-                >= number
-            )
-
-    wait_for(ready)
-    response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
-    assert response.status_code == 200
-    return response.data
 
 
 def test_skane_iop_signed_by_both_parties(app, client, api_token, iop_data, run_jobs):

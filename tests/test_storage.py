@@ -6,10 +6,7 @@ import pytest
 
 from service.storage import FileStore, ObjectStore, StorageError
 
-from .conftest import flat, pdf_text
-from .helpers import confirm, create_and_send
-from .servers import free_port
-from .test_signing import final_pdf
+from .helpers import confirm, create_and_send, final_pdf, flat, free_port, pdf_text
 
 
 def test_file_is_stored_once_under_its_sha256(tmp_path):

@@ -30,20 +30,23 @@ from service.models import (
     Version,
 )
 
-from .conftest import ROOT, flat, pdf_text
 from .helpers import (
+    ROOT,
     bearer,
     confirm,
     count,
     create_and_send,
     csrf_token,
     docx_with,
+    final_pdf,
+    flat,
     free_port,
     login,
     path_of,
+    pdf_text,
+    stored_files,
     visible_text,
 )
-from .test_signing import final_pdf
 
 
 def login_with_next(client, email, password, next_query):
@@ -576,10 +579,6 @@ def test_only_handlaggare_and_admins_change_an_agreement_or_issue_links(app, mak
 
 
 # --- 13. previews out of the permanent store; 7. only the agreement's own preview ---
-
-
-def stored_files(app) -> int:
-    return sum(len(names) for _, _, names in os.walk(app.config["STORAGE_DIR"]))
 
 
 def preview_key(browser, agreement_id) -> str:

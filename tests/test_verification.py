@@ -26,8 +26,7 @@ from service.models import AuditEvent, FinalDocument, Version
 from service.schema import validate_agreement
 from service.web import verify as verify_page
 
-from .conftest import flat, pdf_text
-from .test_archive import complete_iop
+from .helpers import axe_check, complete_iop, csrf_token, flat, pdf_text, screenshot, stored_files
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -158,12 +157,7 @@ def audit_count(app):
         return session.scalar(select(func.count(AuditEvent.id)))
 
 
-def stored_files(app):
-    return sorted(p.name for p in app.extensions["files"].root.rglob("*") if p.is_file())
-
-
 def upload(client, pdf, name="avtal.pdf"):
-    from .conftest import csrf_token
 
     token = csrf_token(client.get("/verifiera").get_data(as_text=True))
     return client.post(
@@ -199,7 +193,6 @@ def test_the_seal_certificate_can_be_downloaded(app, client):
 
 
 def test_missing_file_and_size_limits_in_swedish(client):
-    from .conftest import csrf_token
 
     token = csrf_token(client.get("/verifiera").get_data(as_text=True))
     missing = client.post("/verifiera", data={"csrf_token": token}, content_type="multipart/form-data")
@@ -226,7 +219,6 @@ def test_checks_are_rate_limited_per_address_across_hosts(app, client):
 
 
 def test_verification_page_in_a_browser_is_accessible(page, issued, tmp_path):
-    from .conftest import axe_check, screenshot
 
     page.goto("/verifiera")
     axe_check(page)

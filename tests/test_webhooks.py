@@ -4,7 +4,6 @@ import json
 import re
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import select
@@ -15,66 +14,13 @@ from service import webhooks
 from service.audit import Actor
 from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
 
-from .conftest import csrf_token, free_port, wait_for
-from .test_signing import bearer, confirm, count, create_and_send, path_of
+from .helpers import Receiver, bearer, confirm, count, create_and_send, csrf_token, path_of, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 ADMIN = Actor("user:admin@example.se")
 OVERLAP = timedelta(hours=1)
-
-
-class Receiver:
-    """An integration's endpoint: accepts a delivery only if a known secret verifies it."""
-
-    def __init__(self, *secrets, answer=204):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
-        self.secrets = list(secrets)
-        self.answer = answer
-        self.received = []  # (headers, payload) of every verified delivery
-        self.refused = []  # bodies whose signature did not verify
-        self._server = None
-
-    def _handler(self):
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                headers = dict(self.headers.items())
-                for secret in receiver.secrets:
-                    try:
-                        payload = Webhook(secret).verify(body, headers)
-                    except WebhookVerificationError:
-                        continue
-                    receiver.received.append((headers, payload))
-                    self.send_response(receiver.answer)
-                    self.end_headers()
-                    return
-                receiver.refused.append(body)
-                self.send_response(400)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        return Handler
-
-    def start(self):
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def types(self):
-        return sorted(payload["type"] for _, payload in self.received)
 
 
 @pytest.fixture
