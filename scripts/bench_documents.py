@@ -67,11 +67,11 @@ def many_parties(data, count):
 
 def completed(app, data):
     """Draft, send, open and confirm every link; returns (agreement id, frozen PDF)."""
-    db, files, office = app.extensions["db"], app.extensions["files"], app.extensions["office"]
+    db, files, office, sealer = (app.extensions[name] for name in ("db", "files", "office", "seal"))
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
         agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL).id
-    _, issued = agreements.send_for_signature(db, files, office, serializer, agreement_id, 30, OFFICIAL)
+    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, OFFICIAL)
     tokens = [link.token for link in issued]
     for i, token in enumerate(tokens):
         with db.session() as session:

@@ -25,7 +25,6 @@ from sqlalchemy import select  # noqa: E402
 
 from service import agreements, archive_package, audit, create_app, final, signing, verification  # noqa: E402
 from service import migrate as migrations  # noqa: E402
-from service.documents.seal import seal_pdf  # noqa: E402
 from service.models import Agreement, AuditEvent, FinalDocument, Party, Version  # noqa: E402
 
 ACTOR = audit.Actor("user:bench@example.se")
@@ -44,15 +43,15 @@ def timed(fn):
 
 def complete_agreement(app, data) -> int:
     """Send the agreement and confirm it for every party, then make its final PDF."""
-    db, files, office = app.extensions["db"], app.extensions["files"], app.extensions["office"]
+    db, files, office, sealer = (app.extensions[name] for name in ("db", "files", "office", "seal"))
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
         agreement_id = agreements.create_draft(session, files, data, None, ACTOR).id
-    _, issued = agreements.send_for_signature(db, files, office, serializer, agreement_id, 30, ACTOR)
+    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, ACTOR)
     for link in issued:
         with db.session() as session:
             signing.confirm(session, serializer, link.token, "Anna Andersson", "Ordförande", "Malmö", Client())
-    final.assemble_final(db, files, office, agreement_id)
+    final.assemble_final(db, files, office, sealer, agreement_id)
     return agreement_id
 
 
@@ -118,7 +117,7 @@ def main():
             added = []
             for i in range(args.runs):
                 assemble_ms, unsealed = timed(lambda: unsealed_final(app, agreement_id))
-                seal_ms, sealed = timed(lambda: seal_pdf(unsealed))  # noqa: B023 (called at once)
+                seal_ms, sealed = timed(lambda: app.extensions["seal"].seal(unsealed))  # noqa: B023 (called at once)
                 with app.extensions["db"].session() as session:
                     verify_ms, result = timed(
                         lambda: verification.verify_pdf(session, app.extensions["seal"], stored)  # noqa: B023

@@ -61,7 +61,6 @@ def create_app(test_config=None, office=None):
     with config.naming("AVTAL_DATABASE_URL"):  # the queue lives beside the database
         app.extensions["jobs"] = Jobs(app)
     app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
-    seal.use(app.extensions["seal"])
 
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from . import audit, final, listing, renditions, roles, signing
 from .documents import render_agreement_pdf
 from .documents.fill import builtin_template
-from .documents.seal import seal_pdf
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
@@ -96,7 +95,7 @@ def _sync_parties(session, agreement) -> list[Party]:
     return rows
 
 
-def send_for_signature(db, files, office, serializer, agreement_id, max_age_days, actor):
+def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_age_days, actor):
     """Freeze the current text as a new version and issue one link per party.
 
     Returns (agreement, [signing.IssuedLink]). LibreOffice renders the PDF between two short
@@ -115,7 +114,7 @@ def send_for_signature(db, files, office, serializer, agreement_id, max_age_days
     template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
     template_sha256 = files.put(template)
     pdf, _ = render_agreement_pdf(checked, office, files, pdfa=True, template=template)
-    sealed = seal_pdf(pdf)
+    sealed = sealer.seal(pdf)
     pdf_sha256 = files.put(sealed)  # the parties confirm exactly these sealed bytes
     rendition = renditions.make(files, data, template, sealed)  # what the parties read, made once
 

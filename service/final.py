@@ -16,7 +16,6 @@ from . import audit, signing
 from .documents.appendix import Evidence, PartyEvidence, append_appendix
 from .documents.assemble import append_document, attach_file, ensure_styles
 from .documents.fill import agreement_context, fill_agreement, fill_signing_sheet, signature_context
-from .documents.seal import seal_pdf
 from .errors import Conflict
 from .formatting import local_time, xml_text
 from .models import Agreement, AuditEvent, FinalDocument, SigningLink
@@ -153,7 +152,7 @@ def build_final_pdf(facts, files, office) -> bytes:
     )
 
 
-def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
+def assemble_final(db, files, office, sealer, agreement_id) -> FinalDocument | None:
     """Build and store the final PDF if the agreement is complete and this state has none yet.
 
     LibreOffice works between two short transactions, so confirmations are never kept
@@ -169,7 +168,7 @@ def assemble_final(db, files, office, agreement_id) -> FinalDocument | None:
             return None
         facts = gather(session, agreement)
 
-    final = seal_pdf(build_final_pdf(facts, files, office))  # last: nothing may rewrite the PDF after it
+    final = sealer.seal(build_final_pdf(facts, files, office))  # last: nothing may rewrite the PDF after it
     digest = files.put(final)
 
     with db.session() as session:

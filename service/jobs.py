@@ -59,7 +59,9 @@ class Jobs:
         db = app.extensions["db"]
         with app.app_context():
             try:
-                document = final.assemble_final(db, app.extensions["files"], app.extensions["office"], agreement_id)
+                document = final.assemble_final(
+                    db, app.extensions["files"], app.extensions["office"], app.extensions["seal"], agreement_id
+                )
             except Exception as exc:  # whatever failed, the attempt counts
                 log.exception("final PDF of agreement %s failed", agreement_id)
                 if final.record_failure(db, agreement_id, exc) == final.MAX_ATTEMPTS:

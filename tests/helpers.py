@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from service import agreements, final, signing
 from service.models import FinalDocument
 from service.schema import luhn_ok
 
@@ -161,6 +162,22 @@ def decline(client, url, reason):
     assert page.status_code == 200
     form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": reason}
     return client.post(path_of(url) + "/avboj", data=form)
+
+
+def send_for_signature(app, agreement_id, actor):
+    """Freeze and send through the domain rules with the app's components: (agreement, issued links)."""
+    x = app.extensions
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    days = app.config["LINK_MAX_AGE_DAYS"]
+    return agreements.send_for_signature(
+        x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, days, actor
+    )
+
+
+def assemble_final(app, agreement_id):
+    """The final PDF made as the job makes it (None when there is nothing to make)."""
+    x = app.extensions
+    return final.assemble_final(x["db"], x["files"], x["office"], x["seal"], agreement_id)
 
 
 def wait_for_finals(app, agreement_id, number=1):

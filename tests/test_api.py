@@ -11,7 +11,7 @@ from service import final
 from service.models import Agreement, IdempotencyKey, Version
 from service.web import openapi
 
-from .helpers import bearer, confirm, count, create_and_send, path_of, wait_for
+from .helpers import assemble_final, bearer, confirm, count, create_and_send, path_of, wait_for
 
 
 def agreements_count(app):
@@ -152,7 +152,7 @@ def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, 
     assert given_up.status_code == 503 and "Retry-After" not in given_up.headers
     assert given_up.json["message"].startswith("Den slutliga PDF:en kunde inte skapas efter 5 försök")
 
-    final.assemble_final(extensions["db"], extensions["files"], extensions["office"], agreement_id)
+    assemble_final(app, agreement_id)
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     pdf = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"

@@ -9,9 +9,8 @@ from sqlalchemy import select
 from service import agreements, users
 from service.audit import Actor
 from service.models import Agreement
-from service.signing import link_serializer
 
-from .helpers import axe_check, fill_party, log_in, screenshot, wait_for
+from .helpers import axe_check, fill_party, log_in, screenshot, send_for_signature, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -133,15 +132,7 @@ def test_overenskommelse_rows_renumber_and_a_party_joins(app, page, make_user, h
     with app.extensions["db"].session() as session:
         anna = users.user_by_email(session, "anna.andersson@region.example.se")  # its handläggare
         agreement_id = agreements.create_draft(session, app.extensions["files"], halland_data, anna, actor).id
-    agreements.send_for_signature(
-        app.extensions["db"],
-        app.extensions["files"],
-        app.extensions["office"],
-        link_serializer(app.config["SECRET_KEY"]),
-        agreement_id,
-        30,
-        actor,
-    )
+    send_for_signature(app, agreement_id, actor)
     page.goto(f"/avtal/{agreement_id}")
     joining = page.get_by_role("region", name="Anslut ny part")
     joining.locator("#parties-12-name").fill("Nya Föreningen i Varberg")

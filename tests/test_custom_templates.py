@@ -12,7 +12,7 @@ from service.custom_templates import TemplateRejected, check_template, store_tem
 from service.documents.fill import TEMPLATE_DIR
 from service.models import CustomTemplate
 
-from .helpers import docx_with, flat, pdf_text
+from .helpers import docx_with, flat, pdf_text, send_for_signature
 
 
 def reasons(data, kind="iop"):
@@ -85,9 +85,7 @@ def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
     with app.extensions["db"].session() as session:
         template = store_template(session, app.extensions["files"], data, "Vår mall", "iop", None)
         agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, actor, template)
-    agreements.send_for_signature(
-        app.extensions["db"], app.extensions["files"], office, signing.link_serializer("k"), agreement.id, 30, actor
-    )
+    send_for_signature(app, agreement.id, actor)
     with app.extensions["db"].session() as session:
         version = signing.latest_version(session, agreement.id)
         assert version.template_sha256 == template.sha256

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import pytest
 from pypdf import PdfReader
 
-from service import agreements, final, signing
+from service import agreements, signing
 from service.audit import Actor
 from service.custom_templates import store_template
 from service.formatting import local_time, place_and_date, short_title
 from service.models import Confirmation
 
-from .helpers import docx_with, flat, org_number, save_artifact
+from .helpers import assemble_final, docx_with, flat, org_number, save_artifact, send_for_signature
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -34,12 +34,12 @@ class Client:
 def complete(app, data, template=None):
     """Draft, send, open and confirm every party's link through the domain rules, then assemble.
     `template`: the bytes of a Word template to upload and use instead of the built-in one."""
-    db, files, office = app.extensions["db"], app.extensions["files"], app.extensions["office"]
+    db, files = app.extensions["db"], app.extensions["files"]
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
         uploaded = template and store_template(session, files, template, "Egen mall", data["kind"], None)
         agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL, template=uploaded).id
-    _, issued = agreements.send_for_signature(db, files, office, serializer, agreement_id, 30, OFFICIAL)
+    _, issued = send_for_signature(app, agreement_id, OFFICIAL)
     for i, link in enumerate(issued):
         representative = data["parties"][i]["representative"]
         with db.session() as session:
@@ -53,7 +53,7 @@ def complete(app, data, template=None):
                 PLACES[i % 4],
                 Client(),
             )
-    document = final.assemble_final(db, files, office, agreement_id)
+    document = assemble_final(app, agreement_id)
     with db.session() as session:
         version = signing.latest_version(session, agreement_id)
         confirmed = session.query(Confirmation).filter_by(version_id=version.id).order_by(Confirmation.id).all()

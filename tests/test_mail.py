@@ -6,12 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from service import agreements, mail, signing
+from service import mail
 from service.audit import Actor
 from service.formatting import local_time
 from service.models import AuditEvent, SigningLink, utcnow
 
-from .helpers import LINK_URL, bearer, confirm, count, decline, free_port
+from .helpers import LINK_URL, bearer, confirm, count, decline, free_port, send_for_signature
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -23,15 +23,7 @@ def send(app, client, api_token, data):
     """Create a draft through the API and send it the way the web views will: (agreement, issued links)."""
     created = client.post("/api/agreements", json=data, headers=bearer(api_token))
     assert created.status_code == 201, created.json
-    return agreements.send_for_signature(
-        app.extensions["db"],
-        app.extensions["files"],
-        app.extensions["office"],
-        signing.link_serializer(app.config["SECRET_KEY"]),
-        created.json["id"],
-        app.config["LINK_MAX_AGE_DAYS"],
-        Actor(f"user:{OFFICIAL}"),
-    )
+    return send_for_signature(app, created.json["id"], Actor(f"user:{OFFICIAL}"))
 
 
 def link_rows(app):

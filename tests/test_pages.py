@@ -18,7 +18,7 @@ from service.custom_templates import store_template
 from service.documents.pages import WIDTHS, docx_html
 from service.models import Rendition
 
-from .helpers import bearer, create_and_send, load_example, path_of, pdf_text, stored_files
+from .helpers import bearer, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -65,9 +65,7 @@ def send_with_template(app, office, data, template_bytes):
     with app.extensions["db"].session() as session:
         template = store_template(session, files, template_bytes, "Vår mall", data["kind"], None)
         agreement = agreements.create_draft(session, files, data, None, OFFICIAL, template)
-    serializer = signing.link_serializer(app.config["SECRET_KEY"])
-    db = app.extensions["db"]
-    _, issued = agreements.send_for_signature(db, files, office, serializer, agreement.id, 30, OFFICIAL)
+    _, issued = send_for_signature(app, agreement.id, OFFICIAL)
     return agreement.id, [f"/sign/{link.token}" for link in issued]
 
 

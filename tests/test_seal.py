@@ -197,7 +197,7 @@ def test_seal_is_an_incremental_update_of_the_unsealed_pdf(app, office, iop_data
     from service.schema import validate_agreement
 
     pdf, _ = render_agreement_pdf(validate_agreement(iop_data), office, app.extensions["files"], pdfa=True)
-    sealed = seal.seal_pdf(pdf)
+    sealed = app.extensions["seal"].seal(pdf)
     assert sealed.startswith(pdf) and len(sealed) > len(pdf)
     assert app.extensions["seal"].level == "PAdES B-B"
     assert seal_status(sealed, app.extensions["seal"]).timestamp_validity is None
@@ -212,7 +212,7 @@ def test_timestamp_from_the_configured_service_makes_it_b_t(tmp_path, office, mo
     assert sealer.level == "PAdES B-T"
     pdf, _ = render_agreement_pdf(validate_agreement(iop_data), office, app.extensions["files"], pdfa=True)
     before = datetime.datetime.now(datetime.UTC)
-    status = seal_status(seal.seal_pdf(pdf), sealer)
+    status = seal_status(sealer.seal(pdf), sealer)
     assert status.intact and status.valid
     assert status.timestamp_validity is not None and status.timestamp_validity.intact
     assert abs(status.timestamp_validity.timestamp - before) < datetime.timedelta(minutes=1)
@@ -371,7 +371,7 @@ def test_a_certificate_naming_its_crl_gets_revocation_info_embedded_b_lt(
     assert sealer.level == "PAdES B-LT"
 
     pdf, _ = render_agreement_pdf(validate_agreement(iop_data), office, app.extensions["files"], pdfa=True)
-    sealed = seal.seal_pdf(pdf)
+    sealed = app.extensions["seal"].seal(pdf)
     assert served["requests"] >= 1  # fetched at sealing time, from where the certificate says
     with pikepdf.open(io.BytesIO(sealed)) as doc:
         assert len(doc.Root.DSS.CRLs) >= 1 and len(doc.Root.DSS.Certs) >= 2

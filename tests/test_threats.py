@@ -32,6 +32,7 @@ from service.models import (
 
 from .helpers import (
     ROOT,
+    assemble_final,
     bearer,
     confirm,
     count,
@@ -287,9 +288,7 @@ def test_stored_noncharacters_do_not_block_the_final_pdf(app, client, api_token,
         session.execute(
             update(Confirmation).values(signer_name="Anna\ufffeAndersson", place="Malm\ufffe\x0bö", signer_title="\x01")
         )
-    document = final.assemble_final(
-        app.extensions["db"], app.extensions["files"], app.extensions["office"], agreement_id
-    )
+    document = assemble_final(app, agreement_id)
     assert document is not None
     text = pdf_text(app.extensions["files"].get(document.sha256))
     assert "Andersson" in text and "Verifieringsbilaga" in text

@@ -50,22 +50,6 @@ class SealError(Unavailable):
     message = "Dokumentet kunde inte förseglas. Försök igen om en stund."
 
 
-_active = None  # the running service's sealer: set by create_app, used by freezing and the final PDF
-
-
-def use(sealer):
-    """Make `sealer` the one `seal_pdf` uses (background jobs and scripts have no request to ask)."""
-    global _active
-    _active = sealer
-
-
-def seal_pdf(pdf: bytes) -> bytes:
-    """Seal `pdf` with the running service's key; the last thing done to any PDF we issue."""
-    if _active is None:
-        raise SealError("Tjänsten har ingen sigillnyckel.")
-    return _active.seal(pdf)
-
-
 class Sealer:
     """Seals PDFs with one key; knows the certificate and the PAdES level it produces."""
 

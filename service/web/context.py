@@ -36,11 +36,12 @@ def link_max_age() -> int:
 
 
 def send_for_signature(agreement_id):
-    """Freeze and send the agreement with the app's database, files, LibreOffice and link settings."""
+    """Freeze and send the agreement with the app's database, files, LibreOffice, seal and link settings."""
     return agreements.send_for_signature(
         db(),
         files(),
         current_app.extensions["office"],
+        current_app.extensions["seal"],
         link_serializer(),
         agreement_id,
         link_max_age(),
