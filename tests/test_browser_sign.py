@@ -33,7 +33,7 @@ def at(browser, live_server, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_sign_page_and_receipt_pass_axe(app, browser, live_server, links, iop_data, size):
+def test_sign_page_and_receipt_pass_axe(app, browser, live_server, links, iop_data, size, smtp_server):
     _, (first, _) = links
     page = at(browser, live_server, size)
     page.goto(first)
@@ -118,7 +118,8 @@ def test_every_error_page_passes_axe_and_says_what_to_do(
     page.context.close()
 
 
-def test_confirming_with_the_keyboard_only(browser, live_server, links):
+def test_confirming_with_the_keyboard_only(browser, live_server, links, smtp_server):
+    """With email set up, as a region runs it: the form has its receipt field too."""
     _, (first, _) = links
     page = at(browser, live_server, "desktop")
     page.goto(first)
