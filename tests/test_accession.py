@@ -13,7 +13,7 @@ from service import accession, audit, signing
 from service.errors import Conflict
 from service.models import Accession, Agreement, AgreementHandler, Party, SigningLink
 
-from .helpers import bearer, create_and_send, csrf_token, login, org_number, wait_for
+from .helpers import bearer, count, create_and_send, csrf_token, login, org_number, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -148,8 +148,7 @@ def test_a_list_that_cannot_be_read_says_why_in_swedish(
 ):
     response = upload(client, open_agreement, content, filename)
     assert response.status_code == 400 and message in response.get_data(as_text=True)
-    with app.extensions["db"].session() as session:
-        assert session.scalar(select(func.count(Accession.id))) == 0
+    assert count(app, Accession) == 0
 
 
 def test_without_smtp_a_list_is_checked_but_not_sent(app, client, official, open_agreement):

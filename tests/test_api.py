@@ -5,18 +5,13 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service import final
 from service.models import Agreement, IdempotencyKey, Version
 from service.web import openapi
 
 from .helpers import assemble_final, bearer, confirm, count, create_and_send, path_of, wait_for
-
-
-def agreements_count(app):
-    with app.extensions["db"].session() as session:
-        return session.scalar(select(func.count(Agreement.id)))
 
 
 def test_missing_or_wrong_token_is_401(client, iop_data):
@@ -31,7 +26,7 @@ def test_archivist_token_cannot_create(app, client, runner, iop_data):
     token = result.output.strip().splitlines()[-1].split()[-1]
     response = client.post("/api/agreements", json=iop_data, headers=bearer(token))
     assert response.status_code == 403 and "roll" in response.json["message"]
-    assert agreements_count(app) == 0
+    assert count(app, Agreement) == 0
 
 
 def test_unfinished_draft_is_stored_and_sending_lists_what_is_missing(app, client, api_token, iop_data):
@@ -56,7 +51,7 @@ def test_data_that_can_never_be_stored_gives_422(app, client, api_token, iop_dat
     assert response.status_code == 422
     assert response.json["errors"]["title"] == "Titel får vara högst 300 tecken"
     assert response.json["errors"]["unknown"] == "unknown är ett okänt fält"
-    assert agreements_count(app) == 0
+    assert count(app, Agreement) == 0
 
 
 def test_not_json_is_400(client, api_token):
@@ -169,12 +164,12 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 201
     assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
-    assert agreements_count(app) == 1
+    assert count(app, Agreement) == 1
 
     other = client.post("/api/agreements", json={**iop_data, "title": "Ett annat avtal"}, headers=headers)
     assert other.status_code == 422
     assert other.json["message"] == "Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel."
-    assert agreements_count(app) == 1
+    assert count(app, Agreement) == 1
 
     fresh = client.post("/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "crm-4712"})
     assert fresh.status_code == 201 and fresh.json["id"] != first.json["id"]
@@ -183,7 +178,7 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client
         "/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "x" * 256}
     )
     assert too_long.status_code == 422 and "Idempotency-Key" in too_long.json["message"]
-    assert agreements_count(app) == 2
+    assert count(app, Agreement) == 2
 
 
 @pytest.mark.slow
@@ -208,7 +203,7 @@ def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
     first = client.post("/api/agreements", json=iop_data, headers=headers)
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 422 and again.json == first.json
-    assert again.headers["Idempotent-Replayed"] == "true" and agreements_count(app) == 0
+    assert again.headers["Idempotent-Replayed"] == "true" and count(app, Agreement) == 0
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import func, select
 
 from service.formatting import local_time, short_date
 from service.models import FinalDocument, utcnow
@@ -14,6 +13,7 @@ from service.models import FinalDocument, utcnow
 from .helpers import (
     LINK_URL,
     axe_check,
+    count,
     fill_party,
     flat,
     log_in,
@@ -138,11 +138,7 @@ def test_draft_sign_by_email_and_archive_in_a_browser(
     screenshot(party_page, "sign-used")
     first.close()
 
-    def final_ready():
-        with app.extensions["db"].session() as session:
-            return session.scalar(select(func.count(FinalDocument.id))) == 1
-
-    wait_for(final_ready, seconds=45)
+    wait_for(lambda: count(app, FinalDocument) == 1, seconds=45)
 
     _, password = make_user("archivist", "arkivarie@example.se")
     archive = browser.new_context(locale="sv-SE", base_url=live_server).new_page()

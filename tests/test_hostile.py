@@ -15,14 +15,13 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import func, select
 
 from service import signing
 from service.documents.fill import fill_agreement
 from service.models import Agreement, Confirmation, SigningLink
 from service.schema import SchemaError, validate_agreement
 
-from .helpers import bearer, create_and_send, flat, load_example, path_of, pdf_text
+from .helpers import bearer, count, create_and_send, flat, load_example, path_of, pdf_text
 
 SWEDISH_HINTS = (
     "måste",
@@ -100,8 +99,7 @@ def test_oversized_bodies_are_refused_with_413(app, client, api_token):
     assert response.status_code == 413 and "för stor" in response.json["message"]
     page = client.post("/login", data={"email": "x" * (6 * 1024 * 1024)})
     assert page.status_code == 413 and "för stort" in page.get_data(as_text=True)
-    with app.extensions["db"].session() as session:
-        assert session.scalar(select(func.count(Agreement.id))) == 0
+    assert count(app, Agreement) == 0
 
 
 def tokens_of(client, api_token, data):
@@ -134,9 +132,8 @@ def test_forged_tokens_are_all_refused(app, client, api_token, iop_data, halland
         posted = client.post(f"/sign/{token}/bekrafta", data={"place": "X", "signer_name": "X", "accept": "ja"})
         assert posted.status_code in (400, 404)
         assert client.get(f"/sign/{token}/avtal.pdf").status_code == 404
-    with app.extensions["db"].session() as session:
-        assert session.scalar(select(func.count(Confirmation.id))) == 0
-        assert session.scalar(select(func.count(SigningLink.id)).where(SigningLink.used_at.is_not(None))) == 0
+    assert count(app, Confirmation) == 0
+    assert count(app, SigningLink, SigningLink.used_at.is_not(None)) == 0
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from service.audit import Actor
 from service.formatting import local_time
 from service.models import AuditEvent, SigningLink, utcnow
 
-from .helpers import LINK_URL, bearer, confirm, count, decline, free_port, send_for_signature
+from .helpers import LINK_URL, bearer, confirm, count, decline, free_port, path_of, send_for_signature
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -54,7 +54,7 @@ def test_one_email_per_party_with_a_working_link(app, client, api_token, iop_dat
         assert f"Länken gäller till {expiry}" in text and OFFICIAL in text and link.party.name in text
         url = LINK_URL.search(text).group()
         assert url.startswith(app.config["PUBLIC_URL"] + "/sign/")
-        page = client.get(url[url.index("/sign/") :])
+        page = client.get(path_of(url))
         assert page.status_code == 200 and link.party.name in page.get_data(as_text=True)
 
 

@@ -10,7 +10,7 @@ import pytest
 from docx import Document
 from PIL import Image
 from pypdf import PdfReader
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from service import agreements, renditions, signing
 from service.audit import Actor
@@ -18,7 +18,7 @@ from service.custom_templates import store_template
 from service.documents.pages import WIDTHS, docx_html
 from service.models import Rendition
 
-from .helpers import bearer, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
+from .helpers import bearer, count, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -214,5 +214,4 @@ def test_a_version_frozen_before_renditions_gets_its_own_once(app, client, api_t
     for t in threads:
         t.join()
     assert statuses == [200] * 4
-    with app.extensions["db"].session() as session:
-        assert session.scalar(select(func.count(Rendition.id))) == 1
+    assert count(app, Rendition) == 1

@@ -16,7 +16,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import SimpleSigner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service import create_app, verification
 from service.documents import seal
@@ -26,7 +26,7 @@ from service.models import AuditEvent, FinalDocument, Version
 from service.schema import validate_agreement
 from service.web import verify as verify_page
 
-from .helpers import axe_check, complete_iop, csrf_token, flat, pdf_text, screenshot, stored_files
+from .helpers import axe_check, complete_iop, count, csrf_token, flat, pdf_text, screenshot, stored_files
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -152,11 +152,6 @@ def test_a_pdf_the_service_never_issued(app, office, runner, tmp_path, iop_data)
 # --- the public page ---
 
 
-def audit_count(app):
-    with app.extensions["db"].session() as session:
-        return session.scalar(select(func.count(AuditEvent.id)))
-
-
 def upload(client, pdf, name="avtal.pdf"):
 
     token = csrf_token(client.get("/verifiera").get_data(as_text=True))
@@ -166,14 +161,14 @@ def upload(client, pdf, name="avtal.pdf"):
 
 
 def test_anyone_can_verify_a_genuine_final_without_logging_in(app, client, issued):
-    before = (audit_count(app), stored_files(app))
+    before = (count(app, AuditEvent), stored_files(app))
     page = upload(client, issued["final"])
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Äkta och oförändrad" in html and "Slutlig PDF nr 1" in html
     assert "RS 2020/2741" in html and "Region Skåne" in html and "Kristianstad" in html
     assert seal.SELF_SIGNED_NOTICE in html
-    assert (audit_count(app), stored_files(app)) == before  # never stored, nothing recorded
+    assert (count(app, AuditEvent), stored_files(app)) == before  # never stored, nothing recorded
 
 
 def test_an_unknown_file_reveals_nothing(app, client, issued):
