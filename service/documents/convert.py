@@ -197,12 +197,17 @@ class OfficeProcess:
                 return pid
         return None
 
-    def _kill_leftover(self):
-        for pid in self.own_processes():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    def _kill_leftover(self, seconds=5.0):
+        """Kill whatever still runs on this slot's profile, and wait until it is gone: a
+        LibreOffice started on the same profile meanwhile would find it locked."""
+        deadline = time.monotonic() + seconds
+        while (left := self.own_processes()) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            time.sleep(0.05)
 
     def stop(self):
         if self.process is None:
