@@ -222,13 +222,16 @@ def page(browser, live_server):
 
 
 class Inbox:
-    """An aiosmtpd handler keeping every message it receives, parsed."""
+    """An aiosmtpd handler keeping every message it receives, parsed, and each message's
+    envelope recipients (who really gets it, whatever the headers say)."""
 
     def __init__(self):
         self.messages = []
+        self.recipients = []
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content, policy=email_policy.default))
+        self.recipients.append(list(envelope.rcpt_tos))
         return "250 OK"
 
 

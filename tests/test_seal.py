@@ -105,11 +105,12 @@ def party_pdf(client, link_url) -> bytes:
 # --- a timestamp service on loopback: pyHanko's DummyTimeStamper behind real HTTP ---
 
 
-def tsa_identity():
+def self_signed(name, *extensions) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A throw-away RSA key and a 30-day self-signed certificate for it; `extensions` are
+    (extension, critical) pairs."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Testtidsstämpel")])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -117,9 +118,15 @@ def tsa_identity():
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .sign(key, hashes.SHA256())
     )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return key, builder.sign(key, hashes.SHA256())
+
+
+def tsa_identity():
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Testtidsstämpel")])
+    key, certificate = self_signed(name, (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True))
     der = serialization.Encoding.DER
     der_key = key.private_bytes(der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return asn1_x509.Certificate.load(certificate.public_bytes(der)), keys.PrivateKeyInfo.load(der_key)
@@ -265,19 +272,7 @@ def test_restart_keeps_the_self_signed_certificate(tmp_path, office, monkeypatch
 
 
 def organisation_p12(password: bytes) -> bytes:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Region Kronoberg")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    key, certificate = self_signed(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Region Kronoberg")]))
     encryption = serialization.BestAvailableEncryption(password)
     return pkcs12.serialize_key_and_certificates(b"org", key, certificate, None, encryption)
 

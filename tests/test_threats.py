@@ -11,7 +11,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from docx import Document
 from docx.oxml import parse_xml
 from sqlalchemy import select, update
@@ -41,7 +40,6 @@ from .helpers import (
     docx_with,
     final_pdf,
     flat,
-    free_port,
     login,
     path_of,
     pdf_text,
@@ -182,27 +180,6 @@ def test_instance_folder_and_files_are_private(app, client, api_token, iop_data)
 # --- 10. email addresses with RFC specials ---
 
 
-class Envelopes:
-    """An aiosmtpd handler keeping each message's envelope recipients: who really gets it."""
-
-    def __init__(self):
-        self.recipients = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
-
-
-@pytest.fixture
-def envelopes(app):
-    handler = Envelopes()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=controller.port)
-    yield handler
-    controller.stop()
-
-
 @pytest.mark.parametrize(
     "address", ["first,second@example.se", "a@b.se>,<c@example.se", "Anna <anna@example.se>", '"a b"@example.se']
 )
@@ -222,7 +199,7 @@ def test_users_are_refused_an_address_list(runner):
     assert result.exit_code == 1 and "giltig e-postadress" in result.output
 
 
-def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_data, envelopes):
+def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_data, smtp_server):
     with app.extensions["db"].session() as session:  # stored before addresses were checked
         session.add(User(email="first,second@example.se", role="official", password_hash="x"))
     with app.extensions["db"].session() as session:
@@ -231,14 +208,14 @@ def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_d
         agreement_id, party = agreement.id, agreement.parties[0]
     assert mail.send_decline_notice(app, agreement, party, "Nej.") == ["first,second@example.se"]
     assert mail.send_final_failed_notice(app, agreement_id) == ["first,second@example.se"]
-    assert envelopes.recipients == []
+    assert smtp_server.recipients == []
 
 
 # --- 11. links built from the Host header ---
 
 
 @pytest.mark.slow
-def test_links_ignore_the_host_header(app, client, iop_data, make_user, envelopes):
+def test_links_ignore_the_host_header(app, client, iop_data, make_user, smtp_server):
     app.config["PUBLIC_URL"] = "https://avtal.region.example.se"
     user, password = make_user("official", "anna@example.se")
     with app.extensions["db"].session() as session:
@@ -255,7 +232,7 @@ def test_links_ignore_the_host_header(app, client, iop_data, make_user, envelope
     page = client.post(f"/avtal/{created.json['id']}/skicka", data={"csrf_token": csrf_token(overview)}, **evil)
     html = page.get_data(as_text=True)
     assert "evil.example" not in html and html.count("https://avtal.region.example.se/sign/") == 2
-    assert len(envelopes.recipients) == 2
+    assert len(smtp_server.recipients) == 2
 
 
 def test_production_serving_requires_a_public_url():
@@ -321,7 +298,7 @@ def run_queued(jobs):
 
 
 @pytest.mark.slow
-def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_user, iop_data, envelopes):
+def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_user, iop_data, smtp_server):
     anna, token = as_user(app, make_user, "official", "anna@example.se")
     agreement_id, _ = complete(app, anna, token, iop_data)
     with app.extensions["db"].session() as session:  # data a later rule refuses: every attempt fails
@@ -335,13 +312,13 @@ def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_
         run_queued(jobs)
     assert queued_finals(jobs) == []
     assert count(app, AuditEvent, AuditEvent.event == "final_failed") == final.MAX_ATTEMPTS
-    assert envelopes.recipients == [["anna@example.se"]]
+    assert smtp_server.recipients == [["anna@example.se"]]
     page = visible_text(anna.get(f"/avtal/{agreement_id}"))
     assert "Den slutliga PDF:en kunde inte skapas efter 5 försök" in page
 
 
 @pytest.mark.slow
-def test_a_handlaggare_retries_a_final_pdf_that_was_given_up(app, make_user, iop_data, envelopes):
+def test_a_handlaggare_retries_a_final_pdf_that_was_given_up(app, make_user, iop_data, smtp_server):
     anna, token = as_user(app, make_user, "official", "anna@example.se")
     bertil, _ = as_user(app, make_user, "official", "bertil@example.se")
     agreement_id, _ = complete(app, anna, token, iop_data)
