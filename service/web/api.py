@@ -152,21 +152,22 @@ def create():
 @token_required(*READERS)
 def index():
     """One page of agreements, newest change first unless `sort` says otherwise."""
-    args = request.args
-    status = args.get("status", "")
+    # Exactly the parameters the description documents: a name changed there is a KeyError here.
+    args = {name: request.args.get(name, "") for name in api_schema.ListQuery.model_fields}
+    status = args["status"]
     if status and status not in agreements.STATUS_LABELS:
         raise ApiError(400, "Okänd status. Använd draft, sent, completed eller declined.")
     filters = listing.Filters(
-        text=args.get("q", ""),
+        text=args["q"],
         status=status,
-        org_number=args.get("org_number", ""),
-        registration_number=args.get("registration_number", ""),
-        updated_since=_utc_datetime(args.get("updated_since", "")),
+        org_number=args["org_number"],
+        registration_number=args["registration_number"],
+        updated_since=_utc_datetime(args["updated_since"]),
     )
     try:
         with db().session() as session:
             page = listing.find(
-                session, filters, args.get("sort", "updated"), listing.page_size(args.get("limit")), args.get("cursor")
+                session, filters, args["sort"] or "updated", listing.page_size(args["limit"]), args["cursor"] or None
             )
     except listing.ListingError as exc:
         raise ApiError(400, exc.message) from None
