@@ -16,7 +16,16 @@ from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
 from . import api_schema
-from .context import attachment, db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
+from .context import (
+    db,
+    files,
+    final_pdf_download,
+    link_max_age,
+    link_serializer,
+    request_actor,
+    send_for_signature,
+    sign_url,
+)
 from .openapi import described, document, not_described
 from .security import status_for
 
@@ -331,9 +340,7 @@ def accession_status(agreement_id, accession_id):
 )
 @token_required(*READERS)
 def final_pdf(agreement_id):
-    with db().session() as session:
-        document, data = agreements.download_final(session, files(), agreement_id, None, request_actor())
-    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{document.number}.pdf")
+    return final_pdf_download(agreement_id)
 
 
 @bp.get("/openapi.json")

@@ -16,7 +16,7 @@ from ..models import FinalDocument
 from ..roles import READERS
 from ..schema import KIND_LABELS
 from .auth import login_required
-from .context import attachment, db, files, request_actor
+from .context import attachment, db, files, final_pdf_download, request_actor
 from .security import domain_error_response, error_response
 
 bp = Blueprint("archive", __name__, url_prefix="/arkiv")
@@ -112,9 +112,7 @@ def show(agreement_id):
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
 @login_required(*READERS)
 def final_pdf(agreement_id, number):
-    with db().session() as session:
-        _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
-    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
+    return final_pdf_download(agreement_id, number)
 
 
 @bp.get("/<int:agreement_id>/version/<int:number>.pdf")

@@ -49,6 +49,13 @@ def send_for_signature(agreement_id):
     )
 
 
+def final_pdf_download(agreement_id, number=None) -> Response:
+    """A final PDF (the newest when `number` is None) as a download, audited as this request's."""
+    with db().session() as session:
+        document, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{document.number}.pdf")
+
+
 def sign_url(token) -> str:
     """The party's link, on PUBLIC_URL (never on the request's Host header)."""
     return sign_link(current_app, token)

@@ -25,7 +25,7 @@ from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from .auth import login_required
-from .context import attachment, db, files, previews, request_actor
+from .context import attachment, db, files, final_pdf_download, previews, request_actor
 from .security import domain_error_response, error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
@@ -359,9 +359,7 @@ def preview_pdf(agreement_id, sha):
 @bp.get("/<int:agreement_id>/slutlig/<int:number>.pdf")
 @login_required(*DRAFTERS)
 def final_pdf(agreement_id, number):
-    with db().session() as session:
-        _, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
-    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{number}.pdf")
+    return final_pdf_download(agreement_id, number)
 
 
 def _details(event) -> list[tuple[str, str, bool]]:
