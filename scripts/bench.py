@@ -8,7 +8,6 @@ cold_soffice_ms  one `soffice --headless --convert-to pdf` process per document
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import timed  # noqa: E402
+from benchlib import medians  # noqa: E402
 
 from service.documents import render_agreement_pdf  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
@@ -58,19 +57,16 @@ def main():
 
         office.convert(docx)  # warm-up
         cold()  # creates the cold profile once, as an installed soffice would have it
-        samples = {"fill_ms": [], "convert_ms": [], "render_ms": [], "cold_soffice_ms": []}
+        probes = {
+            "fill_ms": lambda: fill_agreement(validate_agreement(data)),
+            "convert_ms": lambda: office.convert(docx),
+            "render_ms": lambda: render_agreement_pdf(validate_agreement(data), office, files),
+            "cold_soffice_ms": cold,
+        }
         try:
-            for i in range(runs):
-                samples["fill_ms"].append(timed(lambda: fill_agreement(validate_agreement(data))))
-                samples["convert_ms"].append(timed(lambda: office.convert(docx)))
-                samples["render_ms"].append(
-                    timed(lambda: render_agreement_pdf(validate_agreement(data), office, files))
-                )
-                samples["cold_soffice_ms"].append(timed(cold))
-                print(f"run {i + 1}/{runs}", {k: round(v[-1]) for k, v in samples.items()}, file=sys.stderr)
+            result = medians(probes, runs)
         finally:
             office.stop()
-    result = {k: round(statistics.median(v), 1) for k, v in samples.items()}
     result["runs"] = runs
     result["render_over_convert"] = round(result["render_ms"] / result["convert_ms"], 2)
     result["cold_over_render"] = round(result["cold_soffice_ms"] / result["render_ms"], 2)

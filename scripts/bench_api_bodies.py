@@ -12,7 +12,6 @@ dicts_ms    the same body built as plain dicts, as the view did before the model
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_lists import org_number  # noqa: E402
-from benchlib import timed  # noqa: E402
+from benchlib import medians  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
 from service import create_app, listing, signing, users  # noqa: E402
@@ -131,12 +130,7 @@ def main():
             "models_ms": lambda: [api._party_entry(s).model_dump(mode="json") for s in standings],
             "dicts_ms": lambda: [party_dict(s) for s in standings],
         }
-        samples = {name: [] for name in probes}
-        for run in range(args.runs):
-            for name, probe in probes.items():
-                samples[name].append(timed(probe))
-            print(f"run {run + 1}/{args.runs}", {k: round(v[-1]) for k, v in samples.items()}, file=sys.stderr)
-    result = {k: round(statistics.median(v), 1) for k, v in samples.items()}
+        result = medians(probes, args.runs)
     result["parties"] = args.parties
     result["runs"] = args.runs
     result["models_share_of_show"] = round((result["models_ms"] - result["dicts_ms"]) / result["show_ms"], 3)

@@ -15,7 +15,6 @@ load_all_ms      what the list did before: every agreement loaded, progress coun
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import timed  # noqa: E402
+from benchlib import medians  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from service import create_app, listing, users  # noqa: E402
@@ -176,12 +175,7 @@ def main():
             len(client.get("/api/agreements", query_string={"org_number": org_number(4711)}, headers=api).json["items"])
             == 1
         )
-        samples = {name: [] for name in probes}
-        for run in range(args.runs):
-            for name, probe in probes.items():
-                samples[name].append(timed(probe))
-            print(f"run {run + 1}/{args.runs}", {k: round(v[-1]) for k, v in samples.items()}, file=sys.stderr)
-    result = {k: round(statistics.median(v), 1) for k, v in samples.items()}
+        result = medians(probes, args.runs)
     result["agreements"] = args.agreements
     result["runs"] = args.runs
     result["load_all_over_page"] = round(result["load_all_ms"] / result["page_ms"], 1)

@@ -11,7 +11,6 @@ bytes_old / bytes_new   one view's pictures, old (900 px PNG) and new (640 px pa
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import timed  # noqa: E402
+from benchlib import medians  # noqa: E402
 
 from service.documents.convert import OfficePool  # noqa: E402
 from service.documents.fill import fill_agreement  # noqa: E402
@@ -46,14 +45,13 @@ def main():
         pages = page_count(pdf)
         made = make_rendition(files, pdf, docx)
         small = [p["png"]["640"] for p in made["pages"]]
-        samples = {"render_per_view_ms": [], "stored_per_view_ms": [], "make_once_ms": [], "html_ms": []}
-        for i in range(runs):
-            samples["render_per_view_ms"].append(timed(lambda: [page_png(pdf, n) for n in range(pages)]))
-            samples["stored_per_view_ms"].append(timed(lambda: [files.get(sha) for sha in small]))
-            samples["make_once_ms"].append(timed(lambda: make_rendition(files, pdf, docx)))
-            samples["html_ms"].append(timed(lambda: docx_html(docx)))
-            print(f"run {i + 1}/{runs}", {k: round(v[-1], 1) for k, v in samples.items()}, file=sys.stderr)
-        result = {k: round(statistics.median(v), 2) for k, v in samples.items()}
+        probes = {
+            "render_per_view_ms": lambda: [page_png(pdf, n) for n in range(pages)],
+            "stored_per_view_ms": lambda: [files.get(sha) for sha in small],
+            "make_once_ms": lambda: make_rendition(files, pdf, docx),
+            "html_ms": lambda: docx_html(docx),
+        }
+        result = medians(probes, runs, digits=2)
         result.update(
             runs=runs,
             pages=pages,
