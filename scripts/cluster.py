@@ -58,6 +58,22 @@ def start_web_host(state, port):
     return {"pid": process.pid, "url": f"http://127.0.0.1:{port}", "metrics": env["AVTAL_METRICS_BIND"]}
 
 
+def migrate_with_official(env, password) -> str:
+    """Migrate the database `env` names and create an official with `password`; returns the
+    official's API token, as `flask users create` prints it."""
+    flask = [str(VENV / "flask"), "--app", "service"]
+    subprocess.run([*flask, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+    created = subprocess.run(
+        [*flask, "users", "create", "--email", "last@example.se", "--role", "official", "--password", password],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return created.strip().splitlines()[-1].split()[-1]
+
+
 def start(folder: Path, web_hosts=2, office_hosts=2) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     folder.chmod(0o711)  # PostgreSQL's own user must reach its folder inside
@@ -83,19 +99,9 @@ def start(folder: Path, web_hosts=2, office_hosts=2) -> dict:
         "office_hosts": {o.address: {"pid": o.process.pid, "folder": str(o.folder)} for o in offices},
     }
     env = dict(os.environ, **state["env"])
-    flask = [str(VENV / "flask"), "--app", "service"]
-    subprocess.run([*flask, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-    created = subprocess.run(
-        [*flask, "users", "create", "--email", "last@example.se", "--role", "official", "--password", PASSWORD],
-        env=env,
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    state["token"], state["password"] = created.strip().splitlines()[-1].split()[-1], PASSWORD
+    state["token"], state["password"] = migrate_with_official(env, PASSWORD), PASSWORD
     state["web_hosts"] = [start_web_host(state, free_port()) for _ in range(web_hosts)]
-    worker = _spawn([*flask, "worker"], env, folder / "worker.log")
+    worker = _spawn([str(VENV / "flask"), "--app", "service", "worker"], env, folder / "worker.log")
     state["pids"]["worker"] = worker.pid
     (folder / "cluster.json").write_text(json.dumps(state, indent=1))
     return state

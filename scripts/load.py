@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
+from cluster import migrate_with_official  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 
@@ -195,17 +196,8 @@ def agreement(n, parties):
 
 
 def start_service(instance, port, env):
-    flask = [str(VENV / "flask"), "--app", "service"]
-    subprocess.run([*flask, "migrate"], env=env, check=True, capture_output=True)
     password = "lasttest-lösenord-1"
-    out = subprocess.run(
-        [*flask, "users", "create", "--email", "last@example.se", "--role", "official", "--password", password],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    token = out.strip().splitlines()[-1].split()[-1]
+    token = migrate_with_official(env, password)
     server = subprocess.Popen(
         [
             str(VENV / "gunicorn"),
