@@ -18,7 +18,8 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from service import agreements, final, signing
-from service.models import FinalDocument
+from service.formatting import local_time
+from service.models import FinalDocument, utcnow
 from service.schema import luhn_ok
 
 # Defined with the servers, which scripts/cluster imports without the test helpers.
@@ -95,6 +96,11 @@ def wait_for(predicate, seconds=90, interval=0.2):
             return result
         time.sleep(interval)
     raise AssertionError("timed out waiting")
+
+
+def swedish_today():
+    """Today's date in Sweden, which the product's dates and periods use (not UTC's, an hour behind)."""
+    return local_time(utcnow()).date()
 
 
 def count(app, model, *where) -> int:

@@ -8,16 +8,17 @@ import json
 import subprocess
 import sys
 import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service import archive_package
 from service.models import AuditEvent, FinalDocument, Version
 
-from .helpers import ROOT, complete_iop, login
+from .helpers import ROOT, complete_iop, login, swedish_today
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -157,7 +158,7 @@ def test_export_command_writes_one_package_per_agreement_completed_in_the_period
 ):
     agreement_id = complete_iop(app, client, api_token, iop_data)
     draft = client.post("/api/agreements", json=iop_data, headers={"Authorization": f"Bearer {api_token}"}).json["id"]
-    today = archive_package.utcnow().date().isoformat()
+    today = swedish_today().isoformat()
 
     result = runner.invoke(args=["export", "--from", today, "--to", today, "--output", str(tmp_path / "ut")])
     assert result.exit_code == 0, result.output
@@ -178,6 +179,20 @@ def test_export_command_writes_one_package_per_agreement_completed_in_the_period
     assert blocked.exit_code == 1 and "kunde inte skapas" in blocked.output
     with app.extensions["db"].session() as session:  # nothing recorded for an export that was not written
         assert len(session.scalars(select(AuditEvent).where(AuditEvent.event == "exported")).all()) == 1
+
+
+@pytest.mark.parametrize(
+    "made_utc, swedish_day",
+    [(datetime(2021, 3, 8, 23, 30), date(2021, 3, 9)), (datetime(2021, 6, 30, 22, 30), date(2021, 7, 1))],
+)
+def test_a_period_is_read_in_swedish_time(app, client, api_token, iop_data, run_jobs, made_utc, swedish_day):
+    """A final PDF made half an hour after midnight in Sweden belongs to that Swedish day, in winter and summer."""
+    agreement_id = complete_iop(app, client, api_token, iop_data)
+    with app.extensions["db"].session() as session:
+        session.execute(update(FinalDocument).values(created_at=made_utc))
+    with app.extensions["db"].session() as session:
+        assert archive_package.completed_between(session, swedish_day, swedish_day) == [agreement_id]
+        assert archive_package.completed_between(session, made_utc.date(), made_utc.date()) == []
 
 
 def test_archivist_downloads_the_package_from_the_agreement_page(app, client, api_token, iop_data, run_jobs, make_user):
@@ -208,7 +223,7 @@ def test_archivist_downloads_the_packages_of_a_period(app, client, api_token, io
     login(archivist, user.email, password)
     assert 'action="/arkiv/arkivpaket.zip"' in archivist.get("/arkiv").get_data(as_text=True)
 
-    today = archive_package.utcnow().date().isoformat()
+    today = swedish_today().isoformat()
     response = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": today, "till": today})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:

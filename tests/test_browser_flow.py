@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from service.formatting import local_time, short_date
-from service.models import FinalDocument, utcnow
+from service.formatting import short_date
+from service.models import FinalDocument
 
 from .helpers import (
     LINK_URL,
@@ -21,6 +21,7 @@ from .helpers import (
     pdf_text,
     save_artifact,
     screenshot,
+    swedish_today,
     wait_for,
 )
 
@@ -161,7 +162,7 @@ def test_draft_sign_by_email_and_archive_in_a_browser(
 
     save_artifact("final-browser-flow.pdf", data)
     text = flat(pdf_text(data))
-    today = short_date(local_time(utcnow()).date())
+    today = short_date(swedish_today())
     assert f"Kristianstad den {today}" in text
     assert f"Malmö den {today}" in text
     assert "1 750 000 kr" in text

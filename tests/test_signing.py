@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from service import agreements, final, listing, mail, signing
 from service.audit import Actor
-from service.formatting import local_time, short_date
+from service.formatting import short_date
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
 
 from .helpers import (
@@ -28,6 +28,7 @@ from .helpers import (
     path_of,
     pdf_text,
     save_artifact,
+    swedish_today,
 )
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
@@ -54,7 +55,7 @@ def test_skane_iop_signed_by_both_parties(app, client, api_token, iop_data, run_
 
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     assert status["status"] == "completed"
-    today = local_time(utcnow()).date()
+    today = swedish_today()
     assert [p["confirmation"]["place"] for p in status["parties"]] == ["Kristianstad", "Malmö"]
     assert {p["confirmation"]["date"] for p in status["parties"]} == {today.isoformat()}
 
