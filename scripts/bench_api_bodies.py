@@ -11,7 +11,6 @@ dicts_ms    the same body built as plain dicts, as the view did before the model
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,11 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench_lists import org_number  # noqa: E402
-from benchlib import medians  # noqa: E402
+from benchlib import medians, migrated_app, official  # noqa: E402
 from sqlalchemy import insert  # noqa: E402
 
-from service import create_app, listing, signing, users  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import listing, signing  # noqa: E402
 from service.formatting import local_time  # noqa: E402
 from service.models import Agreement, Confirmation, Party, SigningLink, Version, utcnow  # noqa: E402
 from service.web import api  # noqa: E402
@@ -101,13 +99,9 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = tmp
-        app = create_app({})
+        app = migrated_app(tmp)
         db = app.extensions["db"]
-        migrations.upgrade(db)
-        with db.session() as session:
-            user = users.create_user(session, "bench@example.se", "official", users.generate_password())
-            token = users.issue_api_token(session, user)
+        _, _, token = official(db)
         started = time.perf_counter()
         seed(db, args.parties)
         print(f"seeded {args.parties} parties in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -11,7 +11,6 @@ pages_<name>     pages of the final PDF; frozen_pages_<name> pages of the frozen
 import argparse
 import io
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -22,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import migrated_app  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
-from service import agreements, create_app, final, signing  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import agreements, final, signing  # noqa: E402
 from service.audit import Actor  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
 from service.models import Agreement  # noqa: E402
@@ -107,12 +106,10 @@ def main():
     cases = {"iop": iop, "halland": halland, f"halland{args.parties}": many_parties(halland, args.parties)}
     result = {}
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = str(Path(tmp) / "instance")
         office = OfficePool(Path(tmp) / "office", size=1, timeout=300)
         office.start()
         try:
-            app = create_app({"TESTING": True}, office=office)
-            migrations.upgrade(app.extensions["db"])
+            app = migrated_app(Path(tmp) / "instance", {"TESTING": True}, office)
             for name, data in cases.items():
                 agreement_id, frozen = completed(app, data)
                 samples = []

@@ -14,7 +14,6 @@ load_all_ms      what the list did before: every agreement loaded, progress coun
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -24,11 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import medians  # noqa: E402
+from benchlib import medians, migrated_app, official  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
-from service import create_app, listing, users  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import listing  # noqa: E402
 from service.models import Agreement, Confirmation, Party, SigningLink, Version, utcnow  # noqa: E402
 
 PLACES = ["Skåne", "Halland", "Blekinge", "Kronoberg", "Örebro", "Västra Götaland", "Jämtland", "Gävleborg"]
@@ -131,14 +129,9 @@ def main():
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = tmp
-        app = create_app({"WTF_CSRF_ENABLED": False})
+        app = migrated_app(tmp, {"WTF_CSRF_ENABLED": False})
         db = app.extensions["db"]
-        migrations.upgrade(db)
-        with db.session() as session:
-            password = users.generate_password()
-            user = users.create_user(session, "bench@example.se", "official", password)
-            token = users.issue_api_token(session, user)
+        user, password, token = official(db)
         started = time.perf_counter()
         seed(db, args.agreements, user.id)
         print(f"seeded {args.agreements} agreements in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -8,7 +8,6 @@ conversions  LibreOffice conversions counted over all runs (one per changed draf
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -17,10 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import timed  # noqa: E402
+from benchlib import migrated_app, timed  # noqa: E402
 
-from service import agreements, create_app, users  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import agreements, users  # noqa: E402
 from service.audit import SYSTEM  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
 
@@ -31,15 +29,13 @@ def main():
     args = parser.parse_args()
     data = json.loads((ROOT / "scripts/examples/iop-skane-2021.json").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = tmp
         office = OfficePool(Path(tmp) / "office", size=1)
         office.start()
         try:
-            app = create_app({"WTF_CSRF_ENABLED": False}, office=office)
+            app = migrated_app(tmp, {"WTF_CSRF_ENABLED": False}, office)
             conversions = []
             office.on_conversion = lambda host, seconds, ok: conversions.append(seconds)
             db = app.extensions["db"]
-            migrations.upgrade(db)
             with db.session() as session:
                 password = users.generate_password()
                 user = users.create_user(session, "bench@example.se", "official", password)

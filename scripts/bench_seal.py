@@ -10,7 +10,6 @@ export_100_s     archive packages for 100 completed agreements, written as `flas
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -21,10 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import migrated_app  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from service import agreements, archive_package, audit, create_app, final, signing, verification  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import agreements, archive_package, audit, final, signing, verification  # noqa: E402
 from service.models import Agreement, AuditEvent, FinalDocument, Party, Version  # noqa: E402
 
 ACTOR = audit.Actor("user:bench@example.se")
@@ -106,9 +105,7 @@ def main():
     args = parser.parse_args()
     data = json.loads((ROOT / "scripts/examples/iop-skane-2021.json").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = str(Path(tmp) / "instance")
-        app = create_app()
-        migrations.upgrade(app.extensions["db"])
+        app = migrated_app(Path(tmp) / "instance")
         try:
             agreement_id = complete_agreement(app, data)
             with app.extensions["db"].session() as session:

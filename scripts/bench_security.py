@@ -10,7 +10,6 @@ preview_repeat_ms      the same unchanged draft again: served from the preview c
 """
 
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -22,10 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import migrated_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from service import create_app  # noqa: E402
-from service import migrate as migrations  # noqa: E402
 from service.documents import fill  # noqa: E402
 from service.documents.fill import agreement_context  # noqa: E402
 from service.schema import validate_agreement  # noqa: E402
@@ -77,9 +75,7 @@ def main():
     data = json.loads((ROOT / "scripts/examples/iop-skane-2021.json").read_text(encoding="utf-8"))
     data["title"] = "Ett hundra tecken långt avtalsnamn " * 3  # about 100 characters to loop over
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = tmp
-        app = create_app()
-        migrations.upgrade(app.extensions["db"])
+        app = migrated_app(tmp)
         office = app.extensions["office"]
         office.start()
         server = make_server("127.0.0.1", 0, app, threaded=True)

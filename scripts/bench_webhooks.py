@@ -24,10 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchlib import migrated_app, official  # noqa: E402
 from standardwebhooks import Webhook  # noqa: E402
 
-from service import audit, create_app, users, webhooks  # noqa: E402
-from service import migrate as migrations  # noqa: E402
+from service import audit, webhooks  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
 from service.models import AuditEvent  # noqa: E402
 
@@ -152,17 +152,14 @@ def main():
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["AVTAL_INSTANCE"] = str(Path(tmp) / "instance")
         office = OfficePool(Path(tmp) / "office", size=1)
         office.start()
         try:
-            app = create_app({"TESTING": True}, office=office)
-            migrations.upgrade(app.extensions["db"])
+            app = migrated_app(Path(tmp) / "instance", {"TESTING": True}, office)
             receiver = Receiver()
             app.extensions["bench_receiver"] = receiver
+            _, _, token = official(app.extensions["db"])
             with app.extensions["db"].session() as session:
-                user = users.create_user(session, "bench@example.se", "official", users.generate_password())
-                token = users.issue_api_token(session, user)
                 _, receiver.secret = webhooks.add_endpoint(
                     session, receiver.url, list(webhooks.TYPE_LABELS), audit.Actor("bench")
                 )

@@ -1,8 +1,12 @@
-"""What the benchmark scripts share: timing calls in milliseconds."""
+"""What the benchmark scripts share: timing calls in milliseconds, and a fresh app to time."""
 
+import os
 import statistics
 import sys
 import time
+
+from service import create_app, users
+from service import migrate as migrations
 
 
 def timed(fn):
@@ -20,3 +24,20 @@ def medians(probes, runs, digits=1) -> dict[str, float]:
             samples[name].append(timed(probe))
         print(f"run {run + 1}/{runs}", {k: round(v[-1], digits) for k, v in samples.items()}, file=sys.stderr)
     return {name: round(statistics.median(times), digits) for name, times in samples.items()}
+
+
+def migrated_app(instance, config=None, office=None):
+    """The app on a new instance folder with its database migrated, as a fresh installation has it."""
+    os.environ["AVTAL_INSTANCE"] = str(instance)
+    app = create_app(config, office=office)
+    migrations.upgrade(app.extensions["db"])
+    return app
+
+
+def official(db, email="bench@example.se"):
+    """A new official: (user, password, API token)."""
+    password = users.generate_password()
+    with db.session() as session:
+        user = users.create_user(session, email, "official", password)
+        token = users.issue_api_token(session, user)
+    return user, password, token
