@@ -152,6 +152,12 @@ def build_final_pdf(facts, files, office) -> bytes:
     )
 
 
+def confirmed_state(session, agreement) -> int:
+    """The state of the agreement a final PDF belongs to: how many parties' current answers are
+    confirmations (parties who join later make a new state, and a new final PDF)."""
+    return len(signing.confirmations_by_party(session, agreement))
+
+
 def assemble_final(db, files, office, sealer, agreement_id) -> FinalDocument | None:
     """Build and store the final PDF if the agreement is complete and this state has none yet.
 
@@ -163,7 +169,7 @@ def assemble_final(db, files, office, sealer, agreement_id) -> FinalDocument | N
         agreement = session.get(Agreement, agreement_id)
         if agreement is None or agreement.status != "completed":
             return None
-        count = len(signing.confirmations_by_party(session, agreement))
+        count = confirmed_state(session, agreement)
         if _final_exists(session, agreement_id, count):
             return None
         facts = gather(session, agreement)
@@ -197,7 +203,7 @@ def current_final(session, agreement) -> FinalDocument | None:
     job has made it (after an accession the earlier final PDF covers fewer parties)."""
     if agreement.status != "completed":
         return None
-    count = len(signing.confirmations_by_party(session, agreement))
+    count = confirmed_state(session, agreement)
     return session.scalars(
         select(FinalDocument).where(
             FinalDocument.agreement_id == agreement.id, FinalDocument.confirmation_count == count
@@ -224,14 +230,14 @@ def record_failure(db, agreement_id, error) -> int:
     """Note a failed attempt in the audit trail; returns how many this state has had."""
     with db.session() as session:
         agreement = session.get(Agreement, agreement_id)
-        count = len(signing.confirmations_by_party(session, agreement))
+        count = confirmed_state(session, agreement)
         audit.record(session, "final_failed", audit.SYSTEM, agreement_id, confirmations=count, error=repr(error)[:300])
         return failed_attempts(session, agreement_id, count)
 
 
 def _gave_up(session, agreement) -> bool:
     """Whether the final PDF of the agreement's present state failed MAX_ATTEMPTS times."""
-    count = len(signing.confirmations_by_party(session, agreement))
+    count = confirmed_state(session, agreement)
     return failed_attempts(session, agreement.id, count) >= MAX_ATTEMPTS
 
 
@@ -250,7 +256,7 @@ def retry(session, agreement, actor) -> None:
     caller queues the job. Conflict when nothing has been given up."""
     if final_problem(session, agreement) is None:
         raise Conflict("Den slutliga PDF:en väntar inte på ett nytt försök.")
-    count = len(signing.confirmations_by_party(session, agreement))
+    count = confirmed_state(session, agreement)
     audit.record(session, "final_retried", actor, agreement.id, confirmations=count)
 
 
