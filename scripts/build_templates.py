@@ -243,8 +243,8 @@ def add_field(paragraph, instruction):
 # --------------------------------------------------------------------------
 
 
-def new_document():
-    """An empty A4 document with our styles, header and footer."""
+def new_document(footer="Sida "):
+    """An empty A4 document with our styles, header and footer ("Sida X av Y" after `footer`)."""
     doc = Document()
     body = doc.element.body
     for p in body.findall(qn("w:p")):
@@ -253,7 +253,7 @@ def new_document():
     setup_styles(doc)
     setup_bullets(doc)
     add_header(doc)
-    add_footer(doc)
+    add_footer(doc, footer)
     props = doc.core_properties
     props.author = ""
     props.last_modified_by = ""
@@ -417,12 +417,16 @@ def add_header(doc):
     set_bottom_border(rule._p.get_or_add_pPr(), size=4, space=1)
 
 
-def add_footer(doc):
+# The signing sheet and the verification appendix follow the frozen pages and count their own.
+APPENDIX_FOOTER = "Bilaga till avtalet · sida "
+
+
+def add_footer(doc, text):
     """'Sida X av Y' centred, with real PAGE and NUMPAGES fields."""
     paragraph = doc.sections[0].footer.paragraphs[0]
     paragraph.style = doc.styles["Footer"]
     paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    paragraph.add_run("Sida ")
+    paragraph.add_run(text)
     add_field(paragraph, "PAGE")
     paragraph.add_run(" av ")
     add_field(paragraph, "NUMPAGES")
@@ -503,13 +507,17 @@ def title_block(doc, kicker=None, meta_lines=()):
 # --------------------------------------------------------------------------
 
 ELECTRONIC = "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen."
+# The text sent for signing holds no sheet to fill in: the confirmations follow it in the final PDF.
+SIGNATURES_FOLLOW = (
+    "Varje parts ort, datum, namn och titel står på signeringssidan, som följer efter avtalstexten "
+    "i den slutliga versionen när parterna har bekräftat."
+)
 TIME_NOTE = "Tider anges i svensk tid. Verifieringsbilagan visar hur varje part bekräftade avtalet."
 
 
 def signature_blocks(doc):
     """Each party's signature as signed: place and date, name, title, organisation, and when
-    it was confirmed electronically. Before that a note says where they will appear."""
-    tag(doc, "{%p if final %}")
+    it was confirmed electronically."""
     tag(doc, "{%p for p in parties %}")
     first = para(doc, "{{ p.signature.place_and_date }}", style=SIGN_TEXT)
     first.paragraph_format.space_before = Pt(18)
@@ -522,19 +530,15 @@ def signature_blocks(doc):
     confirmed.paragraph_format.space_before = Pt(2)
     confirmed.paragraph_format.keep_with_next = False
     tag(doc, "{%p endfor %}")
-    note = para(doc, TIME_NOTE, style=SMALL)
-    note.paragraph_format.space_before = Pt(18)
-    tag(doc, "{%p else %}")
-    para(doc, "Ort, datum och namn för varje part fylls i här när parten har bekräftat avtalet.", style=SMALL)
-    tag(doc, "{%p endif %}")
+    time_note(doc)
 
 
 SIGNING_COLUMNS = [("Organisation", 6.6), ("Signatur", 5.2), ("Namnförtydligande", TEXT_WIDTH_CM - 11.8)]
 
 
 def signing_table(doc):
-    """Organisation | Signatur | Namnförtydligande, one row per party (plus blank rows before signing)."""
-    table = doc.add_table(rows=7, cols=3)
+    """Organisation | Signatur | Namnförtydligande, one row per party as confirmed."""
+    table = doc.add_table(rows=4, cols=3)
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     set_table_borders(table, color="404040", size=6)
     set_cell_margins(table, 0.2, 0.2, 0.08, 0.08)
@@ -554,30 +558,18 @@ def signing_table(doc):
     set_text(org.paragraphs[0], "{{ p.name }}")
     para(org, "{{ p.org_number }}", style=SMALL)
     # Place and date as signed, then the time of the electronic confirmation; each one run.
-    set_text(sig.paragraphs[0], "{% if p.signature %}{{ p.signature.place_and_date }}{% endif %}")
-    confirmed = para(
-        sig,
-        "{% if p.signature %}Bekräftat elektroniskt kl. {{ p.signature.time }}"
-        "{% else %}Bekräftas elektroniskt{% endif %}",
-        style=SMALL,
-    )
+    set_text(sig.paragraphs[0], "{{ p.signature.place_and_date }}")
+    confirmed = para(sig, "Bekräftat elektroniskt kl. {{ p.signature.time }}", style=SMALL)
     confirmed.paragraph_format.space_before = Pt(1)
-    set_text(name.paragraphs[0], "{% if p.signature %}{{ p.signature.name }}{% endif %}")
-    para(name, "{% if p.signature %}{{ p.signature.title }}{% endif %}", style=SMALL)
+    set_text(name.paragraphs[0], "{{ p.signature.name }}")
+    para(name, "{{ p.signature.title }}", style=SMALL)
     set_text(rows[3].cells[0].paragraphs[0], "{%tr endfor %}")
 
-    # Empty rows for organisations that join later, in the text sent for signing only.
-    set_text(rows[4].cells[0].paragraphs[0], "{%tr for i in range(blank_rows) %}")
-    set_text(rows[6].cells[0].paragraphs[0], "{%tr endfor %}")
-
-    for row in (rows[2], rows[5]):
-        row.height = Cm(1.25)
-        row.height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
-        set_row_flags(row)
-        for cell in row.cells:
-            cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
-            for p in cell.paragraphs:
-                p.paragraph_format.space_after = Pt(0)
+    rows[2].height = Cm(1.25)
+    rows[2].height_rule = WD_ROW_HEIGHT_RULE.AT_LEAST
+    set_row_flags(rows[2])
+    for cell in rows[2].cells:
+        cell.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.CENTER
     for row in rows:
         for p in row.cells[0].paragraphs + row.cells[1].paragraphs + row.cells[2].paragraphs:
             p.paragraph_format.space_after = Pt(0)
@@ -689,9 +681,9 @@ def build_iop_agreement():
     para(doc, "För {{ p.name }}", style=LABEL)
     para(doc, "{{ p.representative.name }}, {{ p.representative.title }}")
     tag(doc, "{%p endfor %}")
-    heading(doc, "Underskrifter", level=2)
+    heading(doc, "Bekräftelse", level=2)
     para(doc, ELECTRONIC)
-    signature_blocks(doc)
+    para(doc, SIGNATURES_FOLLOW)
     return doc
 
 
@@ -724,22 +716,19 @@ def build_overenskommelse():
     heading(doc, "{{ goals_heading }}")
     bullets(doc, "goals")
 
-    heading(doc, "Signering", page_break=True)
+    heading(doc, "Undertecknande")
     paragraphs(doc, "signing_text")
     para(doc, ELECTRONIC)
-    signing_table(doc)
-    time_note(doc)
+    para(doc, SIGNATURES_FOLLOW)
     return doc
 
 
 def time_note(doc):
-    tag(doc, "{%p if final %}")
     para(doc, TIME_NOTE, style=SMALL).paragraph_format.space_before = Pt(6)
-    tag(doc, "{%p endif %}")
 
 
 def build_signing_sheet_iop():
-    doc = new_document()
+    doc = new_document(footer=APPENDIX_FOOTER)
     heading(doc, "Underskrifter")
     para(doc, "Avtal: {{ title }}")
     para(doc, ELECTRONIC)
@@ -748,10 +737,9 @@ def build_signing_sheet_iop():
 
 
 def build_signing_sheet_table():
-    doc = new_document()
+    doc = new_document(footer=APPENDIX_FOOTER)
     heading(doc, "Signering")
     para(doc, "Avtal: {{ title }}")
-    paragraphs(doc, "signing_text")
     para(doc, ELECTRONIC)
     signing_table(doc)
     time_note(doc)

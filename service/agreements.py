@@ -13,7 +13,7 @@ import json
 from sqlalchemy import select
 
 from . import audit, final, listing, renditions, roles, signing
-from .documents import render_agreement_pdf
+from .documents import render_agreement
 from .documents.fill import builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
@@ -113,10 +113,10 @@ def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_
     # document is filled from the very template of the text the parties confirmed.
     template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
     template_sha256 = files.put(template)
-    pdf, _ = render_agreement_pdf(checked, office, files, pdfa=True, template=template)
+    docx, pdf = render_agreement(checked, office, files, pdfa=True, template=template)
     sealed = sealer.seal(pdf)
     pdf_sha256 = files.put(sealed)  # the parties confirm exactly these sealed bytes
-    rendition = renditions.make(files, data, template, sealed)  # what the parties read, made once
+    rendition = renditions.make(files, docx, sealed)  # what the parties read, made once from the same fill
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)

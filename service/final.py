@@ -1,5 +1,9 @@
-"""The final PDF: the signed agreement, its one signing sheet and the verification appendix,
-one tagged PDF/A-2b file with the frozen agreement attached.
+"""The final PDF: the frozen agreement's pages unchanged, its one filled signing sheet and the
+verification appendix, one tagged PDF/A-2b file with the frozen agreement attached.
+
+The agreement text is never filled or laid out again: what the parties confirmed is the frozen
+PDF, and the final PDF is composed from its pages (documents/compose.py). Only the signing sheet
+and the appendix are made now, from the confirmations, in one LibreOffice conversion.
 
 Made by a background job when the last party confirms, and again after each accession.
 The job is idempotent: a final document is keyed by the number of confirmations it
@@ -14,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from . import audit, signing
 from .documents.appendix import Evidence, PartyEvidence, append_appendix
-from .documents.assemble import append_document, attach_file, ensure_styles
-from .documents.fill import agreement_context, fill_agreement, fill_signing_sheet, signature_context
+from .documents.assemble import ensure_styles
+from .documents.compose import compose_final
+from .documents.fill import agreement_context, fill_signing_sheet, signature_context
 from .errors import Conflict
 from .formatting import local_time, xml_text
 from .models import Agreement, AuditEvent, FinalDocument, SigningLink
@@ -87,17 +92,15 @@ def _party_evidence(session, parties, confirmations, events) -> list[PartyEviden
 
 
 def gather(session, agreement) -> dict:
-    """Everything the final document shows, read in one short transaction."""
+    """Everything the signing sheet and the appendix show, read in one short transaction."""
     confirmations = signing.confirmations_by_party(session, agreement)
     version = signing.latest_version(session, agreement.id)
     parties = signing.active_parties(session, agreement)
     events = audit.events_for(session, agreement.id)
-    # The frozen text, with the parties that joined it later (accession changes nothing else).
+    # The frozen text's data, with the parties that joined it later (accession changes nothing else).
     model = validate_agreement(dict(version.data, parties=agreement.data["parties"]))
     return {
         "model": model,
-        "own_sheet": agreement.template is None or "final" in agreement.template.variables,
-        "template_sha256": version.template_sha256,
         "signatures": _signatures(parties, confirmations),
         "confirmation_count": len(confirmations),
         "version_id": version.id,
@@ -125,13 +128,9 @@ def gather(session, agreement) -> dict:
     }
 
 
-def final_docx(facts, template: bytes | None) -> bytes:
-    """The signed text with its one filled signing sheet, then the verification appendix.
-    The built-in templates fill their own sheet; an uploaded one that does not is followed by ours."""
-    model, signatures = facts["model"], facts["signatures"]
-    doc = Document(io.BytesIO(fill_agreement(model, signatures, template=template, final=True)))
-    if not facts["own_sheet"]:
-        append_document(doc, fill_signing_sheet(model, signatures))
+def appendix_docx(facts) -> bytes:
+    """The filled signing sheet, then the verification appendix: the part made anew."""
+    doc = Document(io.BytesIO(fill_signing_sheet(facts["model"], facts["signatures"])))
     ensure_styles(doc, ["Heading1", "Heading2", "TableGrid", "Header"])
     append_appendix(doc, facts["evidence"])
     out = io.BytesIO()
@@ -140,14 +139,12 @@ def final_docx(facts, template: bytes | None) -> bytes:
 
 
 def build_final_pdf(facts, files, office) -> bytes:
-    """The final PDF/A: the document converted once, the frozen agreement attached byte for byte."""
-    template = files.get(facts["template_sha256"]) if facts["template_sha256"] else None
-    pdf = office.convert(final_docx(facts, template), pdfa=True)
+    """The frozen pages unchanged, the sheet and appendix converted once, the frozen file attached."""
     evidence = facts["evidence"]
-    return attach_file(
-        pdf,
-        evidence.attachment_name,
+    return compose_final(
         files.get(facts["frozen_sha256"]),
+        office.convert(appendix_docx(facts), pdfa=True),
+        evidence.attachment_name,
         f"Avtalstexten som parterna bekräftade (version {evidence.version_number}), SHA-256 {facts['frozen_sha256']}",
     )
 

@@ -36,9 +36,8 @@ class Facts:
         return 1 <= number <= len(self.pages) and sha256 in self.pages[number - 1]["png"].values()
 
 
-def make(files, data: dict, template: bytes | None, pdf: bytes) -> dict:
-    """Render and store the rendition of `pdf`, which was made from `data` (and `template`)."""
-    docx = fill_agreement(validate_agreement(data), template=template)
+def make(files, docx: bytes, pdf: bytes) -> dict:
+    """Render and store the rendition of `pdf`, which LibreOffice made from `docx`."""
     return pages.make_rendition(files, pdf, docx)
 
 
@@ -90,7 +89,8 @@ def for_version(db, files, lock_dir, version_id: int, pdf_sha256: str) -> Facts:
             version = session.get(Version, version_id)
             data, template_sha256 = version.data, version.template_sha256
         template = files.get(template_sha256) if template_sha256 else None
-        made = make(files, data, template, files.get(pdf_sha256))
+        docx = fill_agreement(validate_agreement(data), template=template)
+        made = make(files, docx, files.get(pdf_sha256))
         with db.session() as session:
             store(session, pdf_sha256, made)
     return _stored(db, pdf_sha256)

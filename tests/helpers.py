@@ -76,6 +76,54 @@ def pdf_text(pdf: bytes) -> str:
     return "\n".join(page.extract_text() for page in reader.pages)
 
 
+def _stream_bytes(obj) -> list[bytes]:
+    obj = obj.get_object()
+    if isinstance(obj, list):
+        return [part.get_object().get_data() for part in obj]
+    return [obj.get_data()]
+
+
+def _page_fonts(page) -> dict[str, bytes]:
+    """Each font of a page by its resource name: its embedded font program's bytes."""
+    fonts = {}
+    for name, font in page["/Resources"].get("/Font", {}).items():
+        font = font.get_object()
+        holder = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+        descriptor = holder["/FontDescriptor"].get_object()
+        program = next(descriptor[k] for k in ("/FontFile2", "/FontFile", "/FontFile3") if k in descriptor)
+        fonts[name] = program.get_object().get_data()
+    return fonts
+
+
+def _page_images(page) -> dict[str, bytes]:
+    objects = page["/Resources"].get("/XObject", {})
+    return {name: x.get_object().get_data() for name, x in objects.items()}
+
+
+def page_pixels(pdf: bytes, index: int) -> bytes:
+    """Page `index` rendered by PDFium at 100 dpi, as raw RGB bytes."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return document[index].render(scale=100 / 72).to_pil().convert("RGB").tobytes()
+    finally:
+        document.close()
+
+
+def assert_frozen_pages_unchanged(final_pdf: bytes, frozen: bytes):
+    """The final PDF starts with the frozen PDF's pages, unchanged: the same content streams, fonts
+    and images, byte for byte, and the same pixels when rendered."""
+    final_pages, frozen_pages = PdfReader(io.BytesIO(final_pdf)).pages, PdfReader(io.BytesIO(frozen)).pages
+    assert len(final_pages) > len(frozen_pages)
+    for index, (kept, confirmed) in enumerate(zip(final_pages, frozen_pages)):
+        assert _stream_bytes(kept["/Contents"]) == _stream_bytes(confirmed["/Contents"]), f"page {index + 1}"
+        assert _page_fonts(kept) == _page_fonts(confirmed), f"page {index + 1}"
+        assert _page_images(kept) == _page_images(confirmed), f"page {index + 1}"
+        assert kept.mediabox == confirmed.mediabox
+        assert page_pixels(final_pdf, index) == page_pixels(frozen, index), f"page {index + 1}"
+
+
 def flat(text: str) -> str:
     """Text with all whitespace runs as single spaces, for phrases that wrap across lines."""
     return " ".join(text.split())

@@ -1,5 +1,6 @@
-"""The final PDFs read as an archivist would: one signing sheet, place and date for every party,
-no paper leftovers, page numbers over the whole file, an appendix that stands alone, PDF/A details."""
+"""The final PDFs read as an archivist would: the frozen pages unchanged, then one signing sheet with
+place and date for every party, no paper leftovers, page labels that tell the agreement from its
+appendices, an appendix that stands alone, PDF/A details and one structure tree."""
 
 import hashlib
 import io
@@ -15,7 +16,15 @@ from service.custom_templates import store_template
 from service.formatting import local_time, place_and_date, short_title
 from service.models import Confirmation
 
-from .helpers import assemble_final, docx_with, flat, org_number, save_artifact, send_for_signature
+from .helpers import (
+    assemble_final,
+    assert_frozen_pages_unchanged,
+    docx_with,
+    flat,
+    org_number,
+    save_artifact,
+    send_for_signature,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -90,6 +99,7 @@ def outline_titles(outline):
 
 
 HEADER_ROWS = ("Organisation Signatur Namnförtydligande", "Part Bekräftad av Länk och teknik")
+APPENDIX_FOOTER = re.compile(r"Bilaga till avtalet · sida \d+ av \d+")
 
 
 def body_lines(text, running_title):
@@ -99,27 +109,38 @@ def body_lines(text, running_title):
         line
         for line in lines
         if not re.fullmatch(r"Sida \d+ av \d+", line)
+        and not APPENDIX_FOOTER.fullmatch(line)
         and running_title not in line
         and not line.startswith("Dnr ")
         and line not in HEADER_ROWS
     ]
 
 
-def assert_fit_to_file(pdf, data):
+def assert_fit_to_file(pdf, frozen, data):
+    """The frozen pages first, numbered as they were frozen, then the appendix pages, numbered
+    on their own; the page labels say which is which; no page is nearly empty."""
     reader = PdfReader(io.BytesIO(pdf))
     texts = page_texts(pdf)
-    total = len(texts)
+    agreement_pages = len(PdfReader(io.BytesIO(frozen)).pages)
+    appendix_pages = len(texts) - agreement_pages
     running_title = short_title(data["title"])
     for number, text in enumerate(texts, start=1):
-        assert f"Sida {number} av {total}" in flat(text), f"page {number}"
+        if number <= agreement_pages:
+            assert f"Sida {number} av {agreement_pages}" in flat(text), f"page {number}"
+        else:
+            footer = f"Bilaga till avtalet · sida {number - agreement_pages} av {appendix_pages}"
+            assert footer in flat(text), f"page {number}"
         lines = body_lines(text, running_title)
         assert len(lines) >= 2, f"page {number} holds only {lines}"
-    assert reader.page_labels == [str(n) for n in range(1, total + 1)]
+    assert reader.page_labels == [f"Avtal {n}" for n in range(1, agreement_pages + 1)] + [
+        f"Bilaga {n}" for n in range(1, appendix_pages + 1)
+    ]
     text = flat("\n".join(texts))
     assert "likalydande" not in text and "Ort och datum" not in text and "___" not in text
-    assert "Bekräftas elektroniskt" not in text  # the placeholder of the text sent for signing
-    assert "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen." in text
+    assert "Bekräftas elektroniskt" not in text  # no placeholder anywhere
+    assert text.count("Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen.") == 2
     assert "{{" not in text and "{%" not in text
+    assert_frozen_pages_unchanged(pdf, frozen)
     return reader, text
 
 
@@ -131,6 +152,7 @@ def assert_pdfa_details(reader, frozen, title):
     assert created == reader.xmp_metadata.xmp_create_date.replace(tzinfo=None, microsecond=0)
     assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root
     assert all("/StructParents" in page for page in reader.pages)  # every part is tagged
+    assert_one_structure_tree(reader)
     filespec = root["/Names"]["/EmbeddedFiles"]["/Names"][1].get_object()
     assert filespec["/F"] == filespec["/UF"] == "avtal-version-1.pdf"
     assert filespec["/AFRelationship"] == "/Source" and hashlib.sha256(frozen).hexdigest() in filespec["/Desc"]
@@ -142,6 +164,34 @@ def assert_pdfa_details(reader, frozen, title):
                 "/FontDescriptor"
             ]
             assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
+
+
+def assert_one_structure_tree(reader):
+    """One /Document with the agreement and its appendices as two /Part elements; every page's
+    marked content found through the one /ParentTree; every element's page in the file."""
+    tree = reader.trailer["/Root"]["/StructTreeRoot"]
+    (document,) = [k.get_object() for k in tree["/K"]]
+    assert document["/S"] == "/Document"
+    parts = [k.get_object() for k in document["/K"]]
+    assert [p["/S"] for p in parts] == ["/Part", "/Part"]
+    numbers = tree["/ParentTree"]["/Nums"] if "/Nums" in tree["/ParentTree"] else []
+    keys = set(numbers[::2])
+    for page in reader.pages:
+        assert page["/StructParents"] in keys
+    assert tree["/ParentTreeNextKey"] > max(keys)
+    pages = {page.indirect_reference.idnum for page in reader.pages}
+    pending, seen = list(parts), 0
+    while pending:
+        element = pending.pop()
+        if "/Pg" in element:
+            assert element.raw_get("/Pg").idnum in pages
+            seen += 1
+        kids = element.get("/K", [])
+        for kid in kids if isinstance(kids, list) else [kids]:
+            kid = kid.get_object() if hasattr(kid, "get_object") else kid
+            if isinstance(kid, dict) and kid.get("/Type", "/StructElem") == "/StructElem" and "/S" in kid:
+                pending.append(kid)
+    assert seen > 10
 
 
 def assert_appendix(text, data, frozen):
@@ -160,7 +210,7 @@ def assert_appendix(text, data, frozen):
 def test_halland_final_has_one_filled_signing_sheet(app, halland_data):
     pdf, frozen, dates = complete(app, halland_data)
     save_artifact("final-halland.pdf", pdf)
-    reader, text = assert_fit_to_file(pdf, halland_data)
+    reader, text = assert_fit_to_file(pdf, frozen, halland_data)
     assert list(outline_titles(reader.outline)).count("Signering") == 1
     assert sum("Namnförtydligande" in t for t in page_texts(pdf)) == 1
     assert text.count("Bekräftat elektroniskt kl.") == 12
@@ -174,7 +224,7 @@ def test_halland_final_has_one_filled_signing_sheet(app, halland_data):
 def test_iop_final_reads_as_signed(app, iop_data):
     pdf, frozen, dates = complete(app, iop_data)
     save_artifact("final-iop.pdf", pdf)
-    reader, text = assert_fit_to_file(pdf, iop_data)
+    reader, text = assert_fit_to_file(pdf, frozen, iop_data)
     assert list(outline_titles(reader.outline)).count("Underskrifter") == 1
     for i, party in enumerate(iop_data["parties"]):
         name = party["representative"]["name"]
@@ -191,9 +241,9 @@ def test_iop_final_reads_as_signed(app, iop_data):
 @pytest.mark.parametrize("count", [200])
 def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, count):
     data = region_and_associations(halland_data, count)
-    pdf, _, dates = complete(app, data)
+    pdf, frozen, dates = complete(app, data)
     save_artifact(f"final-halland-{count}.pdf", pdf)
-    _, text = assert_fit_to_file(pdf, data)
+    _, text = assert_fit_to_file(pdf, frozen, data)
     texts = page_texts(pdf)
     sheet = [t for t in texts if "Namnförtydligande" in t]
     assert len(sheet) >= 3  # the table runs over pages, its header row on each

@@ -180,7 +180,8 @@ def append_appendix(doc, evidence: Evidence):
     _paragraph(
         doc,
         f"Den låsta avtalstexten är bifogad i denna PDF-fil som {evidence.attachment_name}. "
-        "Sidorna före bilagan visar samma text med parternas underskrifter ifyllda.",
+        "Avtalstextens sidor (märkta Avtal 1, Avtal 2 och så vidare) är den låsta versionens egna sidor, "
+        "oförändrade. Parternas underskrifter står på signeringssidan som följer efter dem.",
     )
 
     doc.add_heading("Så kontrollerar du kontrollsumman", level=2)

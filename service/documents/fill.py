@@ -42,11 +42,17 @@ class TemplateFillError(Unavailable):
     """A template could not be filled."""
 
 
+NON_DETERMINISTIC_FILTERS = ("random",)
+
+
 def jinja_environment() -> SandboxedEnvironment:
     """The sandbox every template runs in: no attribute tricks, autoescaped XML, and of
-    Jinja's globals only `range` (the sandbox's, bounded), which the built-in templates use."""
+    Jinja's globals only `range` (the sandbox's, bounded), which the built-in templates use.
+    Nothing that differs between two fills: the same data give the same document."""
     env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
     env.globals = {"range": env.globals["range"]}
+    for name in NON_DETERMINISTIC_FILTERS:
+        del env.filters[name]
     env.filters.update(FILTERS)
     return env
 
@@ -104,14 +110,14 @@ def signature_context(place, signed_on, name, title, confirmed_at) -> dict:
 
 
 PLAIN_FIELDS = ("kind", "title", "short_title", "registration_number", "goals_heading")
-# Names a template may use besides the schema's fields. A template that uses `final` fills its
-# own signing sheet in the final document; one that does not is followed by ours.
-CONTEXT_NAMES = {"running_title", "final"}
+# Names a template may use besides the schema's fields.
+CONTEXT_NAMES = {"running_title"}
 
 
 def agreement_context(agreement, signatures=None, final=False) -> dict:
     """The context for a validated agreement; `signatures` maps party index to a signature.
-    `final` renders the signed document: filled signatures, no blank rows for paper."""
+    `final` is true only for the signing sheet: the agreement text is filled once, before
+    it is frozen, and never again (templates uploaded before that rule may still name it)."""
     signatures = signatures or {}
     data = agreement.model_dump()
     context = {
@@ -127,8 +133,6 @@ def agreement_context(agreement, signatures=None, final=False) -> dict:
         context["activities"] = [no_break(a) for a in agreement.activities]
     else:
         context["goals"] = [no_break(g) for g in agreement.goals]
-        if final:
-            context["blank_rows"] = 0
         context["sections"] = [{"heading": s.heading, "text": paragraphs(s.text)} for s in agreement.sections]
         context["principles"] = [
             {
@@ -212,12 +216,13 @@ def builtin_template(kind) -> bytes:
     return (TEMPLATE_DIR / MAIN_TEMPLATES[kind]).read_bytes()
 
 
-def fill_agreement(agreement, signatures=None, template: bytes | None = None, final=False) -> bytes:
-    """Fill the built-in template for the agreement's kind, or an uploaded `template`."""
+def fill_agreement(agreement, template: bytes | None = None) -> bytes:
+    """Fill the built-in template for the agreement's kind, or an uploaded `template`: the text
+    the parties read and confirm, filled once when it is frozen."""
     source = template or TEMPLATE_DIR / MAIN_TEMPLATES[agreement.kind]
-    return render_docx(source, agreement_context(agreement, signatures, final))
+    return render_docx(source, agreement_context(agreement))
 
 
 def fill_signing_sheet(agreement, signatures) -> bytes:
-    """The filled signing sheet that follows an uploaded template's text in the final PDF."""
+    """The filled signing sheet that follows the frozen text in the final PDF."""
     return render_docx(TEMPLATE_DIR / SIGNING_SHEETS[agreement.kind], agreement_context(agreement, signatures, True))

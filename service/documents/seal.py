@@ -28,6 +28,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.metadata.model import VENDOR
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers import constants
 from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko_certvalidator import ValidationContext
@@ -88,13 +89,22 @@ class Sealer:
             embed_validation_info=self.validation_context is not None,
             validation_context=self.validation_context,
         )
+        signer = PdfA2Signer(metadata, signer=self.signer, timestamper=self.timestamper)
         try:
-            out = outside_event_loop(
-                lambda: signers.sign_pdf(writer, metadata, signer=self.signer, timestamper=self.timestamper)
-            )
+            out = outside_event_loop(lambda: signer.sign_pdf(writer))
         except TimestampRequestError as exc:
             raise SealError("Tidsstämpeltjänsten svarade inte, så dokumentet kunde inte förseglas.") from exc
         return out.getvalue()
+
+
+class PdfA2Signer(signers.PdfSigner):
+    """Registers only the PAdES (ESIC) extension, at PDF 1.7. pyHanko's own also registers the
+    ISO 32002 extension for an ECDSA P-256 key (the self-signed seal's), which raises the catalog's
+    /Version to 2.0: PDF/A-2 is ISO 32000-1, PDF 1.7. Validation does not need the extension."""
+
+    def register_extensions(self, pdf_out, *, md_algorithm):
+        pdf_out.ensure_output_version(version=(1, 7))
+        pdf_out.register_extension(constants.ESIC_EXTENSION_1)
 
 
 def outside_event_loop(call):
