@@ -718,6 +718,10 @@ def build_overenskommelse():
 
     heading(doc, "Undertecknande")
     paragraphs(doc, "signing_text")
+    para(doc, "Överenskommelsen undertecknas av:", style=LABEL)
+    tag(doc, "{%p for p in parties %}")
+    para(doc, "{{ p.name }}, organisationsnummer {{ p.org_number }}", style="List Bullet")
+    tag(doc, "{%p endfor %}")
     para(doc, ELECTRONIC)
     para(doc, SIGNATURES_FOLLOW)
     return doc

@@ -12,9 +12,9 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, final, listing, renditions, roles, signing
-from .documents import render_agreement
-from .documents.fill import builtin_template
+from . import audit, final, listing, renditions, roles, signing, text
+from .documents import render_agreement, wording
+from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
 from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
@@ -73,6 +73,7 @@ def update_draft(session, files, agreement, data, actor) -> Agreement:
     if draft["kind"] != agreement.kind:
         raise SchemaError({"kind": "Avtalstyp kan inte ändras för ett befintligt avtal"})
     _store_data(files, agreement, draft)
+    signing.void_answers(session, agreement, actor)
     change(agreement, Status.DRAFT)
     agreement.updated_at = utcnow()
     _sync_parties(session, agreement)
@@ -95,12 +96,15 @@ def _sync_parties(session, agreement) -> list[Party]:
     return rows
 
 
-def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_age_days, actor):
+def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_age_days, actor, change_note=""):
     """Freeze the current text as a new version and issue one link per party.
 
-    Returns (agreement, [signing.IssuedLink]). LibreOffice renders the PDF between two short
-    transactions, so the database is never locked while it works; a draft that was
-    saved in the meantime is not sent, and the official is asked to try again.
+    Returns (agreement, [signing.IssuedLink]); each link says what its party answered to the
+    version before, which no longer counts. `change_note` is the official's sentence on what
+    changed (text.check'ed by the caller). LibreOffice renders the PDF between two short
+    transactions, so the database is never locked while it works; a draft that was saved in
+    the meantime is not sent, and the official is asked to try again. A text whose party page
+    would read otherwise than its PDF is not sent: the refusal is in the audit trail.
     """
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
@@ -109,26 +113,34 @@ def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_
         data, data_sha256 = agreement.data, agreement.data_sha256
         custom_sha256 = agreement.template.sha256 if agreement.template else None
     checked = validate_agreement(data)  # SchemaError lists what is missing
-    # The version keeps the template it was filled from, a built-in one too, so the final
-    # document is filled from the very template of the text the parties confirmed.
+    # The version keeps the template it was filled from, a built-in one too.
     template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
     template_sha256 = files.put(template)
-    docx, pdf = render_agreement(checked, office, files, pdfa=True, template=template)
-    sealed = sealer.seal(pdf)
+    try:
+        docx, pdf = render_agreement(checked, office, files, pdfa=True, template=template)
+        sealed = sealer.seal(pdf)
+        rendition = renditions.make(files, docx, sealed)  # what the parties read, made once from the same fill
+        _check_page_reads_as_pdf(files, rendition, sealed, docx)
+    except (TemplateFillError, InvalidInput) as refused:
+        with db.session() as session:
+            audit.record(session, "send_refused", actor, agreement_id, reason=refused.message)
+        raise
     pdf_sha256 = files.put(sealed)  # the parties confirm exactly these sealed bytes
-    rendition = renditions.make(files, docx, sealed)  # what the parties read, made once from the same fill
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
         if agreement.data_sha256 != data_sha256 or agreement.status == "completed":
             raise Conflict("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
         previous = signing.latest_version(session, agreement.id)
+        earlier_answers = signing.answers_by_party(session, agreement)
+        signing.void_answers(session, agreement, actor)  # sent again unchanged after a decline
         version = Version(
             agreement_id=agreement.id,
             number=(previous.number + 1) if previous else 1,
             data=agreement.data,
             template_sha256=template_sha256,
             pdf_sha256=pdf_sha256,
+            change_note=change_note,
         )
         session.add(version)
         session.flush()
@@ -136,11 +148,30 @@ def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_
         audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
         change(agreement, Status.SENT)
         agreement.updated_at = utcnow()
-        issued = [
-            signing.issue_link(session, serializer, party, version, max_age_days, actor)
-            for party in _sync_parties(session, agreement)
-        ]
+        issued = []
+        for party in _sync_parties(session, agreement):
+            link = signing.issue_link(session, serializer, party, version, max_age_days, actor)
+            earlier = earlier_answers.get(party.id)
+            link.earlier_answer = earlier.decision if earlier else None
+            issued.append(link)
         return agreement, issued
+
+
+def check_change_note(note: str) -> str:
+    """The official's sentence on what changed, cleaned; InvalidInput if it cannot be sent."""
+    values, errors = text.field_errors(
+        {"change_note": ("Beskrivningen av ändringen", note, text.CHANGE_NOTE_MAX, False, True)}
+    )
+    if errors:
+        raise InvalidInput(errors["change_note"], errors)
+    return values["change_note"]
+
+
+def _check_page_reads_as_pdf(files, rendition, pdf, docx):
+    """InvalidInput naming the first difference between the party's page and the PDF, if any."""
+    html = files.get(rendition["html_sha256"]).decode("utf-8")
+    if problem := wording.difference(html, pdf, docx):
+        raise InvalidInput(problem)
 
 
 def handlers(session, agreement) -> list[User]:

@@ -120,6 +120,8 @@ EVENT_LABELS = {
     "exported": "Arkivpaket skapat",
     "reminder_sent": "Påminnelse skickad",
     "final_downloaded": "Slutlig PDF hämtad av part",
+    "answer_voided": "Svaret gäller inte längre (texten ändrades)",
+    "send_refused": "Skickades inte",
 }
 
 

@@ -17,6 +17,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 
 from . import text
+from .documents.constructs import unshown_constructs
 from .documents.fields import FETCHING, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, jinja_environment
 from .errors import InvalidInput
@@ -31,6 +32,11 @@ DEFAULT_NAME = "Uppladdad mall"
 MAX_MEMBERS = 500
 MAX_UNCOMPRESSED_BYTES = 40 * 1024 * 1024
 NOT_A_DOCX = "Filen är inte ett giltigt Word-dokument (.docx)."
+USES_FINAL = (
+    "Mallen använder variabeln final. Avtalstexten fylls i en gång, när den låses för signering, och är "
+    "densamma i den slutliga PDF:en; sidan med parternas underskrifter lägger tjänsten till efter texten. "
+    "Ta bort villkoren med final ur mallen."
+)
 
 
 class TemplateRejected(InvalidInput):
@@ -126,7 +132,7 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     except TemplateSyntaxError as exc:
         raise TemplateRejected([f"Mallen har ett fel i sin mallkod på rad {exc.lineno}: {exc.message}."]) from None
     try:
-        reasons = _external_fetches(data) + _sandbox_violations(tree, env)
+        reasons = _external_fetches(data) + _sandbox_violations(tree, env) + unshown_constructs(data)
     except (zipfile.BadZipFile, etree.XMLSyntaxError):
         raise TemplateRejected([NOT_A_DOCX]) from None
     try:
@@ -135,7 +141,9 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
         variables = []
     if any(node.name == "self" for node in tree.find_all(nodes.Name)):  # Jinja's template object
         variables = sorted({*variables, "self"})
-    unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind]]
+    if "final" in variables:
+        reasons.append(USES_FINAL)
+    unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind] and v != "final"]
     if unknown:
         reasons.append(f"Mallen använder variabler som tjänsten inte känner till: {', '.join(unknown)}.")
     if reasons:

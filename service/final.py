@@ -27,7 +27,7 @@ from .models import Agreement, AuditEvent, FinalDocument, SigningLink
 from .schema import validate_agreement
 
 MAX_ATTEMPTS = 5  # then the sweep stops retrying and the officials are told
-OTHER_EVENTS = ("revoked", "declined", "party_added")  # the rest is shown per party or in the text
+OTHER_EVENTS = ("revoked", "declined", "answer_voided", "party_added")  # the rest is shown per party or in the text
 
 
 def _signatures(parties, confirmations) -> dict:
@@ -91,6 +91,13 @@ def _party_evidence(session, parties, confirmations, events) -> list[PartyEviden
     return evidence
 
 
+def _label_with_version(event) -> str:
+    """An event as the appendix lists it, with the version an answer concerned."""
+    label = audit.EVENT_LABELS.get(event.event, event.event)
+    version = event.details.get("version")
+    return f"{label}, version {version}" if event.event in ("declined", "answer_voided") and version else label
+
+
 def gather(session, agreement) -> dict:
     """Everything the signing sheet and the appendix show, read in one short transaction."""
     confirmations = signing.confirmations_by_party(session, agreement)
@@ -117,7 +124,7 @@ def gather(session, agreement) -> dict:
             events=[
                 {
                     "at": e.created_at,
-                    "label": audit.EVENT_LABELS.get(e.event, e.event),
+                    "label": _label_with_version(e),
                     "party": xml_text(e.details.get("party", "")),
                     "ip": xml_text(e.ip),
                 }

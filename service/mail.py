@@ -49,10 +49,12 @@ def sign_link(app, token) -> str:
     return route_url(app, "sign.show", token=token)
 
 
-def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -> list[str]:
+def send_link_emails(app, agreement, issued_links, sender, url_for_token=None, change_note="") -> list[str]:
     """Email each party with a contact address its link; returns the addresses that failed.
 
-    `sender` is the official's email address. Call it after the links' transaction has committed.
+    `sender` is the official's email address. A link to a second version or later is told as
+    such, with `change_note` (the official's sentence on what changed) and, to a party that had
+    answered, that its answer no longer counts. Call it after the links' transaction has committed.
     """
     if not is_configured(app):
         return []
@@ -60,8 +62,8 @@ def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -
     messages = [
         Outgoing(
             issued.party.contact_email,
-            f"Avtal att bekräfta: {agreement.title}",
-            _link_text(agreement, issued.party, sender, url_for_token(issued.token), issued.expires_at),
+            _link_subject(agreement, issued),
+            _link_text(agreement, issued, sender, url_for_token(issued.token), change_note),
             reply_to=sender,
         )
         for issued in issued_links
@@ -70,12 +72,35 @@ def send_link_emails(app, agreement, issued_links, sender, url_for_token=None) -
     return _deliver(app, messages)
 
 
-def _link_text(agreement, party, sender, url, expires_at) -> str:
+def _link_subject(agreement, issued) -> str:
+    if issued.version_number > 1:
+        return f"Avtalet har ändrats – version {issued.version_number} att bekräfta: {agreement.title}"
+    return f"Avtal att bekräfta: {agreement.title}"
+
+
+def _revision_text(issued, change_note) -> str:
+    """What a party hears of a new version: that the text changed, what changed, and its answer's fate."""
+    earlier = issued.version_number - 1
+    lines = [f"Avtalstexten har ändrats sedan version {earlier}. Version {issued.version_number} ska bekräftas."]
+    if change_note:
+        lines.append(f"Det här har ändrats: {change_note}")
+    if issued.earlier_answer:
+        answered = "bekräftelse" if issued.earlier_answer == "confirmed" else "avböjande"
+        lines.append(
+            f"Ert {answered} av version {earlier} gäller inte längre. Läs den nya versionen och svara på nytt."
+        )
+    lines.append("Länkar till tidigare versioner fungerar inte längre.")
+    return "\n\n".join(lines) + "\n\n"
+
+
+def _link_text(agreement, issued, sender, url, change_note="") -> str:
+    party, expires_at = issued.party, issued.expires_at
+    revision = _revision_text(issued, change_note) if issued.version_number > 1 else ""
     return f"""Hej!
 
 {sender} har skickat avtalet "{agreement.title}" till {party.name} för bekräftelse.
 
-Öppna länken, läs avtalet och bekräfta det med namn, titel och ort. Datum och tid sätts \
+{revision}Öppna länken, läs avtalet och bekräfta det med namn, titel och ort. Datum och tid sätts \
 automatiskt. Om ni inte vill ingå avtalet kan ni avböja det på samma sida och skriva varför.
 
 {url}

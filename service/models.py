@@ -101,6 +101,7 @@ class Version(Base):
     template_sha256: Mapped[str | None] = mapped_column(String(64))  # the template filled; None: built-in
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    change_note: Mapped[str] = mapped_column(String(300), default="", server_default="")  # to the parties
 
     agreement: Mapped[Agreement] = relationship(back_populates="versions")
 

@@ -97,6 +97,8 @@ class IssuedLink:
     token: str
     expires_at: datetime
     link_id: int
+    version_number: int = 1
+    earlier_answer: str | None = None  # the party's answer to the version before, void now
 
 
 def link_is_open(now):
@@ -137,7 +139,7 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
         expires_at=link.expires_at.isoformat(),
     )
     token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
-    return IssuedLink(party, token, link.expires_at, link.id)
+    return IssuedLink(party, token, link.expires_at, link.id, version.number)
 
 
 def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
@@ -194,16 +196,18 @@ def answerable_link(party: Party, version: Version) -> SigningLink | None:
 
 
 def check_link(session, serializer, token) -> SigningLink:
-    """The link, if it can still be answered; otherwise LinkProblem saying why."""
+    """The link, if it can still be answered; otherwise LinkProblem saying why. A link to a text
+    that has changed since is 'outdated' whatever was done with it: an answer to an earlier
+    version no longer counts, and the page must not say it does."""
     link = _load(session, serializer, token)
+    agreement = session.get(Agreement, link.party.agreement_id)
+    current = latest_version(session, agreement.id)
+    if agreement.status == "draft" or current is None or current.id != link.version_id:
+        raise LinkProblem("outdated", link, answer_for(session, link))
     if link.used_at is not None:
         raise LinkProblem("used", link, answer_for(session, link))
     if link.revoked_at is not None:
         raise LinkProblem("revoked", link)
-    agreement = session.get(Agreement, link.party.agreement_id)
-    current = latest_version(session, agreement.id)
-    if agreement.status == "draft" or current is None or current.id != link.version_id:
-        raise LinkProblem("outdated", link)
     if link.expires_at <= utcnow():
         raise LinkProblem("expired", link)
     return link
@@ -340,7 +344,16 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
     agreement = session.get(Agreement, link.party.agreement_id)
     change(agreement, status_after_answer(session, agreement))
     agreement.updated_at = utcnow()
-    audit.record(session, "declined", actor, agreement.id, link_id=link.id, party=link.party.name, reason=reason)
+    audit.record(
+        session,
+        "declined",
+        actor,
+        agreement.id,
+        link_id=link.id,
+        party=link.party.name,
+        reason=reason,
+        version=link.version.number,
+    )
     return answer
 
 
@@ -426,6 +439,31 @@ class PartyStatus:
     @property
     def status(self) -> str:
         return self.answer.decision if self.answer is not None else "pending"
+
+
+def answers_a_new_text_voids(session, agreement) -> list[Confirmation]:
+    """The answers that stop counting if the agreement's text is changed now: every current answer
+    to the version out for signature (none while it is a draft, whose answers are void already)."""
+    if agreement.status not in (Status.SENT, Status.DECLINED):
+        return []
+    return [s.answer for s in party_statuses(session, agreement) if s.answer is not None]
+
+
+def void_answers(session, agreement, actor) -> list[Confirmation]:
+    """Record in the audit trail, one event each, the answers a new text voids."""
+    voided = answers_a_new_text_voids(session, agreement)
+    for answer in voided:
+        audit.record(
+            session,
+            "answer_voided",
+            actor,
+            agreement.id,
+            party=answer.party.name,
+            decision=answer.decision,
+            version=answer.version.number,
+            link_id=answer.link_id,
+        )
+    return voided
 
 
 def party_statuses(session, agreement) -> list[PartyStatus]:

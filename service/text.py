@@ -15,6 +15,7 @@ TEMPLATE_NAME_MAX = 200  # what an official calls an uploaded template
 REGISTRATION_NUMBER_MAX = 60  # a diarienummer
 SHORT_TITLE_MAX = 80  # the running header of an agreement
 EMAIL_MAX = 254  # the longest address SMTP allows
+CHANGE_NOTE_MAX = 300  # what an official tells the parties changed in a new version
 
 # XML 1.0 cannot carry C0 controls (but tab and line breaks) or surrogates, so a .docx holding
 # them would be corrupt; C1 controls and noncharacters are never meant as text either.

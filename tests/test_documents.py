@@ -1,18 +1,20 @@
 """The examples rendered through the real templates and LibreOffice, read back with pypdf."""
 
 import io
+import zipfile
 from datetime import date, datetime
 
 import pytest
 from pypdf import PdfReader
 
+from service.custom_templates import TemplateRejected, check_template
 from service.documents import render_agreement_pdf
 from service.documents.fill import fill_agreement, fill_signing_sheet, signature_context
 from service.formatting import NBSP, kronor, no_break, short_title
 from service.schema import validate_agreement
 from service.storage import sha256_hex
 
-from .helpers import flat, pdf_text
+from .helpers import docx_with, flat, pdf_text
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -71,10 +73,11 @@ def test_halland_overenskommelse_lists_twelve_organisations(app, office, halland
     pdf = render(app, office, halland_data)
     text = flat(pdf_text(pdf))
     assert page_sizes(pdf) == {A4}
-    assert "Signering" in text and "Namnförtydligande" in text
+    assert "Undertecknande" in text and "Överenskommelsen undertecknas av:" in text
+    assert "Namnförtydligande" not in text  # no sheet to fill in the text the parties confirm
     assert len(halland_data["parties"]) == 12
     for party in halland_data["parties"]:
-        assert flat(party["name"]) in text
+        assert f"{flat(party['name'])}, organisationsnummer {party['org_number']}" in text
     for heading in ("Dialog", "Långsiktighet", "Mångfald", "Kvalitet", "Åtgärder:", "Ansvar:", "Målbild 2024"):
         assert heading in text
 
@@ -101,7 +104,8 @@ def test_text_sent_for_signing_speaks_of_electronic_confirmation(app, office, io
         text = flat(pdf_text(render(app, office, data)))
         assert "Avtalet bekräftas elektroniskt av parterna; varje part får den slutliga versionen." in text
         assert "likalydande" not in text and "Ort och datum" not in text and "___" not in text
-    assert "Bekräftas elektroniskt" in text  # the Halland sheet's cells, instead of room for a pen
+        assert "står på signeringssidan, som följer efter avtalstexten" in text  # no room for a pen
+        assert "Bekräftat elektroniskt" not in text
 
 
 def test_iop_resources_name_the_yearly_amount_once(app, office, iop_data):
@@ -134,7 +138,7 @@ def test_signing_sheets_show_place_and_date(app, office, iop_data, halland_data)
     signature = signature_context("Malmö", date(2021, 3, 16), "Birthe Wallin", "Ordförande", moment)
     iop = validate_agreement(iop_data)
     signatures = {0: signature, 1: signature}
-    iop_text = flat(pdf_text(office.convert(fill_agreement(iop, signatures, final=True))))
+    iop_text = flat(pdf_text(office.convert(fill_signing_sheet(iop, signatures))))
     assert "Malmö den 16/3 2021 Birthe Wallin Ordförande" in iop_text
     assert "Bekräftat elektroniskt kl. 14:02" in iop_text
 
@@ -142,3 +146,20 @@ def test_signing_sheets_show_place_and_date(app, office, iop_data, halland_data)
     table = flat(pdf_text(office.convert(fill_signing_sheet(halland, {0: signature}))))
     assert "Malmö den 16/3 2021 Bekräftat elektroniskt kl. 14:02 Birthe Wallin Ordförande" in table
     assert all(flat(p["name"]) in table for p in halland_data["parties"])
+
+
+def word_parts(docx: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(docx)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_same_data_fill_the_same_word_file(iop_data, halland_data):
+    for data in (iop_data, halland_data):
+        model = validate_agreement(data)
+        assert word_parts(fill_agreement(model)) == word_parts(fill_agreement(model))
+
+
+def test_no_filter_makes_two_fills_differ():
+    with pytest.raises(TemplateRejected) as refused:
+        check_template(docx_with("{{ ['Regionen', 'Föreningen']|random }} betalar."), "iop")
+    assert "Mallen använder filtret 'random', som inte finns." in refused.value.reasons

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from ..errors import Unavailable
 from ..formatting import FILTERS, kronor, local_clock, local_minute, no_break, place_and_date, short_title
+from .constructs import unshown_constructs
 from .fields import fetching_fields
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "docx"
@@ -179,6 +180,8 @@ def _check_filled(docx: bytes) -> None:
             f"Det ifyllda dokumentet har fältkoder som hämtar andra filer ({', '.join(fetching)}). "
             "Mallen kan inte användas."
         )
+    if unshown := unshown_constructs(docx):
+        raise TemplateFillError(f"Det ifyllda dokumentet kan inte skickas: {unshown[0]}")
 
 
 def _render_child(sender, template: bytes, context: dict) -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from .. import accession, agreements, final, idempotency, listing, mail, signing, users
-from ..errors import AvtalError
+from ..errors import AvtalError, InvalidInput
 from ..formatting import local_time
 from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
@@ -133,7 +133,15 @@ def _json_body(allow_list=False) -> dict | list:
 
 
 def _links(status, issued) -> dict:
-    links = [api_schema.Link(party=link.party.name, url=sign_url(link.token)) for link in issued]
+    links = [
+        api_schema.Link(
+            party=link.party.name,
+            url=sign_url(link.token),
+            version=link.version_number,
+            earlier_answer=link.earlier_answer,
+        )
+        for link in issued
+    ]
     return api_schema.Links(status=status, links=links).model_dump(mode="json")
 
 
@@ -248,6 +256,7 @@ def _party_entry(standing) -> api_schema.PartyEntry:
             date=local_time(answer.created_at).date(),
             time=local_time(answer.created_at).isoformat(timespec="seconds"),
             reason=answer.reason or None,
+            version=answer.version.number,
         )
     return api_schema.PartyEntry(
         party=party.name, org_number=party.org_number, status=standing.status, confirmation=confirmation
@@ -263,12 +272,21 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
 
 
 @bp.post("/agreements/<int:agreement_id>/send")
-@described("Lås versionen och skicka länkar", ok={200: api_schema.Links}, errors=(400, 401, 403, 404, 409, 422, 503))
+@described(
+    "Lås versionen och skicka länkar",
+    description="En ny version gör parternas svar på den förra ogiltiga; `change_note` säger vad som ändrats.",
+    body=api_schema.SendBody,
+    ok={200: api_schema.Links},
+    errors=(400, 401, 403, 404, 409, 422, 503),
+)
 @token_required(*DRAFTERS)
 def send(agreement_id):
     with db().session() as session:
         agreements.handled_agreement(session, agreement_id, g.user)
-    agreement, issued = send_for_signature(agreement_id)
+    note = _json_body().get("change_note", "") if request.get_data() else ""
+    if not isinstance(note, str):
+        raise InvalidInput("Beskrivningen av ändringen ska vara en text.", {"change_note": "ska vara en text"})
+    agreement, issued = send_for_signature(agreement_id, agreements.check_change_note(note))
     return _links(agreement.status, issued)
 
 

@@ -24,6 +24,11 @@ NewAgreement = Agreement  # validated by schema.validate_draft
 NewParties = Party | Annotated[list[Party], Field(min_length=1)]
 
 
+# Sending; the body may be left out.
+class SendBody(BaseModel):
+    change_note: str = Field("", max_length=300, description="Vad som har ändrats sedan förra versionen, till parterna")
+
+
 # The list's query parameters, all optional.
 class ListQuery(BaseModel):
     limit: Annotated[int, Field(ge=1, le=listing.MAX_PAGE_SIZE, description="Sidstorlek")] = listing.PAGE_SIZE
@@ -58,6 +63,12 @@ class Created(BaseModel):
 class Link(BaseModel):
     party: str
     url: str
+    version: int = Field(description="Versionen som länken gäller")
+    earlier_answer: Literal["confirmed", "declined"] | None = Field(
+        None,
+        description="Partens svar på förra versionen, som inte längre gäller: parten ska få veta att "
+        "avtalet har ändrats (tjänsten skickar inte länkar från API:et med e-post)",
+    )
 
 
 # The signing links just issued.
@@ -96,6 +107,7 @@ class Confirmation(BaseModel):
     date: date
     time: Timestamp
     reason: str | None
+    version: int = Field(description="Versionen av avtalstexten som svaret gäller")
 
 
 class PartyEntry(BaseModel):

@@ -35,7 +35,7 @@ def link_max_age() -> int:
     return current_app.config["LINK_MAX_AGE_DAYS"]
 
 
-def send_for_signature(agreement_id):
+def send_for_signature(agreement_id, change_note=""):
     """Freeze and send the agreement with the app's database, files, LibreOffice, seal and link settings."""
     return agreements.send_for_signature(
         db(),
@@ -46,6 +46,7 @@ def send_for_signature(agreement_id):
         agreement_id,
         link_max_age(),
         request_actor(),
+        change_note,
     )
 
 

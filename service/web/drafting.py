@@ -102,8 +102,9 @@ def index():
 # --- the form ---
 
 
-def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False):
-    """The form; `unfinished` when the errors are what a saved draft lacks before sending."""
+def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False, voided=()):
+    """The form; `unfinished` when the errors are what a saved draft lacks before sending;
+    `voided` the answers that saving changes would void."""
     return (
         render_template(
             "drafting/form.html",
@@ -114,6 +115,7 @@ def _form_page(data, errors=None, agreement=None, problem=None, status=200, temp
             template=template,
             unfinished=unfinished,
             contents=forms.CONTENTS[data["kind"]],
+            voided=voided,
         ),
         status,
     )
@@ -177,17 +179,18 @@ def new():
 def edit(agreement_id):
     with db().session() as session:
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        voided = signing.answers_a_new_text_voids(session, agreement)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
-            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
+            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True, voided=voided)
         data = forms.from_form(agreement.kind, request.form)
         if (changed := _list_action(data)) is not None:
-            return _form_page(changed, agreement=agreement)
+            return _form_page(changed, agreement=agreement, voided=voided)
         data = forms.without_blank_rows(data)
         try:
             agreements.update_draft(session, files(), agreement, data, request_actor())
         except SchemaError as exc:
-            return _form_page(data, exc.errors, agreement=agreement, status=400)
+            return _form_page(data, exc.errors, agreement=agreement, status=400, voided=voided)
         except Conflict as exc:
             return _form_page(data, agreement=agreement, problem=exc.message, status=409)
     return _saved(agreement)

@@ -23,12 +23,14 @@ DELIVERY_TEXT = {
 }
 
 
-def _notify_parties(agreement, issued) -> dict[int, str]:
+def _notify_parties(agreement, issued, change_note="") -> dict[int, str]:
     """Email the links (when SMTP is configured), after the links' transaction has committed.
     Returns each link's delivery: emailed, failed, no_address or no_smtp; notes it on the link."""
     if not mail.is_configured(current_app):
         return {link.link_id: "no_smtp" for link in issued}
-    failed = mail.send_link_emails(current_app, agreement, issued, g.user.email, url_for_token=sign_url)
+    failed = mail.send_link_emails(
+        current_app, agreement, issued, g.user.email, url_for_token=sign_url, change_note=change_note
+    )
     deliveries = {
         link.link_id: "no_address"
         if not link.party.contact_email
@@ -43,9 +45,8 @@ def _notify_parties(agreement, issued) -> dict[int, str]:
 def _links_page(agreement, issued, heading, deliveries):
     links = [
         (
-            link.party,
+            link,
             sign_url(link.token),
-            link.expires_at,
             deliveries[link.link_id],
             DELIVERY_TEXT[deliveries[link.link_id]].format(email=link.party.contact_email),
         )
@@ -64,11 +65,12 @@ def _links_page(agreement, issued, heading, deliveries):
 def send(agreement_id):
     with db().session() as session:
         agreements.handled_agreement(session, agreement_id, g.user)
+    change_note = agreements.check_change_note(request.form.get("change_note", ""))
     try:
-        agreement, issued = send_for_signature(agreement_id)
+        agreement, issued = send_for_signature(agreement_id, change_note)
     except SchemaError as exc:
         raise Conflict(missing_text(exc.errors)) from None
-    deliveries = _notify_parties(agreement, issued)
+    deliveries = _notify_parties(agreement, issued, change_note)
     if all(d == "emailed" for d in deliveries.values()):
         heading = "Avtalet är skickat för signering"
     else:
