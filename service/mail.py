@@ -85,10 +85,8 @@ def _revision_text(issued, change_note) -> str:
     if change_note:
         lines.append(f"Det här har ändrats: {change_note}")
     if issued.earlier_answer:
-        answered = "bekräftelse" if issued.earlier_answer == "confirmed" else "avböjande"
-        lines.append(
-            f"Ert {answered} av version {earlier} gäller inte längre. Läs den nya versionen och svara på nytt."
-        )
+        answered = "Er bekräftelse" if issued.earlier_answer == "confirmed" else "Ert avböjande"
+        lines.append(f"{answered} av version {earlier} gäller inte längre. Läs den nya versionen och svara på nytt.")
     lines.append("Länkar till tidigare versioner fungerar inte längre.")
     return "\n\n".join(lines) + "\n\n"
 

@@ -166,6 +166,13 @@ def assert_pdfa_details(reader, frozen, title):
             assert {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor), font["/BaseFont"]
 
 
+def number_tree_keys(node):
+    node = node.get_object()
+    yield from node.get("/Nums", [])[::2]
+    for kid in node.get("/Kids", []):
+        yield from number_tree_keys(kid)
+
+
 def assert_one_structure_tree(reader):
     """One /Document with the agreement and its appendices as two /Part elements; every page's
     marked content found through the one /ParentTree; every element's page in the file."""
@@ -174,8 +181,7 @@ def assert_one_structure_tree(reader):
     assert document["/S"] == "/Document"
     parts = [k.get_object() for k in document["/K"]]
     assert [p["/S"] for p in parts] == ["/Part", "/Part"]
-    numbers = tree["/ParentTree"]["/Nums"] if "/Nums" in tree["/ParentTree"] else []
-    keys = set(numbers[::2])
+    keys = set(number_tree_keys(tree["/ParentTree"]))
     for page in reader.pages:
         assert page["/StructParents"] in keys
     assert tree["/ParentTreeNextKey"] > max(keys)

@@ -16,6 +16,8 @@ from service.formatting import short_date
 from service.models import AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
 
 from .helpers import (
+    LINK_URL,
+    assemble_final,
     bearer,
     confirm,
     count,
@@ -24,6 +26,7 @@ from .helpers import (
     decline,
     final_pdf,
     flat,
+    login,
     org_number,
     path_of,
     pdf_text,
@@ -325,3 +328,80 @@ def test_the_open_link_rule_in_sql_and_in_python_agree(app, client, api_token, h
         in_sql = set(session.scalars(select(SigningLink.id).where(signing.link_is_open(now))))
         in_python = {link.id for link in session.scalars(select(SigningLink)) if signing.is_open(link, now)}
     assert in_sql == in_python == {every[0].id} | {link.id for link in every[len(states) :]}
+
+
+def test_a_new_version_voids_the_answers_and_every_party_hears_of_it(app, client, make_user, iop_data, smtp_server):
+    from service import users
+
+    official, password = make_user("official")
+    with app.extensions["db"].session() as session:
+        token = users.issue_api_token(session, session.merge(official))
+    login(client, official.email, password)
+    agreement_id, links = create_and_send(client, token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    assert decline(client, links[1]["url"], "Uppsägningstiden är för lång.").status_code == 200
+
+    form = client.get(f"/avtal/{agreement_id}/redigera").get_data(as_text=True)
+    assert "Då gäller inte längre 1 bekräftelse och 1 avböjande" in flat(form)
+    assert "Region Skåne: bekräftade version 1" in flat(form)
+    assert "NÄTVERKET – Idéburen sektor Skåne: avböjde version 1" in flat(form)
+
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        actor = Actor(f"user:{official.id} {official.email}")
+        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, actor)
+    with app.extensions["db"].session() as session:
+        voided = session.scalars(select(AuditEvent).where(AuditEvent.event == "answer_voided")).all()
+        assert sorted((e.details["party"], e.details["decision"], e.details["version"]) for e in voided) == [
+            ("NÄTVERKET – Idéburen sektor Skåne", "declined", 1),
+            ("Region Skåne", "confirmed", 1),
+        ]
+    old = client.get(path_of(links[0]["url"]))
+    text = flat(old.get_data(as_text=True))
+    assert old.status_code == 410 and "redan bekräftat" not in text
+    assert "Region Skåne bekräftade version 1" in text and "Det svaret gäller inte längre" in text
+
+    show = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
+    sent = client.post(
+        f"/avtal/{agreement_id}/skicka",
+        data={"csrf_token": csrf_token(show), "change_note": "Uppsägningstiden är nu 6 månader."},
+    )
+    assert sent.status_code == 200
+    invitations = [m for m in smtp_server.messages if "bekräfta" in m["Subject"]]
+    by_party = {m["To"].addresses[0].addr_spec: m for m in invitations}
+    assert len(invitations) == 2 and set(by_party) == {p["contact_email"] for p in iop_data["parties"]}
+    for party, earlier in zip(iop_data["parties"], ("Er bekräftelse", "Ert avböjande")):
+        message = by_party[party["contact_email"]]
+        assert message["Subject"].startswith("Avtalet har ändrats – version 2 att bekräfta")
+        body = flat(message.get_content())
+        assert "Det här har ändrats: Uppsägningstiden är nu 6 månader." in body
+        assert f"{earlier} av version 1 gäller inte längre." in body
+        new_link = LINK_URL.search(message.get_content()).group()
+        assert confirm(client, new_link, "Malmö").status_code == 200
+
+    again = flat(client.get(path_of(links[1]["url"])).get_data(as_text=True))
+    assert "Nu gäller version 2" in again and "Avtalet har ändrats – version 2 att bekräfta" in again
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(token)).json
+    assert status["status"] == "completed" and [p["confirmation"]["version"] for p in status["parties"]] == [2, 2]
+    document = assemble_final(app, agreement_id)
+    appendix = flat(pdf_text(app.extensions["files"].get(document.sha256)))
+    assert "Avböjt, version 1" in appendix and "Svaret gäller inte längre (texten ändrades), version 1" in appendix
+
+
+def test_without_email_the_api_names_the_parties_who_must_be_told(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert [link["version"] for link in links] == [1, 1] and all(link["earlier_answer"] is None for link in links)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    with app.extensions["db"].session() as session:
+        agreement = session.get(agreements.Agreement, agreement_id)
+        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, OFFICIAL)
+    resent = client.post(
+        f"/api/agreements/{agreement_id}/send",
+        json={"change_note": "Kortare uppsägningstid."},
+        headers=bearer(api_token),
+    ).json
+    assert [(link["version"], link["earlier_answer"]) for link in resent["links"]] == [(2, "confirmed"), (2, None)]
+    refused = client.post(
+        f"/api/agreements/{agreement_id}/send", json={"change_note": "Rad ett\nrad två"}, headers=bearer(api_token)
+    )
+    assert refused.status_code == 422 and "radbrytningar" in refused.json["message"]
