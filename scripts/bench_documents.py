@@ -1,11 +1,13 @@
-"""Final PDFs of both examples and of a 200-party överenskommelse, through the service's own code.
+"""Final PDFs of both examples and of överenskommelser with many parties (--parties 200 1000).
 
 Each agreement is drafted, frozen, opened and confirmed by every party, then its final PDF
-is assembled (fill, LibreOffice, merge, attachment). Prints page counts and the median time
-to assemble each final; with --out the PDFs are written there (e.g. test-artifacts/finals).
+is assembled (the signing sheet and appendix filled and converted, composed after the frozen
+pages, the frozen file attached). Prints page counts, sizes and the median time to assemble
+each final; with --out the PDFs are written there (e.g. test-artifacts/finals).
 
-final_<name>_ms  building the final PDF (the background job's work but storing), median of --runs
-pages_<name>     pages of the final PDF; frozen_pages_<name> pages of the frozen agreement
+final_<name>_ms     building the final PDF (the background job's work but sealing and storing), median of --runs
+pages_<name>        pages of the final PDF; frozen_pages_<name> pages of the frozen agreement
+final_<name>_bytes  size of the final PDF (unsealed)
 """
 
 import argparse
@@ -83,7 +85,7 @@ def completed(app, data):
 
 
 def build_timed(app, agreement_id):
-    """The final PDF as the background job builds it (fill, convert, attach), not stored."""
+    """The final PDF as the background job builds it, neither sealed nor stored."""
     with app.extensions["db"].session() as session:
         facts = final.gather(session, session.get(Agreement, agreement_id))
     start = time.perf_counter()
@@ -98,12 +100,12 @@ def pages(pdf):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--parties", type=int, default=200)
+    parser.add_argument("--parties", type=int, nargs="+", default=[200])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     iop = json.loads((EXAMPLES / "iop-skane-2021.json").read_text(encoding="utf-8"))
     halland = json.loads((EXAMPLES / "overenskommelse-halland.json").read_text(encoding="utf-8"))
-    cases = {"iop": iop, "halland": halland, f"halland{args.parties}": many_parties(halland, args.parties)}
+    cases = {"iop": iop, "halland": halland} | {f"halland{n}": many_parties(halland, n) for n in args.parties}
     result = {}
     with tempfile.TemporaryDirectory() as tmp:
         office = OfficePool(Path(tmp) / "office", size=1, timeout=300)
@@ -119,6 +121,7 @@ def main():
                     print(f"{name}: {elapsed:.0f} ms, {pages(pdf)} pages", file=sys.stderr)
                 result[f"final_{name}_ms"] = round(statistics.median(samples))
                 result[f"pages_{name}"] = pages(pdf)
+                result[f"final_{name}_bytes"] = len(pdf)
                 result[f"frozen_pages_{name}"] = pages(frozen)
                 if args.out:
                     args.out.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,7 @@ EVENT_LABELS = {
     "final_downloaded": "Slutlig PDF hämtad av part",
     "answer_voided": "Svaret gäller inte längre (texten ändrades)",
     "send_refused": "Skickades inte",
+    "template_refused": "Mall avvisad",
 }
 
 

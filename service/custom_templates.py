@@ -7,6 +7,7 @@ with '_', imports and includes, unknown filters or variables) and anything that 
 the server fetch from elsewhere (external images or objects, INCLUDE/LINK fields).
 """
 
+import hashlib
 import io
 import zipfile
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from docxtpl import DocxTemplate
 from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 
-from . import text
+from . import audit, text
 from .documents.constructs import unshown_constructs
 from .documents.fields import FETCHING, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, jinja_environment
@@ -172,3 +173,10 @@ def store_template(session, files, data: bytes, name: str, kind: str, user) -> C
     session.add(template)
     session.flush()
     return template
+
+
+def record_refusal(session, data: bytes, kind: str, reasons: list[str], actor) -> None:
+    """A refused upload is noted in the audit trail: who tried which file (its SHA-256), and why."""
+    audit.record(
+        session, "template_refused", actor, kind=kind, sha256=hashlib.sha256(data).hexdigest(), reasons=reasons
+    )

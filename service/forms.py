@@ -108,7 +108,7 @@ CONTENTS = {
         ("avsnitt", "Inledande avsnitt"),
         ("principer", "Principerna, numrerade 1, 2, 3 …"),
         ("malbild", "Målbild"),
-        ("signering", "Signering"),
+        ("undertecknande", "Undertecknande"),
         ("parter", "Parter"),
     ],
 }

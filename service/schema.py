@@ -196,6 +196,7 @@ class Overenskommelse(_Model):
     goals_heading: OptionalName = "Målbild"
     goals: Lines = []
     signing_text: Text = ""
+    # Accepted as before, but unused: the text sent for signing holds no sheet to fill in on paper.
     blank_rows: Annotated[int, Field(ge=0, le=50)] = 0
     parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_ACCEDED_PARTIES)]
 
@@ -245,7 +246,7 @@ FIELD_LABELS = {
     "actions": "Åtgärder",
     "goals_heading": "Målbild, rubrik",
     "signing_text": "Signeringstext",
-    "blank_rows": "Tomma rader för signering på papper",
+    "blank_rows": "Tomma rader för signering på papper (används inte: texten har ingen signeringssida)",
 }
 
 _CUSTOM_MESSAGES = {

@@ -25,7 +25,8 @@ def test_built_in_templates_pass_and_list_their_variables():
     report = check_template((TEMPLATE_DIR / "iop_agreement.docx").read_bytes(), "iop")
     assert {"title", "parties", "period", "notice_months"} <= set(report.variables)
     report = check_template((TEMPLATE_DIR / "overenskommelse.docx").read_bytes(), "overenskommelse")
-    assert {"principles", "blank_rows"} <= set(report.variables)
+    assert {"principles", "signing_text"} <= set(report.variables)
+    assert "final" not in report.variables  # the text is filled once; the signing sheet comes after it
 
 
 def test_internal_attributes_are_refused_with_the_reason():
@@ -94,3 +95,62 @@ def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
     text = flat(pdf_text(pdf))
     assert "EGEN MALL: Ett Idéburet Offentligt Partnerskap" in text
     assert "Region Skåne; NÄTVERKET – Idéburen sektor Skåne;" in text
+
+
+W_NS = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+CLAUSE = "Regionen betalar Föreningen 1 000 000 kr per år."
+# Each construct the party's page would show otherwise than the PDF: (XML appended to the clause's
+# paragraph, what the refusal calls it).
+UNSHOWN = {
+    "tracked insertion": ('<w:ins w:id="1" w:author="A"><w:r><w:t>Föreningen betalar.</w:t></w:r></w:ins>', "infogad"),
+    "tracked deletion": ('<w:del w:id="2" w:author="A"><w:r><w:delText>inte</w:delText></w:r></w:del>', "borttagen"),
+    "simple field": ('<w:fldSimple w:instr=" QUOTE &quot;x&quot; "><w:r><w:t>x</w:t></w:r></w:fldSimple>', "fältkod"),
+    "field with a result": (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> QUOTE "y" </w:instrText></w:r>'
+        '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>y</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>',
+        "fältkod",
+    ),
+    "content control": ("<w:sdt><w:sdtContent><w:r><w:t>z</w:t></w:r></w:sdtContent></w:sdt>", "innehållskontroll"),
+    "smart tag": ('<w:smartTag w:uri="u" w:element="e"><w:r><w:t>s</w:t></w:r></w:smartTag>', "smart tagg"),
+    "text box": (
+        "<w:r><w:pict><w:txbxContent><w:p><w:r><w:t>Ruta</w:t></w:r></w:p></w:txbxContent></w:pict></w:r>",
+        "textruta",
+    ),
+    "hidden text": ("<w:r><w:rPr><w:vanish/></w:rPr><w:t>Dold</w:t></w:r>", "dold text"),
+}
+
+
+def docx_with_construct(xml) -> bytes:
+    doc = Document()
+    doc.add_paragraph("{{ title }}")
+    paragraph = doc.add_paragraph(CLAUSE)
+    for element in parse_xml(f"<w:root {W_NS}>{xml}</w:root>"):
+        paragraph._p.append(element)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("construct", UNSHOWN)
+def test_constructs_the_party_page_cannot_show_are_refused_naming_the_paragraph(construct):
+    xml, called = UNSHOWN[construct]
+    text = reasons(docx_with_construct(xml))
+    assert called in text and "i stycket som börjar ”Regionen betalar Föreningen 1 000 000 kr per”" in text
+    assert "Ta bort det i Word" in text
+
+
+def test_hidden_text_in_a_style_is_refused_naming_the_style():
+    doc = Document()
+    doc.styles["Quote"].font.hidden = True
+    doc.add_paragraph("{{ title }}", style="Quote")
+    out = io.BytesIO()
+    doc.save(out)
+    assert "dold text i formatmallen ”Quote”" in reasons(out.getvalue())
+
+
+def test_a_template_that_branches_on_final_is_refused():
+    text = reasons(
+        docx_with("{{ title }}", "{% if final %}Föreningen betalar Regionen.{% else %}" + CLAUSE + "{% endif %}")
+    )
+    assert "Mallen använder variabeln final" in text and "Ta bort villkoren med final" in text

@@ -143,7 +143,8 @@ def test_signing_sheets_show_place_and_date(app, office, iop_data, halland_data)
     assert "Bekräftat elektroniskt kl. 14:02" in iop_text
 
     halland = validate_agreement(halland_data)
-    table = flat(pdf_text(office.convert(fill_signing_sheet(halland, {0: signature}))))
+    everyone = dict.fromkeys(range(len(halland.parties)), signature)
+    table = flat(pdf_text(office.convert(fill_signing_sheet(halland, everyone))))
     assert "Malmö den 16/3 2021 Bekräftat elektroniskt kl. 14:02 Birthe Wallin Ordförande" in table
     assert all(flat(p["name"]) in table for p in halland_data["parties"])
 

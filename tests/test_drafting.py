@@ -502,15 +502,21 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
         (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
         (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
         (None, "variabler som tjänsten inte känner till: salary."),
+        (None, "Mallen använder variabeln final."),
     ],
 )
 def test_a_refused_template_says_why_and_stores_nothing(app, client, official, data, reason):
     if data is None:
-        data = docx_with("{{ cycler.__init__.__globals__ }}" if "__init__" in reason else "{{ salary }}")
+        templates = {"__init__": "{{ cycler.__init__.__globals__ }}", "final": "{% if final %}Annat{% endif %}"}
+        data = docx_with(next((t for key, t in templates.items() if key in reason), "{{ salary }}"))
     response = upload(client, data)
     assert response.status_code == 400
     assert reason in visible_text(response)
     assert custom_templates_count(app) == 0
+    with app.extensions["db"].session() as session:
+        (refusal,) = session.scalars(select(AuditEvent).where(AuditEvent.event == "template_refused")).all()
+        assert refusal.details["sha256"] == hashlib.sha256(data).hexdigest() and refusal.actor.endswith(official.email)
+        assert any(reason in r for r in refusal.details["reasons"])
 
 
 def test_upload_without_a_file_is_marked_at_the_field(app, client, official):

@@ -14,7 +14,7 @@ from service import agreements, signing
 from service.audit import Actor
 from service.custom_templates import store_template
 from service.formatting import local_time, place_and_date, short_title
-from service.models import Confirmation
+from service.models import Confirmation, CustomTemplate
 
 from .helpers import (
     assemble_final,
@@ -22,6 +22,7 @@ from .helpers import (
     docx_with,
     flat,
     org_number,
+    pdf_text,
     save_artifact,
     send_for_signature,
 )
@@ -40,13 +41,19 @@ class Client:
     user_agent: str = BROWSER
 
 
-def complete(app, data, template=None):
+def complete(app, data, template=None, checked=True):
     """Draft, send, open and confirm every party's link through the domain rules, then assemble.
-    `template`: the bytes of a Word template to upload and use instead of the built-in one."""
+    `template`: the bytes of a Word template to upload and use instead of the built-in one;
+    not `checked`: kept as a template uploaded before today's checks was."""
     db, files = app.extensions["db"], app.extensions["files"]
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
-        uploaded = template and store_template(session, files, template, "Egen mall", data["kind"], None)
+        if template and not checked:
+            uploaded = CustomTemplate(name="Gammal mall", kind=data["kind"], sha256=files.put(template), variables=[])
+            session.add(uploaded)
+            session.flush()
+        else:
+            uploaded = template and store_template(session, files, template, "Egen mall", data["kind"], None)
         agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL, template=uploaded).id
     _, issued = send_for_signature(app, agreement_id, OFFICIAL)
     for i, link in enumerate(issued):
@@ -269,3 +276,17 @@ def test_uploaded_template_is_followed_by_one_filled_sheet(app, halland_data):
     assert all(flat(place_and_date(PLACES[i % 4], dates[i])) in text for i in range(12))
     assert_pdfa_details(reader, frozen, halland_data["title"])
     assert_appendix(text, halland_data, frozen)
+
+
+def test_a_template_branching_on_final_cannot_change_the_terms(app, halland_data):
+    """Such a template is refused at upload now; one kept from before still fills the text once:
+    the final PDF states the terms the parties confirmed, on the frozen pages themselves."""
+    confirmed, other = "Regionen betalar Föreningen 1 000 000 kr per år.", "Föreningen betalar Regionen"
+    template = docx_with(
+        "{{ title }}", "{% if final %}" + other + " 1 000 000 kr per år.{% else %}" + confirmed + "{% endif %}"
+    )
+    pdf, frozen, _ = complete(app, halland_data, template, checked=False)
+    assert confirmed in flat(pdf_text(frozen))
+    text = flat(pdf_text(pdf))
+    assert confirmed in text and other not in text
+    assert_frozen_pages_unchanged(pdf, frozen)

@@ -15,8 +15,9 @@ from sqlalchemy import delete, select
 from service import agreements, renditions, signing
 from service.audit import Actor
 from service.custom_templates import store_template
+from service.documents.fill import TemplateFillError
 from service.documents.pages import WIDTHS, docx_html
-from service.models import Rendition
+from service.models import AuditEvent, Rendition, Version
 
 from .helpers import bearer, count, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
 
@@ -215,3 +216,42 @@ def test_a_version_frozen_before_renditions_gets_its_own_once(app, client, api_t
         t.join()
     assert statuses == [200] * 4
     assert count(app, Rendition) == 1
+
+
+def test_a_text_whose_page_and_pdf_differ_is_not_sent_and_the_refusal_is_audited(app, office, iop_data):
+    """A numbered list: LibreOffice prints '1.', '2.' the page does not show. Caught at freezing."""
+    doc = Document()
+    doc.add_paragraph("{{ title }}")
+    doc.add_paragraph("Parterna åtar sig att", style="List Number")
+    doc.add_paragraph("följa upp verksamheten.", style="List Number")
+    out = io.BytesIO()
+    doc.save(out)
+    with app.extensions["db"].session() as session:
+        template = store_template(session, app.extensions["files"], out.getvalue(), "Numrerad", "iop", None)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, OFFICIAL, template)
+    with pytest.raises(agreements.InvalidInput) as refused:
+        send_for_signature(app, agreement.id, OFFICIAL)
+    assert "Texten på partens sida och i PDF:en skiljer sig åt" in refused.value.message
+    assert "sidan visar ”parterna åtar sig”, PDF:en har ”1 parterna åtar”" in refused.value.message
+    assert count(app, Version, Version.agreement_id == agreement.id) == 0
+    with app.extensions["db"].session() as session:
+        (event,) = session.scalars(select(AuditEvent).where(AuditEvent.event == "send_refused")).all()
+        assert event.details["reason"] == refused.value.message
+        assert session.get(agreements.Agreement, agreement.id).status == "draft"
+
+
+def test_xml_written_by_a_template_at_fill_time_is_checked_too(app, office, iop_data):
+    """`safe` lets a template write XML the upload check never saw: hidden text is caught in the filled file."""
+    hidden = "</w:t></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:t>Föreningen betalar Regionen."
+    doc = Document()
+    doc.add_paragraph("{{ title }} {{ '" + hidden + "'|safe }}")
+    out = io.BytesIO()
+    doc.save(out)
+    with app.extensions["db"].session() as session:
+        template = store_template(session, app.extensions["files"], out.getvalue(), "Dold", "iop", None)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, OFFICIAL, template)
+    with pytest.raises(TemplateFillError) as refused:
+        send_for_signature(app, agreement.id, OFFICIAL)
+    assert "Det ifyllda dokumentet kan inte skickas: Mallen innehåller dold text" in refused.value.message
+    assert count(app, Version, Version.agreement_id == agreement.id) == 0
+    assert count(app, AuditEvent, AuditEvent.event == "send_refused") == 1

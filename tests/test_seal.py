@@ -182,7 +182,10 @@ def test_what_parties_confirm_and_the_final_pdf_are_sealed_and_stay_pdfa(app, cl
         assert status.intact and status.valid and status.trusted and status.docmdp_ok
         assert status.coverage.name == "ENTIRE_FILE"
         assert pdfa_problems(pdf) == []
+        assert pdf.startswith(b"%PDF-1.7\n")  # PDF/A-2 is PDF 1.7, in the header and the catalog
         with pikepdf.open(io.BytesIO(pdf)) as doc:
+            assert doc.pdf_version == "1.7" and str(doc.Root.get("/Version", "/1.7")) == "/1.7"
+            assert "/ISO_" not in str(doc.Root.get("/Extensions", {}))
             assert set(doc.Root.Perms.keys()) == {"/DocMDP"}
             assert doc.Root.Perms.DocMDP.Reference[0].TransformParams.P == 1  # no changes allowed
             (field,) = doc.Root.AcroForm.Fields

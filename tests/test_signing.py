@@ -377,6 +377,8 @@ def test_a_new_version_voids_the_answers_and_every_party_hears_of_it(app, client
         assert "Det här har ändrats: Uppsägningstiden är nu 6 månader." in body
         assert f"{earlier} av version 1 gäller inte längre." in body
         new_link = LINK_URL.search(message.get_content()).group()
+        page = flat(client.get(path_of(new_link)).get_data(as_text=True))
+        assert "Det här är version 2 av avtalet" in page and "Uppsägningstiden är nu 6 månader." in page
         assert confirm(client, new_link, "Malmö").status_code == 200
 
     again = flat(client.get(path_of(links[1]["url"])).get_data(as_text=True))

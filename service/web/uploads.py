@@ -9,7 +9,7 @@ from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS
 from .auth import login_required
-from .context import db, files
+from .context import db, files, request_actor
 
 bp = Blueprint("uploads", __name__, url_prefix="/avtal")
 
@@ -30,11 +30,14 @@ def templates():
             errors["kind"] = "Välj vilken avtalstyp mallen är gjord för."
         if not errors:
             name = typed["name"] or custom_templates.name_from_filename(upload.filename)
+            data = upload.read()
             try:
                 with db().session() as session:
-                    template = custom_templates.store_template(session, files(), upload.read(), name, kind, g.user)
+                    template = custom_templates.store_template(session, files(), data, name, kind, g.user)
             except custom_templates.TemplateRejected as exc:
                 reasons = exc.reasons
+                with db().session() as session:
+                    custom_templates.record_refusal(session, data, kind, reasons, request_actor())
             else:
                 flash(f"Mallen {template.name} är sparad. Den använder: {join_sv(template.variables)}.")
                 return redirect(url_for(".templates"))
