@@ -48,7 +48,10 @@ def compose_final(frozen: bytes, appendix: bytes, attachment_name: str, descript
         _shift_struct_keys(second, offset)
         outline = _outline_entries(second)
         base.pages.extend(second.pages)
-        _merge_structure(base, second, offset)
+        if _struct_root(base) is None:  # untagged frozen text (none of ours is): the second part's tree alone
+            base.Root.StructTreeRoot = base.copy_foreign(_struct_root(second))
+        else:
+            _merge_structure(base, second, offset)
         _merge_outline(base, outline, agreement_pages)
         base.Root.PageLabels = _page_labels(base, agreement_pages)
         _take_metadata(base, second)
@@ -141,6 +144,8 @@ def _parent_tree(document) -> NumberTree:
 
 def _next_struct_key(document) -> int:
     root = _struct_root(document)
+    if root is None:
+        return 0
     keys = [int(k) for k, _ in NumberTree(root.ParentTree).items()] if "/ParentTree" in root else []
     return max([int(root.get("/ParentTreeNextKey", 0)), *(k + 1 for k in keys)])
 
@@ -227,11 +232,11 @@ def _page_labels(document, agreement_pages: int):
 def _take_metadata(base, second):
     """The second part's XMP and Info (made now, PDF/A-2b, the same title) describe the whole file."""
     base.Root.Metadata = base.copy_foreign(second.Root.Metadata)
-    info = Dictionary(second.trailer.get("/Info", Dictionary()))
+    info = {key: str(value) for key, value in second.trailer.get("/Info", Dictionary()).items()}
     for key in ("/CreationDate", "/ModDate"):
         if key in info:
-            info[key] = String(_standard_date(str(info[key])))
-    base.trailer.Info = base.make_indirect(base.copy_foreign(info) if info.is_indirect else info)
+            info[key] = _standard_date(info[key])
+    base.trailer.Info = base.make_indirect(Dictionary({key: String(value) for key, value in info.items()}))
 
 
 def _standard_date(value: str) -> str:
