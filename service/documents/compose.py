@@ -48,10 +48,7 @@ def compose_final(frozen: bytes, appendix: bytes, attachment_name: str, descript
         _shift_struct_keys(second, offset)
         outline = _outline_entries(second)
         base.pages.extend(second.pages)
-        if _struct_root(base) is None:  # untagged frozen text (none of ours is): the second part's tree alone
-            base.Root.StructTreeRoot = base.copy_foreign(_struct_root(second))
-        else:
-            _merge_structure(base, second, offset)
+        _merge_structure(base, second, offset)
         _merge_outline(base, outline, agreement_pages)
         base.Root.PageLabels = _page_labels(base, agreement_pages)
         _take_metadata(base, second)
@@ -144,8 +141,6 @@ def _parent_tree(document) -> NumberTree:
 
 def _next_struct_key(document) -> int:
     root = _struct_root(document)
-    if root is None:
-        return 0
     keys = [int(k) for k, _ in NumberTree(root.ParentTree).items()] if "/ParentTree" in root else []
     return max([int(root.get("/ParentTreeNextKey", 0)), *(k + 1 for k in keys)])
 
