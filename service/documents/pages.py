@@ -58,7 +58,8 @@ def docx_html(docx: bytes) -> str:
     for each page and are not agreement text. Every piece of text is escaped.
     """
     document = Document(io.BytesIO(docx))
-    return "\n".join([*_page_header(document), *_blocks(document.element.body, document)])
+    numbering = Numbering(document)
+    return "\n".join([*_page_header(document), *_blocks(document.element.body, document, numbering)])
 
 
 def _page_header(document) -> list[str]:
@@ -73,7 +74,7 @@ def _page_header(document) -> list[str]:
     return [f'<p class="doc-header">{" · ".join(texts)}</p>'] if texts else []
 
 
-def _blocks(container, parent) -> list[str]:
+def _blocks(container, parent, numbering) -> list[str]:
     out: list[str] = []
     list_items: list[str] = []
 
@@ -85,14 +86,17 @@ def _blocks(container, parent) -> list[str]:
     for child in _block_elements(container):
         if child.tag == qn("w:tbl"):
             close_list()
-            out.append(_table(Table(child, parent)))
+            out.append(_table(Table(child, parent), numbering))
             continue
         paragraph = Paragraph(child, parent)
+        label = numbering.label(paragraph)  # counted even when the paragraph is empty, as Word does
         content = _inline(paragraph)
         if not content.strip():
             continue
+        if label:
+            content = f'<span class="doc-num">{escape(label)}</span> {content}'
         if _is_list_item(paragraph):
-            list_items.append(f"<li>{content}</li>")
+            list_items.append(f'<li class="doc-numbered">{content}</li>' if label else f"<li>{content}</li>")
             continue
         close_list()
         out.append(_paragraph(paragraph, content))
@@ -112,10 +116,8 @@ def _block_elements(container):
 
 
 def _style_name(paragraph) -> str:
-    try:
-        return paragraph.style.name or ""
-    except (KeyError, AttributeError):  # a style id the document does not define
-        return ""
+    style = _style(paragraph)
+    return (style.name or "") if style is not None else ""
 
 
 def _is_list_item(paragraph) -> bool:
@@ -156,12 +158,108 @@ def _inline(paragraph) -> str:
     return "".join(parts)
 
 
-def _table(table) -> str:
+def _table(table, numbering) -> str:
     rows = []
     for row in table.rows:
-        cells = "".join("<td>" + "\n".join(_blocks(cell._tc, cell)) + "</td>" for cell in _unique_cells(row))
+        cells = "".join("<td>" + "\n".join(_blocks(cell._tc, cell, numbering)) + "</td>" for cell in _unique_cells(row))
         rows.append(f"<tr>{cells}</tr>")
     return '<div class="doc-table"><table>' + "".join(rows) + "</table></div>"
+
+
+class Numbering:
+    """The labels Word and LibreOffice print before numbered paragraphs ('1.', 'a)', 'II.'), counted
+    as they count them, so the page shows the numbers the PDF prints. Bullets have no label."""
+
+    def __init__(self, document):
+        root = document.part.numbering_part.element
+        abstract = {a.get(qn("w:abstractNumId")): a for a in root.iterchildren(qn("w:abstractNum"))}
+        self.levels: dict[str, dict[int, tuple[str, str, int]]] = {}
+        for num in root.iterchildren(qn("w:num")):
+            ref = num.find(qn("w:abstractNumId"))
+            definition = abstract.get(ref.get(qn("w:val")) if ref is not None else None)
+            levels = {} if definition is None else _levels(definition)
+            for override in num.iterchildren(qn("w:lvlOverride")):
+                start = override.find(qn("w:startOverride"))
+                ilvl = int(override.get(qn("w:ilvl"), "0"))
+                if start is not None and ilvl in levels:
+                    levels[ilvl] = (*levels[ilvl][:2], int(start.get(qn("w:val"))))
+            self.levels[num.get(qn("w:numId"))] = levels
+        self.counters: dict[str, dict[int, int]] = {}
+
+    def label(self, paragraph) -> str:
+        """The paragraph's label, counting it; '' for a paragraph that is not numbered."""
+        num_id, ilvl = _numbering_of(paragraph)
+        levels = self.levels.get(num_id)
+        if not levels or ilvl not in levels:
+            return ""
+        counters = self.counters.setdefault(num_id, {})
+        counters[ilvl] = counters.get(ilvl, levels[ilvl][2] - 1) + 1
+        for deeper in [level for level in counters if level > ilvl]:
+            del counters[deeper]
+        fmt, text, _ = levels[ilvl]
+        if fmt in ("bullet", "none"):
+            return ""
+        for level in range(ilvl + 1):
+            if level in levels:
+                value = counters.get(level, levels[level][2])
+                text = text.replace(f"%{level + 1}", _number(value, levels[level][0]))
+        return text
+
+
+def _levels(definition) -> dict[int, tuple[str, str, int]]:
+    levels = {}
+    for lvl in definition.iterchildren(qn("w:lvl")):
+        values = {}
+        for name in ("numFmt", "lvlText", "start"):
+            element = lvl.find(qn(f"w:{name}"))
+            values[name] = element.get(qn("w:val")) if element is not None else None
+        start = values["start"] or "1"
+        levels[int(lvl.get(qn("w:ilvl"), "0"))] = (
+            values["numFmt"] or "decimal",
+            values["lvlText"] or "",
+            int(start) if start.isdigit() else 1,
+        )
+    return levels
+
+
+def _numbering_of(paragraph) -> tuple[str, int]:
+    """(numId, level) of a paragraph: its own numbering, or its style's (a numbered heading)."""
+    sources = [paragraph._p.pPr]
+    style = _style(paragraph)
+    while style is not None:
+        sources.append(style.element.pPr)
+        style = style.base_style
+    for pPr in sources:
+        if pPr is not None and pPr.numPr is not None and pPr.numPr.numId is not None:
+            level = pPr.numPr.ilvl.val if pPr.numPr.ilvl is not None else 0
+            return str(pPr.numPr.numId.val), level
+    return "", 0
+
+
+def _style(paragraph):
+    try:
+        return paragraph.style
+    except (KeyError, AttributeError):  # a style id the document does not define
+        return None
+
+
+_ROMAN = [(1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl")]
+_ROMAN += [(10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i")]
+
+
+def _number(value: int, fmt: str) -> str:
+    if fmt in ("lowerLetter", "upperLetter"):
+        letter = chr(ord("a") + (value - 1) % 26) * ((value - 1) // 26 + 1)
+        return letter.upper() if fmt == "upperLetter" else letter
+    if fmt in ("lowerRoman", "upperRoman"):
+        roman = ""
+        for amount, digits in _ROMAN:
+            count, value = divmod(value, amount)
+            roman += digits * count
+        return roman.upper() if fmt == "upperRoman" else roman
+    if fmt == "decimalZero":
+        return f"{value:02d}"
+    return str(value)
 
 
 def _unique_cells(row):
