@@ -268,6 +268,7 @@ def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 422 and again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true" and count(app, Agreement) == 0
+    assert again.mimetype == first.mimetype == "application/problem+json"
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from ..formatting import local_time
 from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
-from . import api_schema
+from . import api_schema, problems
 from .context import (
     db,
     files,
@@ -71,9 +71,8 @@ def _once(view, kwargs, key):
     request_fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data(cache=True))
     stored = idempotency.begin(db(), g.user.id, key, request_fingerprint, secret)
     if stored is not None:
-        return Response(
-            stored.body, status=stored.status, mimetype="application/json", headers={"Idempotent-Replayed": "true"}
-        )
+        mimetype = problems.MEDIA_TYPE if stored.status >= 400 else "application/json"
+        return Response(stored.body, status=stored.status, mimetype=mimetype, headers={"Idempotent-Replayed": "true"})
     try:
         try:
             response = current_app.make_response(view(**kwargs))

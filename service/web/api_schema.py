@@ -47,11 +47,7 @@ class FieldError(BaseModel):
 # A refusal (RFC 9457): `code` (and `type`) per kind for programs, Swedish `title` and `detail` for people.
 class Problem(BaseModel):
     type: str = Field(description="urn:avtalstjansten:problem:<code>")
-    code: str = Field(
-        description="Stabil kod per slags fel: bad-request, unauthenticated, not-allowed, not-found, "
-        "method-not-allowed, not-acceptable, conflict, final-pending, too-large, invalid-input, "
-        "too-many-requests, unavailable, error"
-    )
+    code: str = Field(description="Stabil kod per slags fel, t.ex. not-found, conflict, final-pending, invalid-input")
     title: str
     status: int
     detail: str

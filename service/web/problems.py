@@ -38,20 +38,9 @@ STATUS = {
     "download-invalid": 404,
     "download-expired": 410,
 }
-# The code of an HTTP error that never was an AvtalError (an unknown path, a method not served).
-CODE_OF_STATUS = {
-    400: "bad-request",
-    401: "unauthenticated",
-    403: "not-allowed",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    409: "conflict",
-    413: "too-large",
-    422: "invalid-input",
-    429: "too-many-requests",
-    503: "unavailable",
-}
+# The code of an HTTP error that never was an AvtalError (an unknown path, a method not
+# served): the first kind above with its status.
+CODE_OF_STATUS = {status: code for code, status in reversed(STATUS.items())}
 TITLES = {
     "bad-request": "Felaktig begäran",
     "unauthenticated": "Inloggning krävs",
