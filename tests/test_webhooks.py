@@ -10,9 +10,18 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service import webhooks
+from service import agreements, signing, webhooks
 from service.audit import Actor
-from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
+from service.models import (
+    Agreement,
+    FinalDocument,
+    Party,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
 
 from .helpers import Receiver, bearer, confirm, count, create_and_send, csrf_token, decline, path_of, wait_for
 
@@ -274,7 +283,45 @@ def test_the_agreement_declined_as_a_whole_is_an_event_of_its_own(app, client, a
     assert declined["party"] == iop_data["parties"][0]["name"] and declined["reason"] == "Beloppet är fel."
     assert both.received[0][1]["data"]["version"] == 1
     for _, payload in both.received + parties_only.received:
-        documented = webhooks.example_body(next(k for k in webhooks.EVENTS if k.name == payload["type"]))
-        assert list(payload) == list(documented) and list(payload["data"]) == list(documented["data"])
-        assert list(payload["data"]["agreement"]) == list(documented["data"]["agreement"])
+        assert list(payload) == list(documented(payload)) and list(payload["data"]) == list(documented(payload)["data"])
+        assert list(payload["data"]["agreement"]) == list(documented(payload)["data"]["agreement"])
         assert payload["data"]["agreement"]["id"] == agreement_id
+
+
+def documented(payload) -> dict:
+    return webhooks.example_body(next(kind for kind in webhooks.EVENTS if kind.name == payload["type"]))
+
+
+def test_an_officials_changes_reach_the_integration_as_documented(app, client, api_token, iop_data, make_user):
+    endpoint_id, _ = add_endpoint(app, "https://crm.example.se/hooks")  # every event
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    colleague, _ = make_user("official", "kollega@region.example.se")
+    with app.extensions["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        creator = session.scalars(select(User).where(User.email == "api@example.se")).one()
+        agreements.add_handler(session, agreement, colleague.email, creator, ADMIN)
+        party = session.scalars(select(Party).where(Party.agreement_id == agreement_id, Party.position == 1)).one()
+        signing.reissue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), party, 30, ADMIN)
+        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, ADMIN)
+    fan_out(app)
+
+    with app.extensions["db"].session() as session:
+        bodies = session.scalars(
+            select(WebhookDelivery.body).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id)
+        ).all()
+    payloads = [json.loads(body) for body in bodies]
+    assert [p["type"] for p in payloads] == [
+        "agreement.created",
+        "agreement.sent",  # one message per change: agreement.sent is listed before version.frozen
+        "link.issued",
+        "link.issued",
+        "handler.added",
+        "link.revoked",
+        "link.issued",
+        "agreement.updated",
+    ]
+    for payload in payloads:
+        assert list(payload) == list(documented(payload)) and list(payload["data"]) == list(documented(payload)["data"])
+        assert payload["data"]["agreement"]["id"] == agreement_id
+    assert payloads[4]["data"]["email"] == colleague.email
+    assert payloads[5]["data"]["party"] == payloads[6]["data"]["party"] == party.name
