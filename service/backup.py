@@ -16,18 +16,11 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 from . import migrate as migrations
+from .errors import BackupError
 from .models import Base, utcnow
 from .storage import sha256_hex
 
 MANIFEST = "manifest.json"
-
-
-class BackupError(Exception):
-    """`message` is Swedish and names what is wrong."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
 
 
 def _pg_tool(name) -> str:

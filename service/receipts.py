@@ -9,23 +9,10 @@ from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from . import audit
+from .errors import DownloadProblem
 from .models import Confirmation, FinalDocument, Party
 
 FINAL_SALT = "avtal.final-download.v1"
-
-
-class DownloadProblem(Exception):
-    """Why a final-PDF link cannot be used: 'invalid' or 'expired'; `message` is Swedish."""
-
-    MESSAGES = {
-        "invalid": "Länken till det slutliga avtalet är ogiltig. Kontrollera att du har kopierat hela länken.",
-        "expired": "Länken till det slutliga avtalet har gått ut. Be handläggaren som skickade avtalet om en kopia.",
-    }
-
-    def __init__(self, kind):
-        self.kind = kind
-        self.message = self.MESSAGES[kind]
-        super().__init__(kind)
 
 
 def final_serializer(secret_key) -> URLSafeTimedSerializer:

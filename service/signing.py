@@ -19,24 +19,12 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import and_, func, select, update
 
 from . import audit, text
-from .errors import AvtalError, Conflict
+from .errors import Conflict, LinkProblem
 from .formatting import local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
 from .status import Status, change
 
 LINK_SALT = "avtal.signing-link.v1"
-
-
-class LinkProblem(AvtalError):
-    """Why a link cannot be used: `kind` is invalid, expired, used, revoked or outdated."""
-
-    message = "Länken kan inte användas."
-
-    def __init__(self, kind, link=None, confirmation=None):
-        self.kind = kind
-        self.link = link
-        self.confirmation = confirmation
-        super().__init__()
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

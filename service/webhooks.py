@@ -21,6 +21,7 @@ import base64
 import json
 import secrets
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,20 +35,90 @@ from . import audit
 from .errors import InvalidInput, NotFound
 from .models import Agreement, AuditEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookSecret, utcnow
 
-# audit event -> webhook event type
-EVENT_TYPES = {
-    "version_frozen": "agreement.sent",
-    "confirmed": "party.confirmed",
-    "declined": "party.declined",
-    "completed": "agreement.completed",
-    "final_assembled": "final.ready",
+
+def _declines_the_agreement(session, row: AuditEvent) -> bool:
+    """Whether this decline is the one that declined the agreement as a whole: no other decline
+    since its version was frozen or a party last confirmed (a confirmation through a reissued
+    link may have taken it back to sent)."""
+    since = (
+        select(func.max(AuditEvent.id))
+        .where(
+            AuditEvent.agreement_id == row.agreement_id,
+            AuditEvent.event.in_(("version_frozen", "confirmed")),
+            AuditEvent.id < row.id,
+        )
+        .scalar_subquery()
+    )
+    earlier = select(AuditEvent.id).where(
+        AuditEvent.agreement_id == row.agreement_id,
+        AuditEvent.event == "declined",
+        AuditEvent.id < row.id,
+        AuditEvent.id > func.coalesce(since, 0),
+    )
+    return session.scalar(earlier.limit(1)) is None
+
+
+@dataclass(frozen=True)
+class EventType:
+    """A webhook event: the audit event it is made from, and the details of that event its
+    `data` carries beside `agreement` (`at` is the event's time, `url` the final PDF's API address).
+    `when`, if given, says whether an audit event is this kind (several kinds may share one audit event)."""
+
+    name: str
+    audit_event: str
+    label: str
+    fields: tuple[str, ...] = ()
+    when: Callable[..., bool] | None = None
+
+
+# Every change a party or an official makes to an agreement, in the order an endpoint's one
+# message per change takes its kind: the first the endpoint subscribes to that applies.
+EVENTS = (
+    EventType("agreement.created", "created", "Ett utkast har skapats"),
+    EventType("agreement.updated", "draft_saved", "Ett utkast har ändrats"),
+    EventType("agreement.sent", "version_frozen", "Avtalet skickat för signering", ("version", "pdf_sha256")),
+    EventType("version.frozen", "version_frozen", "En ny version har låsts", ("version", "pdf_sha256")),
+    EventType("handler.added", "handler_added", "En handläggare har lagts till", ("email",)),
+    EventType("party.added", "party_added", "En part har anslutits", ("party", "org_number")),
+    EventType("link.issued", "link_issued", "En länk har skickats till en part", ("party", "version", "expires_at")),
+    EventType("link.revoked", "revoked", "En parts länk har återkallats", ("party",)),
+    EventType(
+        "party.confirmed", "confirmed", "En part har bekräftat", ("party", "name", "title", "place", "version", "at")
+    ),
+    EventType(
+        "agreement.declined", "declined", "Avtalet har avböjts", ("party", "reason", "at"), _declines_the_agreement
+    ),
+    EventType("party.declined", "declined", "En part har avböjt", ("party", "reason", "at")),
+    EventType("agreement.completed", "completed", "Alla parter har bekräftat", ("version", "parties")),
+    EventType("final.ready", "final_assembled", "Den slutliga PDF:en är klar", ("number", "sha256", "url")),
+    EventType("final.retried", "final_retried", "En handläggare har bett om ett nytt försök med den slutliga PDF:en"),
+)
+TYPE_LABELS = {event.name: event.label for event in EVENTS}
+AUDIT_EVENTS = {event.audit_event for event in EVENTS}
+# What each field looks like, for the description's schemas and the README's example bodies.
+EXAMPLE_AGREEMENT = {
+    "id": 42,
+    "kind": "iop",
+    "title": "IOP om stöd till brottsutsatta",
+    "registration_number": "RS 2026/117",
+    "url": "https://avtal.example.se/api/agreements/42",
 }
-TYPE_LABELS = {
-    "agreement.sent": "Avtalet skickat för signering",
-    "party.confirmed": "En part har bekräftat",
-    "party.declined": "En part har avböjt",
-    "agreement.completed": "Alla parter har bekräftat",
-    "final.ready": "Den slutliga PDF:en är klar",
+EXAMPLE_VALUES: dict[str, Any] = {
+    "version": 1,
+    "pdf_sha256": "5d41402abc4b2a76b9719d911017c592" * 2,
+    "email": "handlaggare@region.example.se",
+    "party": "Brottsofferjouren Skåne",
+    "org_number": "802400-1234",
+    "expires_at": "2026-03-01T12:00:00",
+    "name": "Anna Andersson",
+    "title": "Ordförande",
+    "place": "Malmö",
+    "reason": "Beloppet stämmer inte med vår ansökan.",
+    "at": "2026-02-01T09:30:00Z",
+    "parties": 2,
+    "number": 1,
+    "sha256": "7d865e959b2466918c9863afca942d0f" * 2,
+    "url": "https://avtal.example.se/api/agreements/42/final.pdf",
 }
 FAN_OUT_BATCH = 500
 LOG_PAGE = 50
@@ -148,7 +219,7 @@ def _iso(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def _data(session, row: AuditEvent, public_url: str) -> dict:
+def _data(session, row: AuditEvent, kind: EventType, public_url: str) -> dict:
     """What the integration needs to act on the event, from the event itself and the agreement."""
     agreement = session.get(Agreement, row.agreement_id)
     api = f"{public_url.rstrip('/')}/api/agreements/{row.agreement_id}"
@@ -161,34 +232,35 @@ def _data(session, row: AuditEvent, public_url: str) -> dict:
             "url": api,
         }
     }
-    d = row.details
-    if row.event == "version_frozen":
-        data.update(version=d["version"], pdf_sha256=d["pdf_sha256"])
-    elif row.event == "confirmed":
-        data.update(
-            party=d["party"],
-            name=d["name"],
-            title=d["title"],
-            place=d["place"],
-            version=d["version"],
-            at=_iso(row.created_at),
-        )
-    elif row.event == "declined":
-        data.update(party=d["party"], reason=d["reason"], at=_iso(row.created_at))
-    elif row.event == "completed":
-        data.update(version=d["version"], parties=d["parties"])
-    elif row.event == "final_assembled":
-        data.update(number=d["number"], sha256=d["sha256"], url=f"{api}/final.pdf")
+    computed = {"at": _iso(row.created_at), "url": f"{api}/final.pdf"}
+    for name in kind.fields:
+        data[name] = row.details[name] if name in row.details else computed[name]
     return data
 
 
-def body_for(session, row: AuditEvent, public_url: str) -> str:
-    payload = {
-        "type": EVENT_TYPES[row.event],
-        "timestamp": _iso(row.created_at),
-        "data": _data(session, row, public_url),
-    }
+def body_for(session, row: AuditEvent, kind: EventType, public_url: str) -> str:
+    payload = {"type": kind.name, "timestamp": _iso(row.created_at), "data": _data(session, row, kind, public_url)}
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def example_body(kind: EventType) -> dict:
+    """The body of an event of this kind, with example values (for the README and the description)."""
+    data = {"agreement": EXAMPLE_AGREEMENT, **{name: EXAMPLE_VALUES[name] for name in kind.fields}}
+    return {"type": kind.name, "timestamp": "2026-02-01T09:30:00Z", "data": data}
+
+
+def kind_for(session, row: AuditEvent, subscribed) -> EventType | None:
+    """The kind of an audit event's one message to an endpoint subscribed to `subscribed`, if any."""
+    return next(
+        (
+            kind
+            for kind in EVENTS
+            if kind.audit_event == row.event
+            and kind.name in subscribed
+            and (kind.when is None or kind.when(session, row))
+        ),
+        None,
+    )
 
 
 def fan_out(session, public_url: str) -> list[int]:
@@ -202,19 +274,20 @@ def fan_out(session, public_url: str) -> list[int]:
     for endpoint in active:
         rows = session.scalars(
             select(AuditEvent)
-            .where(AuditEvent.id > endpoint.last_event_id, AuditEvent.event.in_(EVENT_TYPES))
+            .where(AuditEvent.id > endpoint.last_event_id, AuditEvent.event.in_(AUDIT_EVENTS))
             .order_by(AuditEvent.id)
             .limit(FAN_OUT_BATCH)
         ).all()
         for row in rows:
-            if EVENT_TYPES[row.event] not in endpoint.events:
+            kind = kind_for(session, row, endpoint.events)
+            if kind is None:
                 continue
             delivery = WebhookDelivery(
                 endpoint_id=endpoint.id,
                 audit_event_id=row.id,
                 message_id=f"msg_{row.hash[:32]}",
-                event_type=EVENT_TYPES[row.event],
-                body=body_for(session, row, public_url),
+                event_type=kind.name,
+                body=body_for(session, row, kind, public_url),
                 created_at=now,
                 next_attempt_at=now,
             )
@@ -228,7 +301,7 @@ def fan_out(session, public_url: str) -> list[int]:
 
 def has_more_to_fan_out(session) -> bool:
     """Whether an endpoint's cursor is still behind (more than one batch was waiting)."""
-    latest = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.event.in_(EVENT_TYPES))) or 0
+    latest = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.event.in_(AUDIT_EVENTS))) or 0
     behind = session.scalar(
         select(func.count(WebhookEndpoint.id)).where(
             WebhookEndpoint.disabled_at.is_(None), WebhookEndpoint.last_event_id < latest
@@ -247,7 +320,7 @@ def watch_for_events(sessionmaker, nudge):
     def _note(session, _flush_context):
         if session.info.get("webhook_events"):
             return
-        if any(isinstance(obj, AuditEvent) and obj.event in EVENT_TYPES for obj in session.new):
+        if any(isinstance(obj, AuditEvent) and obj.event in AUDIT_EVENTS for obj in session.new):
             session.info["webhook_events"] = session.connection().execute(active).first() is not None
 
     @event.listens_for(sessionmaker, "after_commit")

@@ -205,8 +205,8 @@ def test_an_api_list_with_a_bad_row_stores_nothing(app, client, api_token, open_
     response = client.post(f"/api/agreements/{open_agreement}/parties", json=rows, headers=bearer(api_token))
     assert response.status_code == 422
     assert response.json["message"] == "2 av 3 parter har fel. Inget är sparat."
-    assert response.json["errors"] == {
-        "2": "Organisationsnummer har fel kontrollsiffra.",
-        "3": "E-postadress måste fyllas i: länken skickas med e-post.",
-    }
+    assert response.json["errors"] == [  # pointers to the items of the list sent
+        {"pointer": "#/1", "message": "Organisationsnummer har fel kontrollsiffra."},
+        {"pointer": "#/2", "message": "E-postadress måste fyllas i: länken skickas med e-post."},
+    ]
     assert counts(app, open_agreement) == before

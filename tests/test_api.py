@@ -1,31 +1,44 @@
-"""The JSON API's contract: authentication, roles, errors as JSON with Swedish messages."""
+"""The JSON API's contract: authentication, roles, errors as problem documents with Swedish texts."""
 
 import hashlib
+import http.client
+import os
 import re
+import subprocess
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
 
-from service import final
+from service import final, webhooks
 from service.models import Agreement, IdempotencyKey, Version
-from service.web import openapi
+from service.web import openapi, problems
 
-from .helpers import assemble_final, bearer, confirm, count, create_and_send, path_of, wait_for
+from .helpers import ROOT, assemble_final, bearer, confirm, count, create_and_send, free_port, path_of, wait_for
 
 
-def test_missing_or_wrong_token_is_401(client, iop_data):
-    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
-        response = client.post("/api/agreements", json=iop_data, headers=headers)
-        assert response.status_code == 401
-        assert response.json == {"message": "Ogiltig eller saknad API-nyckel."}
+def test_missing_or_wrong_token_is_401_with_a_problem_document(client, iop_data):
+    challenges = {"": "Bearer", "Bearer nope": 'Bearer error="invalid_token"', "Basic abc": "Bearer"}
+    for authorization, challenge in challenges.items():
+        response = client.post("/api/agreements", json=iop_data, headers={"Authorization": authorization})
+        assert response.status_code == 401 and response.headers["WWW-Authenticate"] == challenge
+        assert response.mimetype == "application/problem+json"
+        assert response.json == {
+            "type": "urn:avtalstjansten:problem:unauthenticated",
+            "code": "unauthenticated",
+            "title": "Inloggning krävs",
+            "status": 401,
+            "detail": "Ogiltig eller saknad API-nyckel.",
+            "message": "Ogiltig eller saknad API-nyckel.",
+        }
 
 
 def test_archivist_token_cannot_create(app, client, runner, iop_data):
     result = runner.invoke(args=["users", "create", "--email", "ark@example.se", "--role", "archivist"])
     token = result.output.strip().splitlines()[-1].split()[-1]
     response = client.post("/api/agreements", json=iop_data, headers=bearer(token))
-    assert response.status_code == 403 and "roll" in response.json["message"]
+    assert response.status_code == 403 and response.json["code"] == "not-allowed" and "roll" in response.json["detail"]
     assert count(app, Agreement) == 0
 
 
@@ -40,7 +53,10 @@ def test_unfinished_draft_is_stored_and_sending_lists_what_is_missing(app, clien
     assert missing["parties.0.org_number"] == "Part 1: Organisationsnummer måste fyllas i"
     assert "slutdatum" in missing["period"]
     sent = client.post(f"/api/agreements/{response.json['id']}/send", headers=bearer(api_token))
-    assert sent.status_code == 422 and sent.json["errors"] == missing
+    assert sent.status_code == 422 and sent.json["code"] == "invalid-input"
+    assert sent.json["errors"] == [
+        {"pointer": "#/" + field.replace(".", "/"), "message": message} for field, message in missing.items()
+    ]
     assert client.get(f"/api/agreements/{response.json['id']}", headers=bearer(api_token)).json["status"] == "draft"
 
 
@@ -48,20 +64,26 @@ def test_data_that_can_never_be_stored_gives_422(app, client, api_token, iop_dat
     iop_data["title"] = "x" * 301
     iop_data["unknown"] = 1
     response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
-    assert response.status_code == 422
-    assert response.json["errors"]["title"] == "Titel får vara högst 300 tecken"
-    assert response.json["errors"]["unknown"] == "unknown är ett okänt fält"
+    assert response.status_code == 422 and response.json["code"] == "invalid-input"
+    errors = {error["pointer"]: error["message"] for error in response.json["errors"]}
+    assert errors["#/title"] == "Titel får vara högst 300 tecken"
+    assert errors["#/unknown"] == "unknown är ett okänt fält"
     assert count(app, Agreement) == 0
 
 
 def test_not_json_is_400(client, api_token):
     response = client.post("/api/agreements", data="kind=iop", headers=bearer(api_token))
-    assert response.status_code == 400 and response.json["message"] == "Förfrågan måste vara ett JSON-objekt."
+    assert response.status_code == 400 and response.json["code"] == "bad-request"
+    assert response.json["detail"] == "Förfrågan måste vara ett JSON-objekt."
 
 
 def test_unknown_agreement_is_404(client, api_token):
     response = client.get("/api/agreements/999", headers=bearer(api_token))
-    assert response.status_code == 404 and response.json["message"] == "Det finns inget avtal med nummer 999."
+    assert response.status_code == 404 and response.json["code"] == "not-found"
+    assert response.json["detail"] == "Det finns inget avtal med nummer 999."
+    unknown_path = client.get("/api/avtal", headers=bearer(api_token))
+    assert unknown_path.status_code == 404 and unknown_path.mimetype == "application/problem+json"
+    assert unknown_path.json["code"] == "not-found"
 
 
 @pytest.mark.slow
@@ -77,7 +99,7 @@ def test_status_of_a_sent_agreement(app, client, api_token, iop_data):
 def test_final_pdf_before_completion_is_404(client, api_token, iop_data):
     agreement_id, _ = create_and_send(client, api_token, iop_data)
     response = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
-    assert response.status_code == 404 and "ingen slutlig PDF" in response.json["message"]
+    assert response.status_code == 404 and "ingen slutlig PDF" in response.json["detail"]
 
 
 @pytest.mark.slow
@@ -86,7 +108,8 @@ def test_accession_only_for_overenskommelse(client, api_token, iop_data):
     response = client.post(
         f"/api/agreements/{agreement_id}/parties", json=iop_data["parties"][0], headers=bearer(api_token)
     )
-    assert response.status_code == 409 and "överenskommelse" in response.json["message"]
+    assert response.status_code == 409 and response.json["code"] == "conflict"
+    assert "överenskommelse" in response.json["detail"]
 
 
 def test_openapi_description(app, client):
@@ -114,6 +137,40 @@ def test_openapi_description(app, client):
     assert "$defs" not in str(doc)
 
 
+def test_openapi_description_is_what_client_generators_need(client):
+    doc = client.get("/api/openapi.json").json
+    assert doc["info"]["title"].isascii() and doc["info"]["x-package-name"].isidentifier()
+    operations = [op for operations in doc["paths"].values() for op in operations.values()]
+    assert sorted(op["operationId"] for op in operations) == [
+        "addParties",
+        "createAgreement",
+        "downloadFinalPdf",
+        "getAccession",
+        "getAgreement",
+        "listAgreements",
+        "sendAgreement",
+    ]
+    declared_tags = {tag["name"] for tag in doc["tags"]}
+    assert all(len(op["tags"]) == 1 and op["tags"][0] in declared_tags for op in operations)
+
+    final_pdf = doc["paths"]["/api/agreements/{agreement_id}/final.pdf"]["get"]["responses"]
+    assert final_pdf["200"]["content"] == {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
+    assert "406" in final_pdf and "Retry-After" in final_pdf["409"]["headers"]
+    errors = [answer for op in operations for status, answer in op["responses"].items() if status >= "400"]
+    assert all(list(answer["content"]) == ["application/problem+json"] for answer in errors)
+    assert all("WWW-Authenticate" in op["responses"]["401"]["headers"] for op in operations)
+
+    party_kind = doc["components"]["schemas"]["Party"]["properties"]["kind"]
+    assert party_kind["enum"] == ["offentlig", "idéburen"]  # the data stays Swedish
+    assert party_kind["x-enum-varnames"] == ["OFFENTLIG", "IDEBUREN"]
+    assert set(doc["components"]["securitySchemes"]) == {"bearer", "webhookSignature"}
+
+    assert set(doc["webhooks"]) == set(webhooks.TYPE_LABELS)
+    declined = doc["webhooks"]["agreement.declined"]["post"]["requestBody"]["content"]["application/json"]
+    assert declined["example"]["type"] == "agreement.declined" and declined["example"]["data"]["reason"]
+    assert declined["schema"]["properties"]["data"]["required"] == ["agreement", "party", "reason", "at"]
+
+
 def test_a_route_without_an_openapi_declaration_is_refused(app):
     undeclared = [
         rule.endpoint
@@ -138,19 +195,26 @@ def test_final_is_null_and_final_pdf_409_until_the_job_has_made_it(app, client, 
 
     waiting = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert waiting.status_code == 409 and waiting.headers["Retry-After"] == "2"
-    assert waiting.json["message"] == "Den slutliga PDF:en görs just nu. Försök igen om några sekunder."
+    assert waiting.json["code"] == "final-pending"
+    assert waiting.json["detail"] == "Den slutliga PDF:en görs just nu. Försök igen om några sekunder."
 
     extensions = app.extensions
     for _ in range(final.MAX_ATTEMPTS):
         final.record_failure(extensions["db"], agreement_id, RuntimeError("LibreOffice"))
     given_up = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert given_up.status_code == 503 and "Retry-After" not in given_up.headers
-    assert given_up.json["message"].startswith("Den slutliga PDF:en kunde inte skapas efter 5 försök")
+    assert given_up.json["code"] == "unavailable"
+    assert given_up.json["detail"].startswith("Den slutliga PDF:en kunde inte skapas efter 5 försök")
 
     assemble_final(app, agreement_id)
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     pdf = client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    as_json = client.get(
+        f"/api/agreements/{agreement_id}/final.pdf", headers={**bearer(api_token), "Accept": "application/json"}
+    )
+    assert as_json.status_code == 406 and as_json.mimetype == "application/problem+json"
+    assert as_json.json["code"] == "not-acceptable" and "application/pdf" in as_json.json["detail"]
     assert status["final"] == {
         "number": 1,
         "sha256": hashlib.sha256(pdf.data).hexdigest(),
@@ -167,8 +231,8 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client
     assert count(app, Agreement) == 1
 
     other = client.post("/api/agreements", json={**iop_data, "title": "Ett annat avtal"}, headers=headers)
-    assert other.status_code == 422
-    assert other.json["message"] == "Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel."
+    assert other.status_code == 422 and other.json["code"] == "invalid-input"
+    assert other.json["detail"] == "Idempotency-Key har redan använts för en annan förfrågan. Använd en ny nyckel."
     assert count(app, Agreement) == 1
 
     fresh = client.post("/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "crm-4712"})
@@ -177,7 +241,7 @@ def test_a_retried_create_with_the_same_idempotency_key_creates_once(app, client
     too_long = client.post(
         "/api/agreements", json=iop_data, headers={**bearer(api_token), "Idempotency-Key": "x" * 256}
     )
-    assert too_long.status_code == 422 and "Idempotency-Key" in too_long.json["message"]
+    assert too_long.status_code == 422 and "Idempotency-Key" in too_long.json["detail"]
     assert count(app, Agreement) == 2
 
 
@@ -204,6 +268,7 @@ def test_a_refusal_is_kept_for_the_key_too(app, client, api_token, iop_data):
     again = client.post("/api/agreements", json=iop_data, headers=headers)
     assert first.status_code == again.status_code == 422 and again.json == first.json
     assert again.headers["Idempotent-Replayed"] == "true" and count(app, Agreement) == 0
+    assert again.mimetype == first.mimetype == "application/problem+json"
 
 
 @pytest.mark.slow
@@ -219,7 +284,67 @@ def test_a_retry_while_the_first_request_runs_is_told_to_wait(app, client, api_t
     meanwhile = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
     thread.join()
     assert meanwhile.status_code == 409 and meanwhile.headers["Retry-After"] == "1"
-    assert meanwhile.json["message"] == "En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund."
+    assert meanwhile.json["code"] == "conflict"
+    assert meanwhile.json["detail"] == "En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund."
     after = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
     assert first[0].status_code == after.status_code == 200 and after.json == first[0].json
     assert count(app, Version, Version.agreement_id == agreement_id) == 1
+
+
+def gunicorn(port):
+    """The service as scripts/serve runs it (threads, so connections are kept alive), its jobs
+    left to a worker that is not started: a completed agreement's final PDF stays pending."""
+    command = [ROOT / ".venv/bin/gunicorn", "--bind", f"127.0.0.1:{port}", "--threads", "4", "service.wsgi:app"]
+    if not (ROOT / "gunicorn.conf.py").exists():  # where keepalive is set (longer than any Retry-After)
+        command += ["--keep-alive", "5"]
+    env = dict(os.environ, AVTAL_WEB_RUNS_JOBS="0")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_polling_final_pdf_as_advised_keeps_one_connection(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    port = free_port()
+    server = gunicorn(port)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+
+        def answering():
+            try:
+                connection.request("GET", "/api/openapi.json")
+                return connection.getresponse().read() is not None
+            except OSError:
+                connection.close()
+                return False
+
+        wait_for(answering, seconds=60)
+        address = connection.sock.getsockname()
+        polls = []
+        while True:
+            connection.request("GET", f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token))
+            response = connection.getresponse()
+            response.read()
+            assert connection.sock is not None and connection.sock.getsockname() == address  # the same connection
+            polls.append(response.status)
+            if response.status != 409:
+                break
+            if len(polls) == 3:
+                assemble_final(app, agreement_id)  # the job, while the client waits
+            time.sleep(int(response.headers["Retry-After"]) + 0.5)  # as advised, and a little more
+    finally:
+        connection.close()
+        server.terminate()
+        server.wait()
+    assert polls == [409, 409, 409, 200]
+
+
+def test_the_readme_documents_every_problem_code_and_webhook_event():
+    readme = (ROOT / "README.md").read_text()
+    api = readme[readme.index("## The API for integrations") : readme.index("## Webhooks")]
+    hooks = readme[readme.index("## Webhooks") : readme.index("## Security")]
+    rows = dict(re.findall(r"^\| `([a-z-]+)` \| (\d{3}) \|", api, re.MULTILINE))
+    assert {code: problems.STATUS[code] for code in rows} == {code: int(status) for code, status in rows.items()}
+    assert {"not-found", "conflict", "invalid-input", "not-allowed", "final-pending", "not-acceptable"} <= set(rows)
+    assert re.findall(r"^\| `([a-z]+\.[a-z]+)` \|", hooks, re.MULTILINE) == [kind.name for kind in webhooks.EVENTS]

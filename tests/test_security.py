@@ -101,12 +101,11 @@ def test_404_is_a_swedish_page(client):
     assert '<html lang="sv">' in page
 
 
-def test_api_errors_are_json_in_swedish(client):
+def test_api_errors_are_problem_documents_in_swedish(client):
     response = client.get("/api/finns-inte")
-    assert response.status_code == 404
-    assert response.get_json() == {
-        "message": "Sidan du söker finns inte. Kontrollera adressen eller gå till startsidan."
-    }
+    assert response.status_code == 404 and response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "not-found"
+    assert response.get_json()["detail"] == "Sidan du söker finns inte. Kontrollera adressen eller gå till startsidan."
 
 
 def test_405_keeps_the_allow_header(client):
@@ -124,7 +123,8 @@ def test_too_large_form_is_refused_in_swedish(app, client):
     assert "Filen eller formuläret är för stort." in response.get_data(as_text=True)
     response = client.post("/api/prov", json={"text": "x" * 2000})
     assert response.status_code == 413
-    assert response.get_json() == {"message": "Filen eller formuläret är för stort."}
+    assert response.get_json()["code"] == "too-large"
+    assert response.get_json()["detail"] == "Filen eller formuläret är för stort."
 
 
 def test_server_error_is_a_swedish_page(app, client):
@@ -141,7 +141,8 @@ def test_server_error_is_a_swedish_page(app, client):
     assert "boom" not in response.get_data(as_text=True)
     response = client.get("/api/trasig")
     assert response.status_code == 500
-    assert response.get_json()["message"].startswith("Något gick fel hos oss.")
+    assert response.get_json()["code"] == "error"
+    assert response.get_json()["detail"].startswith("Något gick fel hos oss.")
 
 
 def test_wrong_role_gets_a_swedish_403(client, make_user, official_only):

@@ -10,11 +10,20 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service import webhooks
+from service import agreements, signing, webhooks
 from service.audit import Actor
-from service.models import FinalDocument, WebhookAttempt, WebhookDelivery, WebhookEndpoint, utcnow
+from service.models import (
+    Agreement,
+    FinalDocument,
+    Party,
+    User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    utcnow,
+)
 
-from .helpers import Receiver, bearer, confirm, count, create_and_send, csrf_token, path_of, wait_for
+from .helpers import Receiver, bearer, confirm, count, create_and_send, csrf_token, decline, path_of, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -95,7 +104,11 @@ def test_receiver_down_for_a_while_gets_every_event_signed(
             return session.scalars(
                 select(WebhookAttempt.error)
                 .join(WebhookDelivery)
-                .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookAttempt.error.like("Kunde inte nå%"))
+                .where(
+                    WebhookDelivery.endpoint_id == endpoint_id,
+                    WebhookDelivery.event_type == "agreement.sent",
+                    WebhookAttempt.error.like("Kunde inte nå%"),
+                )
             ).all()
 
     wait_for(lambda: len(refused_attempts()) >= 3, seconds=30)  # down: connection refused, tried again
@@ -103,11 +116,12 @@ def test_receiver_down_for_a_while_gets_every_event_signed(
         assert confirm(client, url, place).status_code == 200
     receiver.start()  # back after a while
 
-    wait_for(lambda: len(receiver.received) == 5, seconds=120)
-    expected = ["agreement.completed", "agreement.sent", "final.ready", "party.confirmed", "party.confirmed"]
+    wait_for(lambda: len(receiver.received) == 8, seconds=120)
+    expected = ["agreement.completed", "agreement.created", "agreement.sent", "final.ready"]
+    expected += ["link.issued"] * 2 + ["party.confirmed"] * 2
     assert receiver.types() == expected and not receiver.refused
     by_type = {payload["type"]: (headers, payload) for headers, payload in receiver.received}
-    assert len({headers["Webhook-Id"] for headers, _ in receiver.received}) == 5
+    assert len({headers["Webhook-Id"] for headers, _ in receiver.received}) == 8
 
     sent = by_type["agreement.sent"][1]
     assert sent["data"]["agreement"]["id"] == agreement_id and sent["data"]["version"] == 1
@@ -137,7 +151,7 @@ def test_receiver_down_for_a_while_gets_every_event_signed(
 
 def test_a_delivery_run_twice_at_once_sends_once(app, client, api_token, iop_data, receivers):
     receiver = receivers()
-    endpoint_id, secret = add_endpoint(app, receiver.url)
+    endpoint_id, secret = add_endpoint(app, receiver.url, ["agreement.sent"])
     receiver.secrets.append(secret)
     receiver.start()
     create_and_send(client, api_token, iop_data)
@@ -221,8 +235,10 @@ def test_events_before_an_endpoint_existed_are_not_sent(app, client, api_token, 
     create_and_send(client, api_token, iop_data)
     add_endpoint(app, "https://crm.example.se/hooks")
     assert fan_out(app) == []
-    client.post("/api/agreements", json=iop_data, headers=bearer(api_token))  # no event webhooks carry
-    assert fan_out(app) == []
+    client.post("/api/agreements", json=iop_data, headers=bearer(api_token))  # one from after it was added
+    (delivery_id,) = fan_out(app)
+    with app.extensions["db"].session() as session:
+        assert session.get(WebhookDelivery, delivery_id).event_type == "agreement.created"
 
 
 def test_a_decline_reaches_the_integration_with_its_reason(app, client, api_token, iop_data, receivers):
@@ -241,3 +257,71 @@ def test_a_decline_reaches_the_integration_with_its_reason(app, client, api_toke
     assert payload["type"] == "party.declined"
     assert payload["data"]["party"] == iop_data["parties"][1]["name"]
     assert payload["data"]["reason"] == "Beloppet är fel." and payload["data"]["agreement"]["id"] == agreement_id
+
+
+def test_the_agreement_declined_as_a_whole_is_an_event_of_its_own(app, client, api_token, iop_data, receivers):
+    """The first decline declines the agreement: agreement.declined to an endpoint that asks for it,
+    the later one party.declined; each message is one change and looks as documented."""
+    both = receivers()
+    both_id, secret = add_endpoint(app, both.url, ["agreement.declined", "party.declined", "version.frozen"])
+    both.secrets.append(secret)
+    parties_only = receivers()
+    parties_id, secret = add_endpoint(app, parties_only.url, ["party.declined"])
+    parties_only.secrets.append(secret)
+    for receiver in (both, parties_only):
+        receiver.start()
+
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for url, reason in zip((link["url"] for link in links), ("Beloppet är fel.", "Vi instämmer.")):
+        assert decline(client, url, reason).status_code == 200
+    for delivery_id in fan_out(app):
+        assert webhooks.deliver(app.extensions["db"], delivery_id, policy(app)).delivered
+
+    assert [p["type"] for _, p in both.received] == ["version.frozen", "agreement.declined", "party.declined"]
+    assert [p["type"] for _, p in parties_only.received] == ["party.declined", "party.declined"]
+    declined = both.received[1][1]["data"]
+    assert declined["party"] == iop_data["parties"][0]["name"] and declined["reason"] == "Beloppet är fel."
+    assert both.received[0][1]["data"]["version"] == 1
+    for _, payload in both.received + parties_only.received:
+        assert list(payload) == list(documented(payload)) and list(payload["data"]) == list(documented(payload)["data"])
+        assert list(payload["data"]["agreement"]) == list(documented(payload)["data"]["agreement"])
+        assert payload["data"]["agreement"]["id"] == agreement_id
+
+
+def documented(payload) -> dict:
+    return webhooks.example_body(next(kind for kind in webhooks.EVENTS if kind.name == payload["type"]))
+
+
+def test_an_officials_changes_reach_the_integration_as_documented(app, client, api_token, iop_data, make_user):
+    endpoint_id, _ = add_endpoint(app, "https://crm.example.se/hooks")  # every event
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    colleague, _ = make_user("official", "kollega@region.example.se")
+    with app.extensions["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        creator = session.scalars(select(User).where(User.email == "api@example.se")).one()
+        agreements.add_handler(session, agreement, colleague.email, creator, ADMIN)
+        party = session.scalars(select(Party).where(Party.agreement_id == agreement_id, Party.position == 1)).one()
+        signing.reissue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), party, 30, ADMIN)
+        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, ADMIN)
+    fan_out(app)
+
+    with app.extensions["db"].session() as session:
+        bodies = session.scalars(
+            select(WebhookDelivery.body).where(WebhookDelivery.endpoint_id == endpoint_id).order_by(WebhookDelivery.id)
+        ).all()
+    payloads = [json.loads(body) for body in bodies]
+    assert [p["type"] for p in payloads] == [
+        "agreement.created",
+        "agreement.sent",  # one message per change: agreement.sent is listed before version.frozen
+        "link.issued",
+        "link.issued",
+        "handler.added",
+        "link.revoked",
+        "link.issued",
+        "agreement.updated",
+    ]
+    for payload in payloads:
+        assert list(payload) == list(documented(payload)) and list(payload["data"]) == list(documented(payload)["data"])
+        assert payload["data"]["agreement"]["id"] == agreement_id
+    assert payloads[4]["data"]["email"] == colleague.email
+    assert payloads[5]["data"]["party"] == payloads[6]["data"]["party"] == party.name

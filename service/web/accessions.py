@@ -11,10 +11,8 @@ from ..models import Accession
 from ..roles import DRAFTERS
 from .auth import login_required
 from .context import db, files, request_actor
-from .security import domain_error_response
 
 bp = Blueprint("accessions", __name__, url_prefix="/avtal")
-bp.register_error_handler(AvtalError, domain_error_response)
 
 
 @bp.route("/<int:agreement_id>/anslut-lista", methods=("GET", "POST"))

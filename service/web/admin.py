@@ -7,15 +7,12 @@ from datetime import timedelta
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import audit, users, webhooks
-from ..errors import AvtalError
 from ..models import User
 from ..roles import ADMINS, ROLE_NAMES
 from .auth import login_required
 from .context import db, request_actor
-from .security import domain_error_response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-bp.register_error_handler(AvtalError, domain_error_response)
 
 
 def _shown_once(title, label, value, back):

@@ -1,6 +1,7 @@
 """JSON API for integrations, authenticated by a per-user bearer token.
 
-Errors are JSON objects with a Swedish `message` (and `errors` per field for invalid data).
+Errors are problem documents (RFC 9457, `application/problem+json`, see problems.py),
+made by the application's one handler of the AvtalError family.
 """
 
 import functools
@@ -10,12 +11,21 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from .. import accession, agreements, final, idempotency, listing, mail, signing, users
-from ..errors import AvtalError, InvalidInput
+from ..errors import (
+    BadRequest,
+    Conflict,
+    FinalPending,
+    InvalidInput,
+    NotAcceptable,
+    NotAllowed,
+    TooLarge,
+    Unauthenticated,
+)
 from ..formatting import local_time
 from ..mail import absolute_url
 from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
-from . import api_schema
+from . import api_schema, problems
 from .context import (
     db,
     files,
@@ -27,30 +37,8 @@ from .context import (
     sign_url,
 )
 from .openapi import described, document, not_described
-from .security import status_for
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-
-
-class ApiError(Exception):
-    """A refusal of the HTTP layer itself: no token, the wrong role, a body that is not JSON."""
-
-    def __init__(self, status, message, errors=None):
-        self.status, self.message, self.errors = status, message, errors
-        super().__init__(message)
-
-
-@bp.errorhandler(ApiError)
-def _api_error(exc):
-    return jsonify(api_schema.Error(message=exc.message, errors=exc.errors or None).body()), exc.status
-
-
-@bp.errorhandler(AvtalError)
-def _domain_error(exc):
-    response, status = _api_error(ApiError(status_for(exc), exc.message, getattr(exc, "errors", None)))
-    if exc.retry_after:
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response, status
 
 
 def token_required(*roles):
@@ -64,9 +52,9 @@ def token_required(*roles):
                 with db().session() as session:
                     user = users.user_for_token(session, token.strip())
             if user is None:
-                raise ApiError(401, "Ogiltig eller saknad API-nyckel.")
+                raise Unauthenticated()
             if user.role not in roles:
-                raise ApiError(403, "Din roll får inte göra detta.")
+                raise NotAllowed("Din roll får inte göra detta.")
             g.user = user
             if request.method == "POST" and "Idempotency-Key" in request.headers:
                 return _once(view, kwargs, request.headers["Idempotency-Key"])
@@ -83,13 +71,12 @@ def _once(view, kwargs, key):
     request_fingerprint = idempotency.fingerprint(request.method, request.path, request.get_data(cache=True))
     stored = idempotency.begin(db(), g.user.id, key, request_fingerprint, secret)
     if stored is not None:
-        return Response(
-            stored.body, status=stored.status, mimetype="application/json", headers={"Idempotent-Replayed": "true"}
-        )
+        mimetype = problems.MEDIA_TYPE if stored.status >= 400 else "application/json"
+        return Response(stored.body, status=stored.status, mimetype=mimetype, headers={"Idempotent-Replayed": "true"})
     try:
         try:
             response = current_app.make_response(view(**kwargs))
-        except Exception as exc:  # the blueprint's error handlers make the answer to keep
+        except Exception as exc:  # the app's error handlers make the answer to keep
             response = current_app.make_response(current_app.handle_user_exception(exc))
     except BaseException:
         idempotency.finish(db(), g.user.id, key, idempotency.Answer(500, b""), secret)
@@ -121,14 +108,14 @@ def _json_body(allow_list=False) -> dict | list:
     """The request's JSON object (or list), bounded in size and depth before it is parsed."""
     raw = request.get_data(cache=True)
     if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, f"Förfrågan får vara högst {MAX_JSON_BYTES // 1024} kB.")
+        raise TooLarge(f"Förfrågan får vara högst {MAX_JSON_BYTES // 1024} kB.")
     if _json_depth(raw) > MAX_JSON_DEPTH:
-        raise ApiError(400, f"JSON-datat får vara nästlat högst {MAX_JSON_DEPTH} nivåer djupt.")
+        raise BadRequest(f"JSON-datat får vara nästlat högst {MAX_JSON_DEPTH} nivåer djupt.")
     data = request.get_json(silent=True)
     if allow_list and isinstance(data, list):
         return data
     if not isinstance(data, dict):
-        raise ApiError(400, "Förfrågan måste vara ett JSON-objekt" + (" eller en lista." if allow_list else "."))
+        raise BadRequest("Förfrågan måste vara ett JSON-objekt" + (" eller en lista." if allow_list else "."))
     return data
 
 
@@ -147,6 +134,8 @@ def _links(status, issued) -> dict:
 
 @bp.post("/agreements")
 @described(
+    "createAgreement",
+    "agreements",
     "Skapa ett utkast",
     body=api_schema.NewAgreement,
     ok={201: api_schema.Created},
@@ -164,7 +153,12 @@ def create():
 
 @bp.get("/agreements")
 @described(
-    "Lista avtal, en sida i taget", query=api_schema.ListQuery, ok={200: api_schema.ListPage}, errors=(400, 401, 403)
+    "listAgreements",
+    "agreements",
+    "Lista avtal, en sida i taget",
+    query=api_schema.ListQuery,
+    ok={200: api_schema.ListPage},
+    errors=(400, 401, 403),
 )
 @token_required(*READERS)
 def index():
@@ -173,7 +167,7 @@ def index():
     args = {name: request.args.get(name, "") for name in api_schema.ListQuery.model_fields}
     status = args["status"]
     if status and status not in agreements.STATUS_LABELS:
-        raise ApiError(400, "Okänd status. Använd draft, sent, completed eller declined.")
+        raise BadRequest("Okänd status. Använd draft, sent, completed eller declined.")
     filters = listing.Filters(
         text=args["q"],
         status=status,
@@ -187,7 +181,7 @@ def index():
                 session, filters, args["sort"] or "updated", listing.page_size(args["limit"]), args["cursor"] or None
             )
     except listing.ListingError as exc:
-        raise ApiError(400, exc.message) from None
+        raise BadRequest(exc.message) from None
     return api_schema.ListPage(items=[_list_item(row) for row in page.rows], next_cursor=page.next_cursor).model_dump(
         mode="json"
     )
@@ -200,9 +194,7 @@ def _utc_datetime(text):
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ApiError(
-            400, "updated_since ska vara en tid enligt ISO 8601, till exempel 2026-01-31T12:00:00Z."
-        ) from None
+        raise BadRequest("updated_since ska vara en tid enligt ISO 8601, till exempel 2026-01-31T12:00:00Z.") from None
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
@@ -223,6 +215,8 @@ def _list_item(row) -> api_schema.ListItem:
 
 @bp.get("/agreements/<int:agreement_id>")
 @described(
+    "getAgreement",
+    "agreements",
     "Status, parternas bekräftelser och den slutliga PDF:en",
     ok={200: api_schema.AgreementStatus},
     errors=(401, 403, 404),
@@ -273,6 +267,8 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
 
 @bp.post("/agreements/<int:agreement_id>/send")
 @described(
+    "sendAgreement",
+    "agreements",
     "Lås versionen och skicka länkar",
     description="En ny version gör parternas svar på den förra ogiltiga; `change_note` säger vad som ändrats.",
     body=api_schema.SendBody,
@@ -283,7 +279,8 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
 def send(agreement_id):
     with db().session() as session:
         agreements.handled_agreement(session, agreement_id, g.user)
-    note = _json_body().get("change_note", "") if request.get_data() else ""
+    body = _json_body() if request.get_data() else {}
+    note = body.get("change_note", "") if isinstance(body, dict) else ""
     if not isinstance(note, str):
         raise InvalidInput("Beskrivningen av ändringen ska vara en text.", {"change_note": "ska vara en text"})
     agreement, issued = send_for_signature(agreement_id, agreements.check_change_note(note))
@@ -292,6 +289,8 @@ def send(agreement_id):
 
 @bp.post("/agreements/<int:agreement_id>/parties")
 @described(
+    "addParties",
+    "parties",
     "Anslut en ny part, eller en lista med parter (överenskommelse)",
     description="En part: svaret har dess länk (201). En lista: varje rad kontrolleras och "
     "inget sparas om någon har fel (422, fel per rad); annars skickas länkarna med e-post "
@@ -320,7 +319,11 @@ def _add_parties(agreement_id):
     with db().session() as session:
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
         agreements.check_open_for_accession(agreement)
-        accession.check_whole(session, agreement, "api.json", raw)
+        try:
+            accession.check_whole(session, agreement, "api.json", raw)
+        except InvalidInput as refused:  # rows are numbered from 1 there, a list's items from 0 here
+            rows = {str(int(line) - 1): problem for line, problem in refused.errors.items()}
+            raise InvalidInput(refused.message, rows) from None
         stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
         added = accession.accept(session, files(), stored, request_actor(), can_email=mail.is_configured(current_app))
         accession_id = stored.id
@@ -331,7 +334,13 @@ def _add_parties(agreement_id):
 
 
 @bp.get("/agreements/<int:agreement_id>/accessions/<int:accession_id>")
-@described("Hur långt en listas länkar har kommit", ok={200: api_schema.AccessionProgress}, errors=(401, 403, 404))
+@described(
+    "getAccession",
+    "parties",
+    "Hur långt en listas länkar har kommit",
+    ok={200: api_schema.AccessionProgress},
+    errors=(401, 403, 404),
+)
 @token_required(*READERS)
 def accession_status(agreement_id, accession_id):
     """How far a list's links have gone out."""
@@ -350,15 +359,22 @@ def accession_status(agreement_id, accession_id):
 
 @bp.get("/agreements/<int:agreement_id>/final.pdf")
 @described(
+    "downloadFinalPdf",
+    "documents",
     "Den senaste slutliga PDF:en",
-    description="409 med Retry-After medan jobbet gör den slutliga PDF:en för ett klart avtal; "
-    "503 om den inte gick att göra och inte längre görs om.",
+    description="409 (final-pending) med Retry-After medan jobbet gör den slutliga PDF:en för ett klart "
+    "avtal; 503 om den inte gick att göra och inte längre görs om; 406 om klienten inte tar emot application/pdf.",
     ok={200: "application/pdf"},
-    errors=(401, 403, 404, 409, 503),
+    errors=(401, 403, 404, 406, 409, 503),
 )
 @token_required(*READERS)
 def final_pdf(agreement_id):
-    return final_pdf_download(agreement_id)
+    if request.accept_mimetypes and request.accept_mimetypes.best_match(["application/pdf"]) is None:  # none: any
+        raise NotAcceptable("Den slutliga PDF:en finns bara som application/pdf.")
+    try:
+        return final_pdf_download(agreement_id)
+    except Conflict as pending:  # the only conflict here: completed, its final PDF still being made
+        raise FinalPending(pending.message, retry_after=pending.retry_after) from None
 
 
 @bp.get("/openapi.json")

@@ -44,10 +44,20 @@ class ListQuery(BaseModel):
 # --- answers ---
 
 
-# A refusal: a Swedish message, and for invalid data the problem of each field (or row of a list).
-class Error(BaseModel):
+class FieldError(BaseModel):
+    pointer: str = Field(description="JSON Pointer till fältet i det som skickades, t.ex. #/parties/1/org_number")
     message: str
-    errors: dict[str, str] | None = None
+
+
+# A refusal (RFC 9457): `code` (and `type`) per kind for programs, Swedish `title` and `detail` for people.
+class Problem(BaseModel):
+    type: str = Field(description="urn:avtalstjansten:problem:<code>")
+    code: str = Field(description="Stabil kod per slags fel, t.ex. not-found, conflict, final-pending, invalid-input")
+    title: str
+    status: int
+    detail: str
+    message: str = Field(description="Samma som detail (för klienter skrivna före problemdokumenten)")
+    errors: list[FieldError] | None = Field(None, description="Felet i varje fält, för ogiltiga uppgifter")
 
     def body(self) -> dict:
         return self.model_dump(mode="json", exclude_none=True)

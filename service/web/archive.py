@@ -11,16 +11,15 @@ from sqlalchemy import func, select
 
 from .. import agreements, archive_package, audit, listing, signing
 from ..audit import EVENT_LABELS
-from ..errors import AvtalError, Conflict
+from ..errors import Conflict
 from ..models import FinalDocument
 from ..roles import READERS
 from ..schema import KIND_LABELS
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, request_actor
-from .security import domain_error_response, error_response
+from .security import error_response
 
 bp = Blueprint("archive", __name__, url_prefix="/arkiv")
-bp.register_error_handler(AvtalError, domain_error_response)
 
 DEFAULT_STATUS = "completed"
 DATE_ERROR = "Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01."

@@ -19,14 +19,14 @@ from flask import (
 
 from .. import agreements, audit, final, forms, listing, signing
 from ..documents.preview import page_count, page_png
-from ..errors import AvtalError, Conflict, NotFound, Unavailable
+from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
 from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, previews, request_actor
-from .security import domain_error_response, error_response
+from .security import error_response
 
 bp = Blueprint("drafting", __name__, url_prefix="/avtal")
 
@@ -54,17 +54,6 @@ def status_text(agreement, progress=None) -> str:
         confirmed, total = progress
         return f"Skickat – {confirmed} av {total} har bekräftat"
     return agreements.STATUS_LABELS.get(agreement.status, agreement.status)
-
-
-@bp.errorhandler(AvtalError)
-def refused(error):
-    """A refused action on an agreement goes back to its overview with the reason; anything else
-    (an agreement that does not exist, a page that could not be shown) is an error page."""
-    agreement_id = (request.view_args or {}).get("agreement_id")
-    if request.method != "POST" or agreement_id is None or isinstance(error, NotFound):
-        return domain_error_response(error)
-    flash(error.message, "error")
-    return redirect(url_for("drafting.show", agreement_id=agreement_id))
 
 
 @bp.get("")

@@ -1,10 +1,11 @@
 """Security headers, CSRF protection and Swedish error pages for the whole app."""
 
-from flask import current_app, jsonify, make_response, render_template, request
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from ..errors import AvtalError, Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
+from ..errors import AvtalError, NotFound
+from .problems import code_for_status, domain_problem, is_api_request, problem_response, status_for
 
 csrf = CSRFProtect()
 
@@ -28,15 +29,15 @@ ERRORS = {
     429: ("För många försök", "Du har gjort för många försök. Vänta en stund och försök igen."),
     500: ("Tekniskt fel", "Något gick fel hos oss. Försök igen om en stund."),
 }
+# The blueprints whose refused changes go back to the agreement's overview instead of an error page.
+BACK_TO_OVERVIEW = {"drafting", "sending"}
 CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
-
-# The HTTP status for each kind of domain error; the domain itself never names one.
-ERROR_STATUS = {NotFound: 404, NotAllowed: 403, Conflict: 409, InvalidInput: 422, Unavailable: 503}
 
 
 def init_app(app):
     csrf.init_app(app)
     app.after_request(set_headers)
+    app.register_error_handler(AvtalError, handle_domain_error)
     app.register_error_handler(CSRFError, lambda error: error_response(400, CSRF_MESSAGE))
     app.register_error_handler(HTTPException, handle_http_error)
 
@@ -61,21 +62,35 @@ def handle_http_error(error):
     return response
 
 
-def status_for(error: AvtalError) -> int:
-    return next((status for kind, status in ERROR_STATUS.items() if isinstance(error, kind)), 500)
+def handle_domain_error(error: AvtalError):
+    """The one handler of the AvtalError family. The API answers a problem document; on the
+    officials' agreement pages a refused change goes back to the agreement's overview with the
+    reason; anything else (an agreement that does not exist, a page that could not be shown)
+    is an error page."""
+    if is_api_request():
+        return domain_problem(error)
+    agreement_id = (request.view_args or {}).get("agreement_id")
+    if (
+        request.blueprint in BACK_TO_OVERVIEW
+        and request.method == "POST"
+        and agreement_id is not None
+        and not isinstance(error, NotFound)
+    ):
+        flash(error.message, "error")
+        return redirect(url_for("drafting.show", agreement_id=agreement_id))
+    return domain_error_response(error)
 
 
 def domain_error_response(error: AvtalError):
-    """The Swedish error page (or JSON) for a domain error a view did not handle itself."""
+    """The Swedish error page for a domain error a view did not handle itself."""
     return error_response(status_for(error), error.message)
 
 
 def error_response(status, message):
-    """JSON for the API, a page for people."""
-    if request.path.startswith("/api/"):
-        body = jsonify(message=message)
-    else:
-        body = render_template("error.html", status=status, title=_describe(status)[0], message=message)
+    """A problem document for the API, a page for people."""
+    if is_api_request():
+        return problem_response(code_for_status(status), message, status=status)
+    body = render_template("error.html", status=status, title=_describe(status)[0], message=message)
     return make_response(body, status)
 
 

@@ -3,15 +3,14 @@
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from .. import agreements, forms, mail, signing
-from ..errors import AvtalError, Conflict
+from ..errors import Conflict
 from ..roles import DRAFTERS
 from ..schema import SchemaError
 from .auth import login_required
 from .context import db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
-from .drafting import missing_text, overview, refused
+from .drafting import missing_text, overview
 
 bp = Blueprint("sending", __name__, url_prefix="/avtal")
-bp.register_error_handler(AvtalError, refused)
 
 
 # What the links page says about each party's email.

@@ -9,15 +9,12 @@ they are cached for good; the pages that carry the token are never cached.
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from .. import mail, receipts, renditions, signing
-from ..errors import AvtalError
 from ..models import Agreement, SigningLink
 from .context import attachment, db, files, link_max_age, link_serializer, request_actor
-from .security import domain_error_response
+from .problems import status_for
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
-bp.register_error_handler(AvtalError, domain_error_response)
 
-PROBLEM_STATUS = {"invalid": 404, "expired": 410, "used": 409, "revoked": 410, "outdated": 410}
 IMMUTABLE = "public, max-age=31536000, immutable"
 ANSWER_FIELDS = ("signer_name", "signer_title", "place", "receipt_email")
 
@@ -34,9 +31,8 @@ def private(response):
 def _problem(session, problem, token=None):
     """The page saying why a link cannot be used, naming the agreement when the link is ours."""
     agreement = session.get(Agreement, problem.link.party.agreement_id) if problem.link is not None else None
-    return render_template("sign/problem.html", problem=problem, agreement=agreement, token=token), PROBLEM_STATUS[
-        problem.kind
-    ]
+    page = render_template("sign/problem.html", problem=problem, agreement=agreement, token=token)
+    return page, status_for(problem)
 
 
 def _rendition(version):
@@ -225,7 +221,6 @@ def final_pdf(token):
             serializer = receipts.final_serializer(current_app.config["SECRET_KEY"])
             document, _ = receipts.open_final(session, serializer, token, link_max_age(), request_actor())
         except receipts.DownloadProblem as problem:
-            status = 410 if problem.kind == "expired" else 404
-            return render_template("sign/download_problem.html", problem=problem), status
+            return render_template("sign/download_problem.html", problem=problem), status_for(problem)
         number, sha256, agreement_id = document.number, document.sha256, document.agreement_id
     return attachment(files().get(sha256), "application/pdf", f"avtal-{agreement_id}-slutligt-{number}.pdf")
