@@ -88,7 +88,13 @@ EVENTS = (
     EventType(
         "agreement.declined", "declined", "Avtalet har avböjts", ("party", "reason", "at"), _declines_the_agreement
     ),
-    EventType("party.declined", "declined", "En part har avböjt", ("party", "reason", "at")),
+    EventType("party.declined", "declined", "En part har avböjt", ("party", "reason", "version", "at")),
+    EventType(
+        "answer.voided",
+        "answer_voided",
+        "En parts svar gäller inte längre: avtalstexten har ändrats",
+        ("party", "decision", "version"),
+    ),
     EventType("agreement.completed", "completed", "Alla parter har bekräftat", ("version", "parties")),
     EventType("final.ready", "final_assembled", "Den slutliga PDF:en är klar", ("number", "sha256", "url")),
     EventType("final.retried", "final_retried", "En handläggare har bett om ett nytt försök med den slutliga PDF:en"),
@@ -114,6 +120,7 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "title": "Ordförande",
     "place": "Malmö",
     "reason": "Beloppet stämmer inte med vår ansökan.",
+    "decision": "confirmed",
     "at": "2026-02-01T09:30:00Z",
     "parties": 2,
     "number": 1,
