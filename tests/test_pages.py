@@ -18,6 +18,7 @@ from service.audit import Actor
 from service.custom_templates import store_template
 from service.documents.fill import TemplateFillError
 from service.documents.pages import WIDTHS, docx_html
+from service.documents.wording import html_words
 from service.models import AuditEvent, Rendition, Version
 
 from .helpers import bearer, count, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
@@ -281,3 +282,8 @@ def test_xml_written_by_a_template_at_fill_time_is_checked_too(app, office, iop_
     assert "Det ifyllda dokumentet kan inte skickas: Mallen innehåller dold text" in refused.value.message
     assert count(app, Version, Version.agreement_id == agreement.id) == 0
     assert count(app, AuditEvent, AuditEvent.event == "send_refused") == 1
+
+
+def test_formatting_that_starts_inside_a_word_keeps_it_one_word():
+    html = '<p class="doc-header">Sidhuvud</p><p>Regionen betalar <strong>var</strong><em>je</em> år<br>1 000 kr</p>'
+    assert html_words(html) == ["regionen", "betalar", "varje", "år", "1", "000", "kr"]

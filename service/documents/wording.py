@@ -19,7 +19,8 @@ from .preview import _lock as pdfium_lock
 
 _WORD = re.compile(r"\w+")
 _PAGE_HEADER = re.compile(r'<p class="doc-header">.*?</p>', re.DOTALL)
-_TAG = re.compile(r"<[^>]+>")
+_INLINE_TAG = re.compile(r"</?(?:strong|em|span)\b[^>]*>")  # within a word: 'var<strong>je</strong>'
+_TAG = re.compile(r"<[^>]+>")  # between blocks, cells and lines
 CONTEXT_WORDS = 6
 WORD_MARGIN = 72.0  # points: Word's margin where a document states none
 
@@ -30,7 +31,7 @@ def words(text: str) -> list[str]:
 
 def html_words(html: str) -> list[str]:
     """The words a party reads on its page, without the page header line."""
-    return words(unescape(_TAG.sub(" ", _PAGE_HEADER.sub(" ", html))))
+    return words(unescape(_TAG.sub(" ", _INLINE_TAG.sub("", _PAGE_HEADER.sub(" ", html)))))
 
 
 def text_area(docx: bytes) -> tuple[float, float]:
