@@ -21,14 +21,17 @@ from . import audit, text
 from .documents.constructs import unshown_constructs
 from .documents.fields import FETCHING, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, jinja_environment
+from .documents.tags import tag_problems
 from .errors import InvalidInput
 from .models import CustomTemplate
-from .schema import IopAgreement, Overenskommelse
+from .schema import FIELD_LABELS, IopAgreement, Overenskommelse
 
 KNOWN_VARIABLES = {
     "iop": set(IopAgreement.model_fields) | CONTEXT_NAMES,
     "overenskommelse": set(Overenskommelse.model_fields) | CONTEXT_NAMES,
 }
+# An agreement text names the parties that confirm it: a template must loop over them.
+REQUIRED_LOOPS = ("parties",)
 DEFAULT_NAME = "Uppladdad mall"
 MAX_MEMBERS = 500
 MAX_UNCOMPRESSED_BYTES = 40 * 1024 * 1024
@@ -123,11 +126,14 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
         if too_big := _zip_problems(data):
             raise TemplateRejected(too_big)
         source = _jinja_source(data)
+        env = jinja_environment()
+        misplaced = tag_problems(data, env)
     except TemplateRejected:
         raise
     except Exception:  # a corrupt upload can fail deep inside zip, lxml or python-docx
         raise TemplateRejected([NOT_A_DOCX]) from None
-    env = jinja_environment()
+    if misplaced:
+        raise TemplateRejected(misplaced)
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
@@ -147,9 +153,21 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind] and v != "final"]
     if unknown:
         reasons.append(f"Mallen använder variabler som tjänsten inte känner till: {', '.join(unknown)}.")
+    reasons += _missing_loops(tree)
     if reasons:
         raise TemplateRejected(reasons)
     return TemplateReport(variables)
+
+
+def _missing_loops(tree) -> list[str]:
+    looped = {node.iter.name for node in tree.find_all(nodes.For) if isinstance(node.iter, nodes.Name)}
+    return [
+        f"Mallen saknar slingan över {name} (formulärets ”{FIELD_LABELS[name]}”), så det som skrivs där skulle "
+        f"inte komma med i avtalet. Lägg till {{%p for x in {name} %}} … {{%p endfor %}} i egna stycken, "
+        "som i fältreferensen, och ladda upp mallen igen."
+        for name in REQUIRED_LOOPS
+        if name not in looped
+    ]
 
 
 def name_from_filename(filename: str) -> str:

@@ -255,6 +255,10 @@ def complete_iop(app, client, api_token, iop_data) -> int:
     return agreement_id
 
 
+# The loop every template needs: an agreement's text names its parties.
+PARTIES_LOOP = "{% for p in parties %}{{ p.name }}; {% endfor %}"
+
+
 def docx_with(*lines) -> bytes:
     """A Word document with one paragraph per line."""
     doc = Document()

@@ -13,6 +13,7 @@ from service import forms
 from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument, SigningLink, Version
 
 from .helpers import (
+    PARTIES_LOOP,
     confirm,
     csrf_token,
     docx_with,
@@ -527,7 +528,7 @@ def test_upload_without_a_file_is_marked_at_the_field(app, client, official):
 
 
 def test_a_template_for_another_kind_cannot_be_chosen(app, client, official):
-    assert upload(client, docx_with("{{ title }}"), kind="overenskommelse").status_code == 302
+    assert upload(client, docx_with("{{ title }}", PARTIES_LOOP), kind="overenskommelse").status_code == 302
     with app.extensions["db"].session() as session:
         template_id = session.scalars(select(CustomTemplate.id)).one()
     assert client.get(f"/avtal/ny?typ=iop&mall={template_id}").status_code == 404
