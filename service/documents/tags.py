@@ -54,7 +54,7 @@ def tag_problems(docx: bytes, env) -> list[str]:
     try:  # one tag a line: the line Jinja names is the tag, and so the paragraph
         env.parse("\n".join(DOCXTPL_MARK.sub(r"\1 ", " ".join(tag.split())) for _, tag in tags))
     except TemplateSyntaxError as exc:
-        if "end of template" in exc.message:
+        if "end of template" in (exc.message or ""):
             return [f"{UNCLOSED}. Lägg till {{% endfor %}} eller {{% endif %}} där den ska sluta och ladda upp igen."]
         place, tag = tags[min(exc.lineno, len(tags)) - 1]
         return [
