@@ -64,8 +64,8 @@ def edited_as_word_does(docx: bytes) -> bytes:
         if paragraph.text.startswith("Avtalet bekräftas elektroniskt"):
             for run in paragraph.runs[1:]:
                 run._r.getparent().remove(run._r)
-            paragraph.runs[0].text = NEW_SENTENCE[:20]
-            paragraph.add_run(NEW_SENTENCE[20:] + " Det gäller {{ ti").bold = True
+            paragraph.runs[0].text = "Parterna träffas "  # Word splits where formatting changes
+            paragraph.add_run(NEW_SENTENCE.removeprefix("Parterna träffas ") + " Det gäller {{ ti").bold = True
             paragraph.add_run("tle }}.")
     out = io.BytesIO()
     doc.save(out)
