@@ -2,7 +2,6 @@
 preview, activate; agreements keep the version they were frozen with."""
 
 import io
-import subprocess
 
 import pytest
 from docx import Document
@@ -13,6 +12,8 @@ from service.documents.fill import TEMPLATE_DIR
 from service.models import Agreement, CustomTemplate, TemplateChoice
 
 from .helpers import (
+    NEW_HEADING,
+    NEW_SENTENCE,
     PARTIES_LOOP,
     bearer,
     confirm,
@@ -20,17 +21,16 @@ from .helpers import (
     create_and_send,
     csrf_token,
     docx_with,
+    edited_as_word_does,
     final_pdf,
     flat,
     login,
     many_parties,
     path_of,
     pdf_text,
+    saved_by_libreoffice,
     visible_text,
 )
-
-NEW_SENTENCE = "Parterna träffas varje höst för att se över hur principerna efterlevs."
-NEW_HEADING = "Principer, åtgärder och ansvar"
 
 
 @pytest.fixture
@@ -49,49 +49,6 @@ def upload(client, data, kind="overenskommelse", name="Hallands lydelse", note="
 def post(client, url):
     token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
     return client.post(url, data={"csrf_token": token})
-
-
-def edited_as_word_does(docx: bytes) -> bytes:
-    """A sentence and a heading changed, each over several runs with their own formatting,
-    and a tag split over runs (`{{ ti` + `tle }}`), as Word saves an edit."""
-    doc = Document(io.BytesIO(docx))
-    for paragraph in doc.paragraphs:
-        if paragraph.text.startswith("Principerna, åtgärderna"):
-            for run in paragraph.runs[1:]:
-                run._r.getparent().remove(run._r)
-            paragraph.runs[0].text = NEW_HEADING[:10]
-            paragraph.add_run(NEW_HEADING[10:]).italic = True
-        if paragraph.text.startswith("Avtalet bekräftas elektroniskt"):
-            for run in paragraph.runs[1:]:
-                run._r.getparent().remove(run._r)
-            paragraph.runs[0].text = "Parterna träffas "  # Word splits where formatting changes
-            paragraph.add_run(NEW_SENTENCE.removeprefix("Parterna träffas ") + " Det gäller {{ ti").bold = True
-            paragraph.add_run("tle }}.")
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
-
-
-def saved_by_libreoffice(docx: bytes, tmp_path) -> bytes:
-    """The file opened and saved again by LibreOffice, with a profile of its own."""
-    source = tmp_path / "mall.docx"
-    source.write_bytes(docx)
-    subprocess.run(
-        [
-            "soffice",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--headless",
-            "--convert-to",
-            "docx:MS Word 2007 XML",
-            "--outdir",
-            str(tmp_path / "out"),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return (tmp_path / "out" / "mall.docx").read_bytes()
 
 
 def frozen_pdf(app, agreement_id) -> bytes:
