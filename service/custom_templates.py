@@ -183,9 +183,9 @@ def name_from_filename(filename: str) -> str:
         return DEFAULT_NAME
 
 
-def store_template(session, files, data: bytes, name: str, kind: str, user, note: str = "") -> CustomTemplate:
+def store_template(session, files, data: bytes, name: str, kind: str, user, note="", actor=None) -> CustomTemplate:
     """Check and keep an upload as a new version of the kind's template, not yet active;
-    `name` and `note` have passed the text rule (text.check)."""
+    `name` and `note` have passed the text rule (text.check). With an `actor`, it is audited."""
     report = check_template(data, kind)
     template = CustomTemplate(
         name=name or DEFAULT_NAME,
@@ -197,6 +197,8 @@ def store_template(session, files, data: bytes, name: str, kind: str, user, note
     )
     session.add(template)
     session.flush()
+    if actor is not None:
+        audit.record(session, "template_uploaded", actor, kind=kind, template_id=template.id, sha256=template.sha256)
     return template
 
 
@@ -212,6 +214,7 @@ def record_refusal(session, data: bytes, kind: str, reasons: list[str], actor) -
 EXAMPLES = Path(__file__).resolve().parents[1] / "scripts" / "examples"
 EXAMPLE_FILES = {"iop": "iop-skane-2021.json", "overenskommelse": "overenskommelse-halland.json"}
 ACTIVATE, RETIRE = "activate", "retire"
+EVENTS = {ACTIVATE: "template_activated", RETIRE: "template_retired"}
 
 
 def _latest_choices(session, kind) -> dict[int | None, str]:
@@ -265,7 +268,7 @@ def _choose(session, kind, action, template, user, actor) -> None:
     )
     audit.record(
         session,
-        f"template_{action}d" if action == RETIRE else "template_activated",
+        EVENTS[action],
         actor,
         kind=kind,
         template_id=template.id if template else None,

@@ -128,6 +128,16 @@ def contents(kind: str, template: bytes) -> list[tuple[str, str]]:
 
 CONTENTS = {kind: contents(kind, builtin_template(kind)) for kind in CONTENTS_ENTRIES}
 
+
+def contents_for(kind: str, template: bytes | None) -> list[tuple[str, str]]:
+    """The table of contents for a draft filled into `template` (None: the built-in one); the
+    built-in's entries when an uploaded template prints one of them under no heading of its own."""
+    try:
+        return contents(kind, template) if template else CONTENTS[kind]
+    except KeyError:
+        return CONTENTS[kind]
+
+
 # Errors about a whole group point at the field a person would change.
 _ERROR_TARGETS = {"period": "period-end"}
 

@@ -9,7 +9,7 @@ from docx.oxml import parse_xml
 
 from service import signing
 from service.documents.fill import TEMPLATE_DIR
-from service.models import Agreement, CustomTemplate, TemplateChoice
+from service.models import Agreement, AuditEvent, CustomTemplate, TemplateChoice
 
 from .helpers import (
     NEW_HEADING,
@@ -157,3 +157,20 @@ def test_an_active_version_cannot_be_retired_and_a_retired_one_keeps_its_drafts(
         assert session.get(Agreement, agreement_id).template_id == version_id  # kept
     assert "Avvecklad" in visible_text(client.get("/avtal/mallar"))
     assert client.get(f"/avtal/mallar/iop/{version_id}.docx").data == template  # still downloadable
+
+
+def test_new_drafts_use_the_active_version_and_show_its_headings_in_the_forms_contents(app, client, official):
+    edited = edited_as_word_does((TEMPLATE_DIR / "overenskommelse.docx").read_bytes())
+    assert upload(client, edited).status_code == 302
+    with app.extensions["db"].session() as session:
+        version_id = session.query(CustomTemplate).one().id
+    assert f"{NEW_HEADING}, numrerade" not in visible_text(client.get("/avtal/ny?typ=overenskommelse"))
+    post(client, f"/avtal/mallar/overenskommelse/{version_id}/aktivera")
+    form = visible_text(client.get("/avtal/ny?typ=overenskommelse"))
+    assert f"{NEW_HEADING}, numrerade 1, 2, 3" in form and "Hallands lydelse" in form
+    post(client, "/avtal/mallar/overenskommelse/inbyggd/aktivera")
+    post(client, f"/avtal/mallar/overenskommelse/{version_id}/avveckla")
+    assert client.get(f"/avtal/ny?typ=overenskommelse&mall={version_id}").status_code == 404
+    with app.extensions["db"].session() as session:
+        events = [e.event for e in session.query(AuditEvent).order_by(AuditEvent.id)]
+    assert events == ["template_uploaded", "template_activated", "template_activated", "template_retired"]

@@ -48,7 +48,7 @@ def templates():
             try:
                 with db().session() as session:
                     template = custom_templates.store_template(
-                        session, files(), data, name, kind, g.user, typed["note"]
+                        session, files(), data, name, kind, g.user, typed["note"], request_actor()
                     )
             except custom_templates.TemplateRejected as exc:
                 reasons = exc.reasons
