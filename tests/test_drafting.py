@@ -480,7 +480,7 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
     response = upload(client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}"))
     assert response.status_code == 302
     listing = visible_text(client.get("/avtal/mallar"))
-    assert "Mallen Vår mall är sparad. Den använder: parties och title." in listing
+    assert "Mallen Vår mall är sparad som en ny version, ännu inte aktiv. Den använder: parties och title." in listing
     with app.extensions["db"].session() as session:
         template_id = session.scalars(select(CustomTemplate.id)).one()
 
