@@ -6,22 +6,26 @@ and answer for the agreements), an admin manages accounts, not text. Every uploa
 activation and retirement is in the audit trail with who did it.
 """
 
+import hashlib
+
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from .. import custom_templates, text
-from ..documents.fill import fill_agreement
-from ..errors import InvalidInput
+from ..errors import AvtalError, InvalidInput
 from ..formatting import join_sv
 from ..models import CustomTemplate, User
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS
 from .auth import login_required
-from .context import db, files, request_actor
+from .context import db, files, previews, request_actor
+from .security import domain_error_response
 
 bp = Blueprint("uploads", __name__, url_prefix="/avtal")
+bp.register_error_handler(AvtalError, domain_error_response)
 
 BUILTIN = "inbyggd"  # the built-in version's name in URLs
+TEMPLATE_PREVIEWS = 0  # the preview cache's key for template versions (agreements start at 1)
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -133,8 +137,15 @@ def reference(kind):
 def preview(kind, ref):
     """The version filled with the example agreement, as a PDF, before anyone makes it active."""
     data, _ = _bytes(kind, ref)
-    docx = fill_agreement(custom_templates.example_agreement(kind), template=data)
-    pdf = current_app.extensions["office"].convert(docx)
+    example = custom_templates.example_agreement(kind)
+    _, pdf = previews().render(  # cached and limited like a draft's preview; no agreement has id 0
+        current_app.extensions["office"],
+        TEMPLATE_PREVIEWS,
+        example,
+        example.model_dump(mode="json"),
+        hashlib.sha256(data).hexdigest(),
+        data,
+    )
     return Response(pdf, mimetype="application/pdf", headers={"Content-Disposition": "inline"})
 
 
