@@ -6,6 +6,7 @@ lists inside a row (a body's items, a principle's åtgärder) are one textarea, 
 The fields are read from the models in `schema`, so a field added there is in the form too.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -129,6 +130,7 @@ def contents(kind: str, template: bytes) -> list[tuple[str, str]]:
 CONTENTS = {kind: contents(kind, builtin_template(kind)) for kind in CONTENTS_ENTRIES}
 
 
+@functools.lru_cache(maxsize=32)  # python-docx reads a .docx slowly next to the page; versions are few
 def contents_for(kind: str, template: bytes | None) -> list[tuple[str, str]]:
     """The table of contents for a draft filled into `template` (None: the built-in one); the
     built-in's entries when an uploaded template prints one of them under no heading of its own."""
