@@ -156,6 +156,9 @@ def test_an_active_version_cannot_be_retired_and_a_retired_one_keeps_its_drafts(
     with app.extensions["db"].session() as session:
         assert session.get(Agreement, agreement_id).template_id == version_id  # kept
     assert "Avvecklad" in visible_text(client.get("/avtal/mallar"))
+    assert upload(client, docx_with("ANDRA MALLEN {{ title }}", PARTIES_LOOP), kind="iop").status_code == 302
+    diff = visible_text(client.get(f"/avtal/mallar/iop/jamfor?fran={version_id}&till={version_id + 1}"))
+    assert "Borttaget: − EGEN MALL {{ title }} Tillagt: + ANDRA MALLEN {{ title }}" in diff
     assert client.get(f"/avtal/mallar/iop/{version_id}.docx").data == template  # still downloadable
 
 
