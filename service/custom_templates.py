@@ -26,7 +26,7 @@ from . import audit, text
 from .documents.constructs import unshown_constructs
 from .documents.fields import FETCHING, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, agreement_context, builtin_template, jinja_environment
-from .documents.tags import tag_problems
+from .documents.tags import place_of_name, tag_problems
 from .errors import InvalidInput
 from .models import CustomTemplate, TemplateChoice
 from .schema import FIELD_LABELS, IopAgreement, Overenskommelse, validate_agreement
@@ -142,7 +142,9 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     try:
         tree = env.parse(source)
     except TemplateSyntaxError as exc:
-        raise TemplateRejected([f"Mallen har ett fel i sin mallkod på rad {exc.lineno}: {exc.message}."]) from None
+        raise TemplateRejected(
+            [f"Mallen har ett fel i sin mallkod ({exc.message}). Jämför taggarna med fältreferensen och rätta dem."]
+        ) from None
     try:
         reasons = _external_fetches(data) + _sandbox_violations(tree, env) + unshown_constructs(data)
     except (zipfile.BadZipFile, etree.XMLSyntaxError):
@@ -154,14 +156,23 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     if any(node.name == "self" for node in tree.find_all(nodes.Name)):  # Jinja's template object
         variables = sorted({*variables, "self"})
     if "final" in variables:
-        reasons.append(USES_FINAL)
+        reasons.append(f"{USES_FINAL} Den används första gången{_at(data, 'final')}.")
     unknown = [v for v in variables if v not in KNOWN_VARIABLES[kind] and v != "final"]
     if unknown:
-        reasons.append(f"Mallen använder variabler som tjänsten inte känner till: {', '.join(unknown)}.")
+        reasons.append(
+            f"Mallen använder variabler som tjänsten inte känner till: {', '.join(v + _at(data, v) for v in unknown)}. "
+            "Använd namnen i fältreferensen eller ta bort dem."
+        )
     reasons += _missing_loops(tree)
     if reasons:
         raise TemplateRejected(reasons)
     return TemplateReport(variables)
+
+
+def _at(data: bytes, name: str) -> str:
+    """' i stycket som börjar ”…”' where a tag first uses `name`, for a reason's sentence."""
+    place = place_of_name(data, name)
+    return f" ({place})" if place else ""
 
 
 def _missing_loops(tree) -> list[str]:

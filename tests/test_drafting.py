@@ -502,7 +502,7 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
     [
         (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
         (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
-        (None, "variabler som tjänsten inte känner till: salary."),
+        (None, "variabler som tjänsten inte känner till: salary (i stycket som börjar ”{{ salary }}”)."),
         (None, "Mallen använder variabeln final."),
     ],
 )

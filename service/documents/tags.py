@@ -62,3 +62,12 @@ def tag_problems(docx: bytes, env) -> list[str]:
             "Rätta den i Word så att den skrivs som i fältreferensen och ladda upp mallen igen."
         ]
     return []
+
+
+def place_of_name(docx: bytes, name: str) -> str:
+    """Where a tag first uses `name` as a name of its own (not `p.name`): the paragraph's place, or ''."""
+    word = re.compile(rf"(?<![\w.]){re.escape(name)}\b")
+    for place, text in tagged_paragraphs(docx):
+        if any(word.search(tag) for tag in TAG.findall(text)):
+            return place
+    return ""
