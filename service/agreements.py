@@ -12,7 +12,7 @@ import json
 
 from sqlalchemy import select
 
-from . import audit, final, listing, renditions, roles, signing, text
+from . import audit, custom_templates, final, listing, renditions, roles, signing, text
 from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
@@ -45,8 +45,10 @@ def _store_data(files, agreement, data):
 
 def create_draft(session, files, data, user, actor, template=None) -> Agreement:
     """Store a new draft with whatever is filled in (SchemaError only for what can never be
-    stored). `template` is an uploaded CustomTemplate to use instead of the built-in one."""
+    stored). `template` is an uploaded CustomTemplate; by default the kind's active version."""
     draft, _ = validate_draft(data)
+    if template is None:
+        template = custom_templates.active_template(session, draft["kind"])
     if template is not None and template.kind != draft["kind"]:
         raise InvalidInput("Mallen är gjord för en annan avtalstyp.")
     agreement = Agreement(

@@ -123,6 +123,9 @@ EVENT_LABELS = {
     "answer_voided": "Svaret gäller inte längre (texten ändrades)",
     "send_refused": "Skickades inte",
     "template_refused": "Mall avvisad",
+    "template_uploaded": "Mallversion uppladdad",
+    "template_activated": "Mallversion gjord aktiv för nya avtal",
+    "template_retired": "Mallversion avvecklad",
 }
 
 

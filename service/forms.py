@@ -6,6 +6,7 @@ lists inside a row (a body's items, a principle's åtgärder) are one textarea, 
 The fields are read from the models in `schema`, so a field added there is in the form too.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -15,6 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from . import schema
+from .documents.fill import builtin_template
+from .documents.outline import headings_over
 from .errors import InvalidInput
 
 
@@ -87,31 +90,55 @@ LAYOUTS = {
     "overenskommelse": layout_of(schema.Overenskommelse, skip={"kind"}),
 }
 
-# The form's table of contents: (fieldset id, entry). The numbers are the section numbers
-# the built-in templates print (scripts/build_templates.py), so the official finds
-# "7. Organisation och samverkan" in the form under the number it has in the PDF.
-CONTENTS = {
+# The form's table of contents: (fieldset id, entry). `{name}` in an entry stands for the heading
+# the template prints above the first paragraph using `name` (documents/outline.py), so the
+# official finds "7. Organisation och samverkan" in the form under the number it has in the PDF,
+# and a heading edited in the Word file is the form's too.
+CONTENTS_ENTRIES = {
     "iop": [
-        ("grunduppgifter", "Titel, diarienummer och 1. Inledning"),
-        ("parter", "2. Parterna (med 11. Ombud)"),
-        ("period", "3. Perioden för partnerskapet"),
-        ("vardegrund", "4. Värdegrund för partnerskapet"),
-        ("malbild", "5. Målbild"),
-        ("verksamhet", "6. Verksamhet"),
-        ("samverkan", "7. Organisation och samverkan"),
-        ("uppfoljning", "8. Uppföljning"),
-        ("resurser", "9. Resurser"),
-        ("uppsagning", "10. Uppsägning"),
+        ("grunduppgifter", "Titel, diarienummer och {introduction}"),
+        ("parter", "{p.description} (med {p.representative.name})"),
+        ("period", "{period.start}"),
+        ("vardegrund", "{values_text}"),
+        ("malbild", "{goals_intro}"),
+        ("verksamhet", "{activities_intro}"),
+        ("samverkan", "{cooperation_intro}"),
+        ("uppfoljning", "{follow_up}"),
+        ("resurser", "{p.resources.text}"),
+        ("uppsagning", "{notice_months}"),
     ],
     "overenskommelse": [
         ("grunduppgifter", "Titel och diarienummer"),
         ("avsnitt", "Inledande avsnitt"),
-        ("principer", "Principerna, numrerade 1, 2, 3 …"),
+        ("principer", "{principles_intro}, numrerade 1, 2, 3 …"),
         ("malbild", "Målbild"),
-        ("undertecknande", "Undertecknande"),
+        ("undertecknande", "{signing_text}"),
         ("parter", "Parter"),
     ],
 }
+_HEADING_OF = re.compile(r"\{([\w.]+)\}")
+
+
+def contents(kind: str, template: bytes) -> list[tuple[str, str]]:
+    """The table of contents for a form filled into `template` (a .docx); raises KeyError
+    when the template prints one of the entries under no heading of its own."""
+    entries = CONTENTS_ENTRIES[kind]
+    headings = headings_over(template, [name for _, entry in entries for name in _HEADING_OF.findall(entry)])
+    return [(anchor, _HEADING_OF.sub(lambda m: headings[m.group(1)], entry)) for anchor, entry in entries]
+
+
+CONTENTS = {kind: contents(kind, builtin_template(kind)) for kind in CONTENTS_ENTRIES}
+
+
+@functools.lru_cache(maxsize=32)  # python-docx reads a .docx slowly next to the page; versions are few
+def contents_for(kind: str, template: bytes | None) -> list[tuple[str, str]]:
+    """The table of contents for a draft filled into `template` (None: the built-in one); the
+    built-in's entries when an uploaded template prints one of them under no heading of its own."""
+    try:
+        return contents(kind, template) if template else CONTENTS[kind]
+    except KeyError:
+        return CONTENTS[kind]
+
 
 # Errors about a whole group point at the field a person would change.
 _ERROR_TARGETS = {"period": "period-end"}

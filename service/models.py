@@ -30,7 +30,7 @@ class User(Base):
 
 
 class CustomTemplate(Base):
-    """A Word template an official uploaded, checked and kept by its SHA-256."""
+    """A version of a kind's Word template an official uploaded, checked and kept by its SHA-256."""
 
     __tablename__ = "custom_templates"
 
@@ -40,6 +40,21 @@ class CustomTemplate(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     variables: Mapped[list] = mapped_column(JSON)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str] = mapped_column(String(300), default="", server_default="")  # what this version changes
+
+
+class TemplateChoice(Base):
+    """A version made active for new drafts of a kind, or retired; append-only, the latest row
+    for a kind's 'activate' names the active version (template_id None: the built-in one)."""
+
+    __tablename__ = "template_choices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    action: Mapped[str] = mapped_column(String(10))  # activate, retire
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("custom_templates.id"))
+    chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

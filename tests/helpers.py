@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import threading
 import time
 from html import unescape
@@ -255,6 +256,10 @@ def complete_iop(app, client, api_token, iop_data) -> int:
     return agreement_id
 
 
+# The loop every template needs: an agreement's text names its parties.
+PARTIES_LOOP = "{% for p in parties %}{{ p.name }}; {% endfor %}"
+
+
 def docx_with(*lines) -> bytes:
     """A Word document with one paragraph per line."""
     doc = Document()
@@ -363,3 +368,52 @@ def axe_check(page):
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+# --- templates edited as Word and LibreOffice do ---
+
+NEW_SENTENCE = "Parterna träffas varje höst för att se över hur principerna efterlevs."
+NEW_HEADING = "Principer, åtgärder och ansvar"
+
+
+def edited_as_word_does(docx: bytes) -> bytes:
+    """A sentence and a heading changed, each over several runs with their own formatting,
+    and a tag split over runs (`{{ ti` + `tle }}`), as Word saves an edit."""
+    doc = Document(io.BytesIO(docx))
+    for paragraph in doc.paragraphs:
+        if paragraph.text.startswith("Principerna, åtgärderna"):
+            for run in paragraph.runs[1:]:
+                run._r.getparent().remove(run._r)
+            paragraph.runs[0].text = NEW_HEADING[:10]
+            paragraph.add_run(NEW_HEADING[10:]).italic = True
+        if paragraph.text.startswith("Avtalet bekräftas elektroniskt"):
+            for run in paragraph.runs[1:]:
+                run._r.getparent().remove(run._r)
+            paragraph.runs[0].text = "Parterna träffas "  # Word splits where formatting changes
+            paragraph.add_run(NEW_SENTENCE.removeprefix("Parterna träffas ") + " Det gäller {{ ti").bold = True
+            paragraph.add_run("tle }}.")
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def saved_by_libreoffice(docx: bytes, tmp_path) -> bytes:
+    """The file opened and saved again by LibreOffice, with a profile of its own."""
+    source = tmp_path / "mall.docx"
+    source.write_bytes(docx)
+    subprocess.run(
+        [
+            "soffice",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--convert-to",
+            "docx:MS Word 2007 XML",
+            "--outdir",
+            str(tmp_path / "out"),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return (tmp_path / "out" / "mall.docx").read_bytes()

@@ -38,11 +38,27 @@ def test_internal_attributes_are_refused_with_the_reason():
 def test_includes_and_unknown_filters_and_variables_are_refused():
     assert "läsa in andra mallar" in reasons(docx_with("{% include 'x.html' %}"))
     assert "filtret 'shell'" in reasons(docx_with("{{ title|shell }}"))
-    assert "känner till: salary" in reasons(docx_with("{{ title }} {{ salary }}"))
+    assert "känner till: salary (i stycket som börjar ”{{ title }} {{ salary }}”)" in reasons(
+        docx_with("{{ title }} {{ salary }}")
+    )
 
 
-def test_syntax_error_names_the_line():
-    assert "fel i sin mallkod" in reasons(docx_with("{{ title "))
+def test_a_tag_left_open_names_its_paragraph():
+    text = reasons(docx_with("Avtalet gäller {{ title ", "tle }} och mer"))
+    assert "En mallkod i stycket som börjar ”Avtalet gäller {{ title”" in text
+    assert "i ett och samma stycke" in text
+
+
+def test_a_tag_jinja_cannot_read_names_its_paragraph_and_table_row():
+    doc = Document()
+    doc.add_paragraph("{%p for p in parties %}")
+    doc.add_paragraph("{%p endfor %}")
+    table = doc.add_table(rows=2, cols=1)
+    table.rows[1].cells[0].paragraphs[0].text = "Ort {{ title | }}"
+    out = io.BytesIO()
+    doc.save(out)
+    text = reasons(out.getvalue())
+    assert "Mallkoden ”{{ title | }}” i tabell 1, rad 2, i stycket som börjar ”Ort {{ title | }}”" in text
 
 
 def test_external_image_and_include_fields_are_refused():

@@ -13,6 +13,7 @@ from service import forms
 from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument, SigningLink, Version
 
 from .helpers import (
+    PARTIES_LOOP,
     confirm,
     csrf_token,
     docx_with,
@@ -479,7 +480,7 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
     response = upload(client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}"))
     assert response.status_code == 302
     listing = visible_text(client.get("/avtal/mallar"))
-    assert "Mallen Vår mall är sparad. Den använder: parties och title." in listing
+    assert "Mallen Vår mall är sparad som en ny version, ännu inte aktiv. Den använder: parties och title." in listing
     with app.extensions["db"].session() as session:
         template_id = session.scalars(select(CustomTemplate.id)).one()
 
@@ -501,7 +502,7 @@ def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, cl
     [
         (b"PK\x03\x04 trasig", "Filen är inte ett giltigt Word-dokument (.docx)."),
         (None, "försöker nå det interna attributet '__init__', vilket sandlådan inte tillåter."),
-        (None, "variabler som tjänsten inte känner till: salary."),
+        (None, "variabler som tjänsten inte känner till: salary (i stycket som börjar ”{{ salary }}”)."),
         (None, "Mallen använder variabeln final."),
     ],
 )
@@ -527,7 +528,7 @@ def test_upload_without_a_file_is_marked_at_the_field(app, client, official):
 
 
 def test_a_template_for_another_kind_cannot_be_chosen(app, client, official):
-    assert upload(client, docx_with("{{ title }}"), kind="overenskommelse").status_code == 302
+    assert upload(client, docx_with("{{ title }}", PARTIES_LOOP), kind="overenskommelse").status_code == 302
     with app.extensions["db"].session() as session:
         template_id = session.scalars(select(CustomTemplate.id)).one()
     assert client.get(f"/avtal/ny?typ=iop&mall={template_id}").status_code == 404

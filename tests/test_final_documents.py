@@ -17,6 +17,7 @@ from service.formatting import local_time, place_and_date, short_title
 from service.models import Confirmation, CustomTemplate
 
 from .helpers import (
+    PARTIES_LOOP,
     assemble_final,
     assert_frozen_pages_unchanged,
     docx_with,
@@ -265,7 +266,7 @@ def test_long_signing_table_and_appendix_keep_rows_whole(app, halland_data, coun
 
 
 def test_uploaded_template_is_followed_by_one_filled_sheet(app, halland_data):
-    template = docx_with("{{ title }}", "Dnr {{ registration_number }}", "Vår egen text om samverkan.")
+    template = docx_with("{{ title }}", "Dnr {{ registration_number }}", "Vår egen text om samverkan.", PARTIES_LOOP)
     pdf, frozen, dates = complete(app, halland_data, template)
     save_artifact("final-uploaded-template.pdf", pdf)
     reader = PdfReader(io.BytesIO(pdf))

@@ -21,7 +21,17 @@ from service.documents.pages import WIDTHS, docx_html
 from service.documents.wording import html_words
 from service.models import AuditEvent, Rendition, Version
 
-from .helpers import bearer, count, create_and_send, load_example, path_of, pdf_text, send_for_signature, stored_files
+from .helpers import (
+    PARTIES_LOOP,
+    bearer,
+    count,
+    create_and_send,
+    load_example,
+    path_of,
+    pdf_text,
+    send_for_signature,
+    stored_files,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -223,6 +233,7 @@ def test_a_version_frozen_before_renditions_gets_its_own_once(app, client, api_t
 def numbered_list_template() -> bytes:
     doc = Document()
     doc.add_paragraph("{{ title }}")
+    doc.add_paragraph(PARTIES_LOOP)
     doc.add_heading("Åtaganden", level=1)
     doc.add_paragraph("Parterna åtar sig att", style="List Number")
     doc.add_paragraph("följa upp verksamheten.", style="List Number")
@@ -251,6 +262,7 @@ def test_a_text_whose_page_and_pdf_differ_is_not_sent_and_the_refusal_is_audited
         )
     )
     clause.add_run(" Föreningen.")
+    doc.add_paragraph(PARTIES_LOOP)
     out = io.BytesIO()
     doc.save(out)
     with app.extensions["db"].session() as session:
@@ -272,6 +284,7 @@ def test_xml_written_by_a_template_at_fill_time_is_checked_too(app, office, iop_
     hidden = "</w:t></w:r><w:r><w:rPr><w:vanish/></w:rPr><w:t>Föreningen betalar Regionen."
     doc = Document()
     doc.add_paragraph("{{ title }} {{ '" + hidden + "'|safe }}")
+    doc.add_paragraph(PARTIES_LOOP)
     out = io.BytesIO()
     doc.save(out)
     with app.extensions["db"].session() as session:

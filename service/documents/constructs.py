@@ -92,7 +92,7 @@ def _paragraph_of(element):
 
 
 def _where(element) -> str:
-    """Where the construct stands, as an official finds it: the paragraph's first words."""
+    """Where the construct stands, as an official finds it: the style, or the paragraph's place."""
     if element.getparent() is not None and etree.QName(element.getparent()).localname == "rPr":
         style = element.getparent().getparent()
         if style is not None and style.tag == W + "style":
@@ -100,7 +100,23 @@ def _where(element) -> str:
     paragraph = _paragraph_of(element)
     if paragraph is None:
         paragraph = next(element.iter(W + "p"), None)
-    words = (
-        " ".join("".join(t.text or "" for t in paragraph.iter(W + "t")).split()[:8]) if paragraph is not None else ""
-    )
-    return f"i stycket som börjar ”{words}”" if words else "i ett stycke utan text"
+    return place_of(paragraph)
+
+
+def place_of(paragraph) -> str:
+    """A paragraph as an official finds it in Word: its table and row if it is in one, and
+    its first words, e.g. 'i tabell 2, rad 3, i stycket som börjar ”För Region…”'."""
+    words = " ".join(paragraph_text(paragraph).split()[:8]) if paragraph is not None else ""
+    where = f"i stycket som börjar ”{words}”" if words else "i ett stycke utan text"
+    row = next((a for a in paragraph.iterancestors(W + "tr")), None) if paragraph is not None else None
+    if row is None:
+        return where
+    table = row.getparent()
+    tables = list(table.getroottree().iter(W + "tbl"))
+    rows = [r for r in table if r.tag == W + "tr"]
+    return f"i tabell {tables.index(table) + 1}, rad {rows.index(row) + 1}, {where}"
+
+
+def paragraph_text(paragraph) -> str:
+    """The paragraph's text as Word shows it: its runs' text joined, however Word split it."""
+    return "".join(t.text or "" for t in paragraph.iter(W + "t"))

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from .. import agreements, audit, final, forms, listing, signing
+from .. import agreements, audit, custom_templates, final, forms, listing, signing
 from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
@@ -103,22 +103,27 @@ def _form_page(data, errors=None, agreement=None, problem=None, status=200, temp
             problem=problem,
             template=template,
             unfinished=unfinished,
-            contents=forms.CONTENTS[data["kind"]],
+            contents=_contents(data["kind"], template or (agreement.template if agreement else None)),
             voided=voided,
         ),
         status,
     )
 
 
+def _contents(kind, template):
+    """The form's table of contents, with the headings of the template the draft is filled into."""
+    return forms.contents_for(kind, files().get(template.sha256) if template else None)
+
+
 def _chosen_template(kind):
-    """The uploaded template named by `?mall=`, or None for the built-in one."""
+    """The version named by `?mall=` (not a retired one), else the kind's active version; None: the built-in one."""
     template_id = request.args.get("mall", type=int)
-    if template_id is None:
-        return None
     with db().session() as session:
+        if template_id is None:
+            return custom_templates.active_template(session, kind)
         template = session.get(CustomTemplate, template_id)
-    if template is None or template.kind != kind:
-        abort(404)
+        if template is None or template.kind != kind or template.id in custom_templates.retired_ids(session, kind):
+            abort(404)
     return template
 
 
