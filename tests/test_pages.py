@@ -253,6 +253,7 @@ def test_a_text_whose_page_and_pdf_differ_is_not_sent_and_the_refusal_is_audited
     """Text in a bidi container (w:dir) is printed by LibreOffice, but the page's reader does not
     walk into it: no list of constructs names it, and the word comparison at freezing catches it."""
     doc = Document()
+    doc.add_paragraph(PARTIES_LOOP)
     doc.add_paragraph("{{ title }}")
     clause = doc.add_paragraph("Regionen betalar")
     clause._p.append(
@@ -262,7 +263,6 @@ def test_a_text_whose_page_and_pdf_differ_is_not_sent_and_the_refusal_is_audited
         )
     )
     clause.add_run(" Föreningen.")
-    doc.add_paragraph(PARTIES_LOOP)
     out = io.BytesIO()
     doc.save(out)
     with app.extensions["db"].session() as session:
