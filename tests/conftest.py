@@ -10,13 +10,13 @@ from jinja2 import FileSystemBytecodeCache
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from scripts.servers import ObjectStoreServer, PostgresServer
 from service import create_app, users
 from service import migrate as migrations
 from service.db import Database
 from service.documents.convert import OfficePool
 
 from .helpers import ON_POSTGRES, free_port, load_example
-from .servers import ObjectStoreServer, PostgresServer
 
 # A cheap scrypt cost for the run's passwords: werkzeug's default takes ~90 ms a hash.
 users.PASSWORD_METHOD = "scrypt:1024:8:1"

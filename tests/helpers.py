@@ -17,13 +17,12 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+# Defined with the servers, which scripts/cluster imports without the test helpers.
+from scripts.servers import ROOT, free_port, processes_mentioning  # noqa: F401
 from service import agreements, final, signing
 from service.formatting import local_time
 from service.models import FinalDocument, utcnow
 from service.schema import luhn_ok
-
-# Defined with the servers, which scripts/cluster imports without the test helpers.
-from .servers import ROOT, free_port, processes_mentioning  # noqa: F401
 
 EXAMPLES = ROOT / "scripts" / "examples"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
