@@ -22,6 +22,15 @@ from .helpers import ON_POSTGRES, free_port, load_example
 users.PASSWORD_METHOD = "scrypt:1024:8:1"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under `pytest -n --dist loadgroup` the tests that keep files in object storage run in
+    one worker process, which starts the one SeaweedFS they share."""
+    for item in items:
+        if item.get_closest_marker("s3"):
+            item.add_marker(pytest.mark.xdist_group("s3"))
+
+
 @pytest.fixture
 def iop_data():
     return load_example("iop-skane-2021.json")
