@@ -16,7 +16,7 @@ from service import migrate as migrations
 from service.db import Database
 from service.documents.convert import OfficePool
 
-from .helpers import ON_POSTGRES, free_port, load_example
+from .helpers import ON_POSTGRES, free_port, load_example, login
 
 # A cheap scrypt cost for the run's passwords: werkzeug's default takes ~90 ms a hash.
 users.PASSWORD_METHOD = "scrypt:1024:8:1"
@@ -197,6 +197,14 @@ def make_user(app):
         return user, password
 
     return make
+
+
+@pytest.fixture
+def official(client, make_user):
+    """An official, logged in on `client`."""
+    user, password = make_user("official", "handlaggare@region.example.se")
+    login(client, user.email, password)
+    return user
 
 
 @pytest.fixture

@@ -223,3 +223,30 @@ def test_a_retry_while_the_first_request_runs_is_told_to_wait(app, client, api_t
     after = client.post(f"/api/agreements/{agreement_id}/send", headers=headers)
     assert first[0].status_code == after.status_code == 200 and after.json == first[0].json
     assert count(app, Version, Version.agreement_id == agreement_id) == 1
+
+
+@pytest.mark.parametrize("body", [b"[" * 100000, b'{"a":' * 50000, b'{"title": ' + b"[" * 40 + b"]" * 40 + b"}"])
+def test_deeply_nested_json_gets_a_swedish_400(client, api_token, body):
+    response = client.post("/api/agreements", data=body, content_type="application/json", headers=bearer(api_token))
+    assert response.status_code == 400
+    assert "nästlat" in response.get_json()["message"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(client, api_token, iop_data):
+    iop_data["title"] = "[[[[[[[[[[" * 5 + "{{{{" * 10
+    response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize(
+    "address", ["first,second@example.se", "a@b.se>,<c@example.se", "Anna <anna@example.se>", '"a b"@example.se']
+)
+def test_only_one_plain_mailbox_is_accepted(client, api_token, iop_data, address):
+    """A draft may hold an unfinished address; sending refuses it."""
+    iop_data["parties"][1]["contact_email"] = address
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    response = created
+    if created.status_code == 201:
+        response = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(api_token))
+    assert response.status_code in (409, 422), response.json
+    assert "inte en giltig e-postadress" in str(response.json)

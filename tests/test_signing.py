@@ -325,3 +325,12 @@ def test_the_open_link_rule_in_sql_and_in_python_agree(app, client, api_token, h
         in_sql = set(session.scalars(select(SigningLink.id).where(signing.link_is_open(now))))
         in_python = {link.id for link in session.scalars(select(SigningLink)) if signing.is_open(link, now)}
     assert in_sql == in_python == {every[0].id} | {link.id for link in every[len(states) :]}
+
+
+@pytest.mark.slow
+def test_a_partys_download_of_the_frozen_pdf_is_audited_once_a_day(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    for _ in range(5):
+        response = client.get(path_of(links[0]["url"]) + "/avtal.pdf")
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert count(app, AuditEvent, AuditEvent.event == "downloaded") == 1

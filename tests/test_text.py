@@ -18,7 +18,6 @@ from .helpers import (
     decline,
     docx_with,
     field_error,
-    login,
     path_of,
 )
 
@@ -51,13 +50,6 @@ def test_api_refuses_each_hostile_string_and_stores_nothing(app, client, api_tok
         assert response.status_code == 422, name
         assert response.json["errors"]["title"].startswith("Titel innehåller"), name
     assert count(app, Agreement) == 0
-
-
-@pytest.fixture
-def official(client, make_user):
-    user, password = make_user("official")
-    login(client, user.email, password)
-    return user
 
 
 def test_web_form_refuses_each_hostile_string_and_stores_nothing(app, client, official, iop_data):
