@@ -7,6 +7,7 @@ memory. Every filled document is checked afterwards: its size, and that no field
 in it would make LibreOffice fetch another file.
 """
 
+import functools
 import io
 import multiprocessing
 import re
@@ -42,13 +43,30 @@ class TemplateFillError(Unavailable):
     """A template could not be filled."""
 
 
-def jinja_environment() -> SandboxedEnvironment:
+def jinja_environment(kind=SandboxedEnvironment) -> SandboxedEnvironment:
     """The sandbox every template runs in: no attribute tricks, autoescaped XML, and of
     Jinja's globals only `range` (the sandbox's, bounded), which the built-in templates use."""
-    env = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    env = kind(autoescape=True, undefined=StrictUndefined)
     env.globals = {"range": env.globals["range"]}
     env.filters.update(FILTERS)
     return env
+
+
+class _CompilingOnce(SandboxedEnvironment):
+    """The sandbox for filling: docxtpl hands it each XML part as a string to compile, and
+    a template gives the same strings every time, so each is compiled once (compiling was a
+    third of a fill's time)."""
+
+    def from_string(self, source, globals=None, template_class=None):
+        if globals is None and template_class is None:
+            return _compiled(source)
+        return super().from_string(source, globals, template_class)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(source: str):
+    """A pure function's memo (like `re`'s pattern cache): the same source, the same template."""
+    return jinja_environment().from_string(source)
 
 
 def paragraphs(text: str) -> list[str]:
@@ -153,7 +171,7 @@ def render_docx(template, context: dict) -> bytes:
 def _render(source, context: dict) -> bytes:
     try:
         doc = DocxTemplate(io.BytesIO(source) if isinstance(source, bytes) else source)
-        doc.render(context, jinja_env=jinja_environment(), autoescape=True)
+        doc.render(context, jinja_env=jinja_environment(_CompilingOnce), autoescape=True)
     except TemplateError as exc:
         raise TemplateFillError(f"Mallen kunde inte fyllas i: {exc.message or exc.__class__.__name__}") from None
     except (OverflowError, MemoryError, RecursionError):  # e.g. range(1000000), deep recursion
