@@ -10,7 +10,7 @@ from docx.oxml import parse_xml
 from service import agreements, forms, signing
 from service.audit import Actor
 from service.custom_templates import TemplateRejected, check_template, store_template
-from service.documents.fill import TEMPLATE_DIR
+from service.documents.fill import MAX_FILLED_BYTES, TEMPLATE_DIR, jinja_environment
 from service.models import CustomTemplate
 
 from .helpers import count, csrf_token, docx_with, flat, pdf_text, send_for_signature, upload_template
@@ -225,3 +225,11 @@ def test_a_zip_of_many_members_is_refused(client, official):
             archive.writestr(f"customXml/part{i}.xml", "<a/>")
     response = upload_template(client, out.getvalue())
     assert response.status_code == 400 and "för många delar" in response.get_data(as_text=True)
+
+
+def test_repeating_a_text_past_the_cap_is_refused_before_it_is_built():
+    """`{{ title * 2000000 }}` would build 100 MB before the filled document's size is checked."""
+    template = jinja_environment().from_string("{{ title * n }}")
+    with pytest.raises(OverflowError):
+        template.render(title="x" * 100, n=MAX_FILLED_BYTES // 50)
+    assert template.render(title="ab", n=3) == "ababab"

@@ -43,7 +43,27 @@ class TemplateFillError(Unavailable):
     """A template could not be filled."""
 
 
-def jinja_environment(kind=SandboxedEnvironment) -> SandboxedEnvironment:
+class Sandbox(SandboxedEnvironment):
+    """Jinja's sandbox, where repeating a text or list (`{{ title * 2000000 }}`) beyond what a
+    filled document may hold fails at once instead of building it first for seconds."""
+
+    intercepted_binops = frozenset(["*"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "*" and _repeated_length(left, right) > MAX_FILLED_BYTES:
+            raise OverflowError(TOO_BIG)
+        return super().call_binop(context, operator, left, right)
+
+
+def _repeated_length(left, right) -> int:
+    """The length of `left * right` when it repeats a sequence, else 0."""
+    for sequence, times in ((left, right), (right, left)):
+        if isinstance(sequence, str | list | tuple) and isinstance(times, int):
+            return len(sequence) * times
+    return 0
+
+
+def jinja_environment(kind=Sandbox) -> SandboxedEnvironment:
     """The sandbox every template runs in: no attribute tricks, autoescaped XML, and of
     Jinja's globals only `range` (the sandbox's, bounded), which the built-in templates use."""
     env = kind(autoescape=True, undefined=StrictUndefined)
@@ -52,7 +72,7 @@ def jinja_environment(kind=SandboxedEnvironment) -> SandboxedEnvironment:
     return env
 
 
-class _CompilingOnce(SandboxedEnvironment):
+class _CompilingOnce(Sandbox):
     """The sandbox for filling: docxtpl hands it each XML part as a string to compile, and
     a template gives the same strings every time, so each is compiled once (compiling was a
     third of a fill's time)."""
