@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from servers import OfficeHostServer  # noqa: E402
+
 from service.documents.convert import OfficeHosts  # noqa: E402
 from service.documents.fill import fill_agreement  # noqa: E402
 from service.schema import validate_agreement  # noqa: E402
-from tests.servers import OfficeHostServer  # noqa: E402
 
 
 def throughput(office, docx, count) -> float:

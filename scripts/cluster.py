@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import ObjectStoreServer, OfficeHostServer, PostgresServer, free_port  # noqa: E402
+from servers import ObjectStoreServer, OfficeHostServer, PostgresServer, free_port  # noqa: E402
 
 VENV = ROOT / ".venv" / "bin"
 DEFAULT_DIR = Path(tempfile.gettempdir()) / "avtal-cluster"  # PostgreSQL's user must reach it
@@ -79,10 +79,12 @@ def start(folder: Path, web_hosts=2, office_hosts=2) -> dict:
     folder.chmod(0o711)  # PostgreSQL's own user must reach its folder inside
     if (folder / "cluster.json").exists():
         raise SystemExit(f"Klustret i {folder} körs redan (scripts/cluster stop först).")
-    postgres = PostgresServer(folder / "postgres").start()
+    offices = [OfficeHostServer(folder / f"office-{i}").launch() for i in range(1, office_hosts + 1)]
+    postgres = PostgresServer(folder / "postgres").start()  # while LibreOffice starts
     postgres.create_database("avtal")
     store = ObjectStoreServer(folder / "s3").start()
-    offices = [OfficeHostServer(folder / f"office-{i}").start() for i in range(1, office_hosts + 1)]
+    for office in offices:
+        office.wait_until_ready()
     state = {
         "dir": str(folder),
         "database_url": postgres.url("avtal"),
@@ -114,19 +116,26 @@ def load_state(folder: Path) -> dict:
 def stop(folder: Path):
     state = load_state(folder)
     pids = [h["pid"] for h in state["web_hosts"]] + [state["pids"]["worker"]]
-    pids += [o["pid"] for o in state["office_hosts"].values()] + [state["pids"]["s3"], state["pids"]["postgres"]]
+    pids += [o["pid"] for o in state["office_hosts"].values()] + [state["pids"]["postgres"]]
+    # Killed, not stopped, as ObjectStoreServer.remove does: weed's filer waits some 25 s
+    # over a clean exit, and the cluster's data is thrown away.
+    _signal_group(state["pids"]["s3"], signal.SIGKILL)
     for pid in pids:  # each leads a process group of its own
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except OSError:
-            pass
+        _signal_group(pid, signal.SIGTERM)
     for pid in pids:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.2)
         if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+            _signal_group(pid, signal.SIGKILL)
     (folder / "cluster.json").unlink()
+
+
+def _signal_group(pid, signum):
+    try:
+        os.killpg(pid, signum)
+    except OSError:
+        pass
 
 
 def _alive(pid) -> bool:

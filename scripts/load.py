@@ -38,7 +38,6 @@ import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,13 +55,8 @@ VENV = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
 from cluster import migrate_with_official  # noqa: E402
+from servers import free_port, processes_mentioning  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def org_number(first_nine):
@@ -268,8 +262,6 @@ def main():
 
 def kill_hosts(state, bases):
     """The fault: the last web host and the first LibreOffice host die at once (SIGKILL)."""
-    from tests.servers import processes_mentioning
-
     web = next(h for h in state["web_hosts"] if h["url"] == bases[-1])
     os.killpg(web["pid"], signal.SIGKILL)
     address, office = next(iter(state["office_hosts"].items()))

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.documents.convert import OfficeProcess  # noqa: E402
+from service.documents.convert import ConversionError, OfficeProcess  # noqa: E402
 
 log = logging.getLogger("office-host")
 
@@ -42,18 +42,32 @@ def main():
     )
 
     def stop(_signum, _frame):
-        process.stop()
+        # Only unwind here: stopping LibreOffice inside the handler would wait on the process
+        # that the interrupted `wait()` below is already waiting on, and Popen's waitpid lock
+        # is not reentrant (the host hung until its supervisor's timeout killed it).
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while True:
-        process.start()
-        log.info("LibreOffice host ready on %s:%d", args.bind, args.port)
-        process.process.wait()
-        log.warning("unoserver exited (%s); restarting", process.process.returncode)
+    try:
+        while True:
+            serve_until_exit(process, args)
+            process.stop()
+            time.sleep(0.5)
+    finally:
         process.stop()
-        time.sleep(0.5)
+
+
+def serve_until_exit(process, args):
+    """Start unoserver and wait for it to exit, also when LibreOffice dies while it starts."""
+    try:
+        process.start()
+    except ConversionError as error:
+        log.warning("%s; restarting", error.message)
+        return
+    log.info("LibreOffice host ready on %s:%d", args.bind, args.port)
+    process.process.wait()
+    log.warning("unoserver exited (%s); restarting", process.process.returncode)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from .documents import seal
 from .documents.convert import OfficeHosts, OfficePool
 from .jobs import Jobs
 from .previews import PreviewCache
+from .renditions import Renditions
 from .storage import make_store
 
 
@@ -61,6 +62,8 @@ def create_app(test_config=None, office=None):
     with config.naming("AVTAL_DATABASE_URL"):  # the queue lives beside the database
         app.extensions["jobs"] = Jobs(app)
     app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
+    lock_dir = os.path.join(app.instance_path, "locks")
+    app.extensions["renditions"] = Renditions(app.extensions["db"], app.extensions["files"], lock_dir)
 
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web

@@ -10,16 +10,25 @@ from jinja2 import FileSystemBytecodeCache
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
+from scripts.servers import ObjectStoreServer, PostgresServer
 from service import create_app, users
 from service import migrate as migrations
 from service.db import Database
 from service.documents.convert import OfficePool
 
-from .helpers import ON_POSTGRES, free_port, load_example
-from .servers import ObjectStoreServer, PostgresServer
+from .helpers import ON_POSTGRES, free_port, load_example, login
 
 # A cheap scrypt cost for the run's passwords: werkzeug's default takes ~90 ms a hash.
 users.PASSWORD_METHOD = "scrypt:1024:8:1"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under `pytest -n --dist loadgroup` the tests that keep files in object storage run in
+    one worker process, which starts the one SeaweedFS they share."""
+    for item in items:
+        if item.get_closest_marker("s3"):
+            item.add_marker(pytest.mark.xdist_group("s3"))
 
 
 @pytest.fixture
@@ -188,6 +197,14 @@ def make_user(app):
         return user, password
 
     return make
+
+
+@pytest.fixture
+def official(client, make_user):
+    """An official, logged in on `client`."""
+    user, password = make_user("official", "handlaggare@region.example.se")
+    login(client, user.email, password)
+    return user
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from sqlalchemy import func, select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service import agreements, final, signing
-from service.formatting import local_time
-from service.models import FinalDocument, utcnow
-from service.schema import luhn_ok
-
 # Defined with the servers, which scripts/cluster imports without the test helpers.
-from .servers import ROOT, free_port, processes_mentioning  # noqa: F401
+from scripts.servers import ROOT, free_port, processes_mentioning  # noqa: F401
+from service import agreements, final, signing, users
+from service.formatting import local_time
+from service.models import FinalDocument, User, utcnow
+from service.schema import luhn_ok
 
 EXAMPLES = ROOT / "scripts" / "examples"
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -167,13 +166,38 @@ def csrf_token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def login(client, email, password, follow_redirects=False):
-    """Log in through the real login form, CSRF token included."""
-    token = csrf_token(client.get("/login").get_data(as_text=True))
+def login(client, email, password, next_query=None, **request):
+    """Log in through the real login form, CSRF token included. `next_query` is written into
+    the URL as given (/login?next=...), as an attacker would; `request` goes to both requests
+    (follow_redirects, base_url)."""
+    token = csrf_token(client.get("/login", **request).get_data(as_text=True))
+    url = "/login" if next_query is None else f"/login?next={next_query}"
+    return client.post(url, data={"csrf_token": token, "email": email, "password": password}, **request)
+
+
+def user_client(app, make_user, role, email):
+    """A logged-in test client of its own, and an API token, for a new user."""
+    user, password = make_user(role, email)
+    client = app.test_client()
+    login(client, email, password)
+    with app.extensions["db"].session() as session:
+        token = users.issue_api_token(session, session.get(User, user.id))
+    return client, token
+
+
+def post_on_page(client, page_url, action_url, **form):
+    """Post a form of `page_url` (a button) to `action_url`, with the page's CSRF token."""
+    token = csrf_token(client.get(page_url).get_data(as_text=True))
+    return client.post(action_url, data={"csrf_token": token, **form})
+
+
+def upload_template(client, data, kind="iop", name="Vår mall"):
+    """Upload a Word template on the templates page, as an official does."""
+    token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
     return client.post(
-        "/login",
-        data={"csrf_token": token, "email": email, "password": password},
-        follow_redirects=follow_redirects,
+        "/avtal/mallar",
+        data={"csrf_token": token, "name": name, "kind": kind, "file": (io.BytesIO(data), "mall.docx")},
+        content_type="multipart/form-data",
     )
 
 
@@ -247,11 +271,18 @@ def final_pdf(app, client, api_token, agreement_id, number=1):
     return response.data
 
 
+def send_and_confirm(client, api_token, data, places=("Kristianstad", "Malmö")):
+    """Send and confirm by every party (in `places`, in turn), without waiting for the final
+    PDF: (agreement id, links)."""
+    agreement_id, links = create_and_send(client, api_token, data)
+    for i, link in enumerate(links):
+        assert confirm(client, link["url"], places[i % len(places)]).status_code == 200
+    return agreement_id, links
+
+
 def complete_iop(app, client, api_token, iop_data) -> int:
     """Region Skåne's IOP, confirmed in Kristianstad and Malmö, with its final PDF (needs `run_jobs`)."""
-    agreement_id, links = create_and_send(client, api_token, iop_data)
-    for link, place in zip(links, ("Kristianstad", "Malmö")):
-        assert confirm(client, link["url"], place).status_code == 200
+    agreement_id, _ = send_and_confirm(client, api_token, iop_data)
     wait_for_finals(app, agreement_id)
     return agreement_id
 
@@ -338,12 +369,14 @@ class Receiver:
 # --- in the browser ---
 
 
-def log_in(page, make_user):
-    user, password = make_user("official", "anna.andersson@region.example.se")
+def log_in(page, make_user, role="official", email="anna.andersson@region.example.se"):
+    """Make a user and log in as them through the login page; returns the user."""
+    user, password = make_user(role, email)
     page.goto("/login")
     page.get_by_label("E-postadress").fill(user.email)
     page.get_by_label("Lösenord").fill(password)
     page.get_by_role("button", name="Logga in").click()
+    return user
 
 
 def fill_party(page, i, party):

@@ -348,3 +348,30 @@ def test_the_readme_documents_every_problem_code_and_webhook_event():
     assert {code: problems.STATUS[code] for code in rows} == {code: int(status) for code, status in rows.items()}
     assert {"not-found", "conflict", "invalid-input", "not-allowed", "final-pending", "not-acceptable"} <= set(rows)
     assert re.findall(r"^\| `([a-z]+\.[a-z]+)` \|", hooks, re.MULTILINE) == [kind.name for kind in webhooks.EVENTS]
+
+
+@pytest.mark.parametrize("body", [b"[" * 100000, b'{"a":' * 50000, b'{"title": ' + b"[" * 40 + b"]" * 40 + b"}"])
+def test_deeply_nested_json_gets_a_swedish_400(client, api_token, body):
+    response = client.post("/api/agreements", data=body, content_type="application/json", headers=bearer(api_token))
+    assert response.status_code == 400
+    assert "nästlat" in response.get_json()["message"]
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(client, api_token, iop_data):
+    iop_data["title"] = "[[[[[[[[[[" * 5 + "{{{{" * 10
+    response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize(
+    "address", ["first,second@example.se", "a@b.se>,<c@example.se", "Anna <anna@example.se>", '"a b"@example.se']
+)
+def test_only_one_plain_mailbox_is_accepted(client, api_token, iop_data, address):
+    """A draft may hold an unfinished address; sending refuses it."""
+    iop_data["parties"][1]["contact_email"] = address
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
+    response = created
+    if created.status_code == 201:
+        response = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(api_token))
+    assert response.status_code in (409, 422), response.json
+    assert "inte en giltig e-postadress" in str(response.json)

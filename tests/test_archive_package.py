@@ -2,6 +2,7 @@
 and against the METS and PREMIS XML Schemas, and read back as an archivist would."""
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
@@ -33,11 +34,15 @@ KNOWN_FALSE_REPORTS = {"SIP14"}
 
 @pytest.fixture(scope="session")
 def eark_python():
-    """eark-validator in a virtual environment of its own (it pins its own lxml), made once and kept."""
+    """eark-validator in a virtual environment of its own (it pins its own lxml), made once and kept.
+    Under a lock: the run's worker processes (pytest -n) may each come here first at once."""
     python = EARK_VENV / "bin" / "python"
-    if not python.exists() or subprocess.run([python, "-c", "import eark_validator"], capture_output=True).returncode:
-        subprocess.run([sys.executable, "-m", "venv", "--clear", EARK_VENV], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", EARK_VALIDATOR], check=True)
+    with open(f"{EARK_VENV}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        imports = python.exists() and subprocess.run([python, "-c", "import eark_validator"], capture_output=True)
+        if not imports or imports.returncode:
+            subprocess.run([sys.executable, "-m", "venv", "--clear", EARK_VENV], check=True)
+            subprocess.run([python, "-m", "pip", "install", "-q", EARK_VALIDATOR], check=True)
     return python
 
 

@@ -1,6 +1,7 @@
 import re
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from service import create_app, users
@@ -159,3 +160,49 @@ def test_start_page_leads_to_the_roles_section(client, make_user):
         user_client = client.application.test_client()
         login(user_client, f"{role}@example.se", password)
         assert user_client.get("/").headers["Location"] == section
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    ["/%09/evil.example", "/%5Cevil.example", "/%0D%0ASet-Cookie:%20x=1", "/%0A/evil.example", "//evil", "/%2F/evil"],
+)
+def test_login_never_redirects_off_the_site(client, make_user, next_path):
+    _, password = make_user("official", "anna@example.se")
+    response = login(client, "anna@example.se", password, next_query=next_path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_login_still_returns_to_a_page_on_the_site(client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    response = login(client, "anna@example.se", password, next_query="/arkiv%3Fq%3DSk%25C3%25A5ne")
+    assert response.headers["Location"] == "/arkiv?q=Sk%C3%A5ne"
+
+
+def test_a_saved_cookie_stops_working_after_logout(app, client, make_user):
+    _, password = make_user("official", "anna@example.se")
+    login(client, "anna@example.se", password)
+    saved = client.get_cookie("session").value
+    page = client.get("/avtal")
+    assert page.status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+
+    thief = app.test_client()
+    thief.set_cookie("session", saved)
+    response = thief.get("/avtal")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_password_change_ends_every_session(app, client, runner, make_user):
+    _, password = make_user("official", "anna@example.se")
+    login(client, "anna@example.se", password)
+    other_device = app.test_client()
+    login(other_device, "anna@example.se", password)
+    assert client.get("/avtal").status_code == 200 and other_device.get("/avtal").status_code == 200
+
+    result = runner.invoke(args=["users", "password", "--email", "anna@example.se", "--password", "ett-nytt-losenord"])
+    assert result.exit_code == 0, result.output
+    assert client.get("/avtal").status_code == 302
+    assert other_device.get("/avtal").status_code == 302
+    login(client, "anna@example.se", "ett-nytt-losenord")
+    assert client.get("/avtal").status_code == 200

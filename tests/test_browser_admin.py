@@ -3,17 +3,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import axe_check, screenshot
+from .helpers import axe_check, log_in, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 
 def test_admin_creates_a_user_and_a_token_and_registers_a_webhook_in_the_browser(make_user, page):
-    _, password = make_user("admin", "admin@example.se")
-    page.goto("/login")
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, make_user, "admin", "admin@example.se")
     page.get_by_role("link", name="Administration").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Användare och API-nycklar")
     axe_check(page)

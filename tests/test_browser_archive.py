@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import axe_check, complete_iop, screenshot
+from .helpers import axe_check, complete_iop, log_in, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -15,11 +15,7 @@ def test_archivist_finds_an_agreement_and_downloads_the_final_pdf(
 ):
 
     agreement_id = complete_iop(app, client, api_token, iop_data)
-    _, password = make_user("archivist", "arkivarie@example.se")
-    page.goto("/login")
-    page.get_by_label("E-postadress").fill("arkivarie@example.se")
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, make_user, "archivist", "arkivarie@example.se")
     expect(page).to_have_url(re.compile(r"/arkiv$"))
 
     page.get_by_label("Fritext").fill("ideburen sektor")
@@ -49,11 +45,7 @@ def test_archivist_finds_an_agreement_and_downloads_the_final_pdf(
 
 
 def test_search_with_an_invalid_date(page, make_user):
-    _, password = make_user("archivist", "arkivarie@example.se")
-    page.goto("/login")
-    page.get_by_label("E-postadress").fill("arkivarie@example.se")
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, make_user, "archivist", "arkivarie@example.se")
     page.goto("/arkiv?from=2021-13-01&to=2020-01-01")
     expect(page.locator("#from-error")).to_have_text("Fel: Ange datumet som ÅÅÅÅ-MM-DD, till exempel 2021-01-01.")
     expect(page.get_by_label("Gäller från")).to_be_focused()

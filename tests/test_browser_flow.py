@@ -141,12 +141,8 @@ def test_draft_sign_by_email_and_archive_in_a_browser(
 
     wait_for(lambda: count(app, FinalDocument) == 1, seconds=45)
 
-    _, password = make_user("archivist", "arkivarie@example.se")
     archive = browser.new_context(locale="sv-SE", base_url=live_server).new_page()
-    archive.goto("/login")
-    archive.get_by_label("E-postadress").fill("arkivarie@example.se")
-    archive.get_by_label("Lösenord").fill(password)
-    archive.get_by_role("button", name="Logga in").click()
+    log_in(archive, make_user, "archivist", "arkivarie@example.se")
     expect(archive).to_have_url(re.compile(r"/arkiv$"))
     archive.get_by_label("Diarienummer").fill(iop_data["registration_number"])
     archive.get_by_role("button", name="Sök").click()

@@ -3,7 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import axe_check, screenshot
+from .helpers import axe_check, log_in, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -54,11 +54,7 @@ def test_empty_login_marks_the_fields(page):
 
 
 def test_archivist_sees_the_archive_section(page, make_user):
-    _, password = make_user("archivist", "arkivarie@example.se")
-    page.goto("/login")
-    page.get_by_label("E-postadress").fill("arkivarie@example.se")
-    page.get_by_label("Lösenord").fill(password)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, make_user, "archivist", "arkivarie@example.se")
     expect(page.get_by_role("banner")).to_contain_text("arkivarie")
     expect(page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Arkiv")).to_be_visible()
     page.goto("/finns-inte")

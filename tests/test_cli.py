@@ -53,3 +53,8 @@ def test_not_json(app, runner, tmp_path):
     source.write_text("{ inte json", encoding="utf-8")
     result = runner.invoke(args=["render", str(source), "--output", str(tmp_path / "x.pdf")])
     assert result.exit_code == 1 and "inte giltig JSON" in result.output
+
+
+def test_users_are_refused_an_address_list(runner):
+    result = runner.invoke(args=["users", "create", "--email", "first,second@example.se", "--role", "official"])
+    assert result.exit_code == 1 and "giltig e-postadress" in result.output

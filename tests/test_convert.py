@@ -43,3 +43,12 @@ def test_pdfa_export_declares_pdfa_2b(office):
     pdf = office.convert(docx_with("Arkiv"), pdfa=True)
     xmp = PdfReader(io.BytesIO(pdf)).xmp_metadata
     assert xmp.pdfaid_part == "2" or b"pdfaid:part>2<" in pdf or b'pdfaid:part="2"' in pdf
+
+
+@pytest.mark.slow
+def test_libreoffice_runs_within_a_memory_limit(office):
+    office.start()
+    pid = office.processes()[0].soffice_pid()
+    with open(f"/proc/{pid}/limits") as f:
+        limit = next(line for line in f if line.startswith("Max address space")).split()[3]
+    assert int(limit) == 2048 * 1024 * 1024

@@ -1,4 +1,5 @@
 import io
+import resource
 import zipfile
 
 import pytest
@@ -6,13 +7,13 @@ from docx import Document
 from docx.opc.constants import RELATIONSHIP_TYPE as RT
 from docx.oxml import parse_xml
 
-from service import agreements, signing
+from service import agreements, forms, signing
 from service.audit import Actor
 from service.custom_templates import TemplateRejected, check_template, store_template
-from service.documents.fill import TEMPLATE_DIR
+from service.documents.fill import MAX_FILLED_BYTES, TEMPLATE_DIR, jinja_environment
 from service.models import CustomTemplate
 
-from .helpers import docx_with, flat, pdf_text, send_for_signature
+from .helpers import count, csrf_token, docx_with, flat, pdf_text, send_for_signature, upload_template
 
 
 def reasons(data, kind="iop"):
@@ -148,6 +149,17 @@ def docx_with_construct(xml) -> bytes:
     return out.getvalue()
 
 
+def docx_with_xml(*paragraph_xml) -> bytes:
+    """A .docx whose paragraphs are given as raw WordprocessingML (for field codes)."""
+    doc = Document()
+    doc.add_paragraph("{{ title }}")
+    for xml in paragraph_xml:
+        doc.element.body.append(parse_xml(f"<w:p {W_NS}>{xml}</w:p>"))
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("construct", UNSHOWN)
 def test_constructs_the_party_page_cannot_show_are_refused_naming_the_paragraph(construct):
     xml, called = UNSHOWN[construct]
@@ -170,3 +182,127 @@ def test_a_template_that_branches_on_final_is_refused():
         docx_with("{{ title }}", "{% if final %}Föreningen betalar Regionen.{% else %}" + CLAUSE + "{% endif %}")
     )
     assert "Mallen använder variabeln final" in text and "Ta bort villkoren med final" in text
+
+
+def complex_field(*instruction_pieces) -> str:
+    """A field whose instruction is split over runs, as Word writes it after an edit."""
+    runs = "".join(f'<w:r><w:instrText xml:space="preserve">{p}</w:instrText></w:r>' for p in instruction_pieces)
+    return (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r>'
+        + runs
+        + '<w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>bild</w:t></w:r>'
+        + '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+
+
+def draft_with_template(app, client, template: bytes, iop_data) -> int:
+    """A draft filled by `template`, stored as a template uploaded before today's checks."""
+    with app.extensions["db"].session() as session:
+        row = CustomTemplate(
+            name="Gammal mall", kind="iop", sha256=app.extensions["files"].put(template), variables=["title"]
+        )
+        session.add(row)
+        session.flush()
+        template_id = row.id
+    form_url = f"/avtal/ny?typ=iop&mall={template_id}"
+    token = csrf_token(client.get(form_url).get_data(as_text=True))
+    saved = client.post(form_url, data={**forms.to_form(iop_data), "csrf_token": token, "action": "save"})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    return int(saved.headers["Location"].rsplit("/", 1)[1])
+
+
+def zip_bomb(member_mb: int) -> bytes:
+    """A valid template plus one member of `member_mb` MB of zeros, compressed to about 1/1000."""
+    out = io.BytesIO(docx_with("{{ title }}"))
+    with (
+        zipfile.ZipFile(out, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive,
+        archive.open("word/media/bomb.bin", "w", force_zip64=True) as member,
+    ):
+        for _ in range(member_mb):
+            member.write(bytes(1024 * 1024))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        '<w:fldSimple w:instr=" includepicture &quot;http://192.0.2.1/a.png&quot; ">'
+        "<w:r><w:t>x</w:t></w:r></w:fldSimple>",
+        complex_field(" INCLUDE", "PICTURE ", '"http://192.0.2.1/a.png"'),
+        complex_field(" Include ", '"http://192.0.2.1/a.docx"'),
+        complex_field(" DDEAUTO excel ", '"C:\\\\x.xls"'),
+        complex_field("{{ 'INCLUDE' ~ 'PICTURE' }} ", '"http://192.0.2.1/a.png"'),
+    ],
+)
+def test_fetching_field_codes_are_refused_however_written(app, client, official, field):
+    response = upload_template(client, docx_with_xml(field))
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "fältkod" in page and "Tekniskt fel" not in page
+    assert count(app, CustomTemplate) == 0
+
+
+@pytest.mark.parametrize("name", ["cycler", "joiner", "lipsum", "namespace", "self", "dict"])
+def test_jinja_globals_the_templates_do_not_need_are_unknown(client, official, name):
+    response = upload_template(client, docx_with(f"{{{{ title }}}} {{{{ {name} }}}}"))
+    assert response.status_code == 400
+    assert f"känner till: {name}" in response.get_data(as_text=True)
+
+
+def test_a_field_code_made_by_the_fill_never_reaches_libreoffice(app, client, official, iop_data):
+    template = docx_with_xml(complex_field("{{ 'INCLUDE' ~ 'PICTURE' }} ", '"http://192.0.2.1/a.png"'))
+    agreement_id = draft_with_template(app, client, template, iop_data)
+    conversions = [proc.conversions for proc in app.extensions["office"].processes()]
+    response = client.get(f"/avtal/{agreement_id}/forhandsgranska")
+    assert response.status_code == 503
+    assert "fältkoder som hämtar andra filer (INCLUDEPICTURE)" in response.get_data(as_text=True)
+    assert [proc.conversions for proc in app.extensions["office"].processes()] == conversions
+
+
+@pytest.mark.slow  # fills in worker processes that start LibreOffice
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        (
+            "{% for a in range(100000) %}{% for b in range(100000) %}{% if a == b == -1 %}x{% endif %}"
+            "{% endfor %}{% endfor %}",
+            "tog för lång tid",
+        ),
+        ("{{ title * 2000000 }}", "blev för stort"),
+        ("{% for i in range(1000000) %}{{ i }}{% endfor %}", "blev för stort"),
+    ],
+)
+def test_templates_that_burn_cpu_or_memory_get_a_swedish_error(app, client, official, iop_data, body, message):
+    agreement_id = draft_with_template(app, client, docx_with(body), iop_data)
+    response = client.get(f"/avtal/{agreement_id}/forhandsgranska")
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert message in page and "Tekniskt fel" not in page
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(app, client, official):
+    bomb = zip_bomb(300)
+    assert len(bomb) < 1024 * 1024
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    response = upload_template(client, bomb)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert response.status_code == 400
+    assert "blir för stor uppackad" in response.get_data(as_text=True)
+    assert grown_mb < 100  # reading the member would have taken 300 MB
+
+
+def test_a_zip_of_many_members_is_refused(client, official):
+    out = io.BytesIO(docx_with("{{ title }}"))
+    with zipfile.ZipFile(out, "a") as archive:
+        for i in range(600):
+            archive.writestr(f"customXml/part{i}.xml", "<a/>")
+    response = upload_template(client, out.getvalue())
+    assert response.status_code == 400 and "för många delar" in response.get_data(as_text=True)
+
+
+def test_repeating_a_text_past_the_cap_is_refused_before_it_is_built():
+    """`{{ title * 2000000 }}` would build 100 MB before the filled document's size is checked."""
+    template = jinja_environment().from_string("{{ title * n }}")
+    with pytest.raises(OverflowError):
+        template.render(title="x" * 100, n=MAX_FILLED_BYTES // 50)
+    assert template.render(title="ab", n=3) == "ababab"

@@ -4,6 +4,7 @@ import hashlib
 import io
 import re
 from html import unescape
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -14,25 +15,26 @@ from service.models import Agreement, AuditEvent, CustomTemplate, FinalDocument,
 
 from .helpers import (
     PARTIES_LOOP,
+    bearer,
     confirm,
+    count,
+    create_and_send,
     csrf_token,
     docx_with,
     field_error,
+    final_pdf,
     flat,
     login,
     org_number,
     path_of,
     pdf_text,
+    post_on_page,
+    stored_files,
+    upload_template,
+    user_client,
     visible_text,
     wait_for,
 )
-
-
-@pytest.fixture
-def official(client, make_user):
-    user, password = make_user("official", "handlaggare@region.example.se")
-    login(client, user.email, password)
-    return user
 
 
 def post_form(client, url, data, action="save"):
@@ -456,20 +458,6 @@ def test_iop_cannot_take_new_parties(client, official, iop_data):
 # --- uploaded Word templates ---
 
 
-def upload(client, data, kind="iop", name="Vår mall"):
-    token = csrf_token(client.get("/avtal/mallar").get_data(as_text=True))
-    return client.post(
-        "/avtal/mallar",
-        data={
-            "csrf_token": token,
-            "name": name,
-            "kind": kind,
-            "file": (io.BytesIO(data), "mall.docx"),
-        },
-        content_type="multipart/form-data",
-    )
-
-
 def custom_templates_count(app):
     with app.extensions["db"].session() as session:
         return len(session.scalars(select(CustomTemplate)).all())
@@ -477,7 +465,9 @@ def custom_templates_count(app):
 
 @pytest.mark.slow
 def test_an_uploaded_template_lists_its_fields_and_fills_a_new_agreement(app, client, official, iop_data):
-    response = upload(client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}"))
+    response = upload_template(
+        client, docx_with("EGEN MALL: {{ title }}", "{% for p in parties %}{{ p.name }}; {% endfor %}")
+    )
     assert response.status_code == 302
     listing = visible_text(client.get("/avtal/mallar"))
     assert "Mallen Vår mall är sparad som en ny version, ännu inte aktiv. Den använder: parties och title." in listing
@@ -510,7 +500,7 @@ def test_a_refused_template_says_why_and_stores_nothing(app, client, official, d
     if data is None:
         templates = {"__init__": "{{ cycler.__init__.__globals__ }}", "final": "{% if final %}Annat{% endif %}"}
         data = docx_with(next((t for key, t in templates.items() if key in reason), "{{ salary }}"))
-    response = upload(client, data)
+    response = upload_template(client, data)
     assert response.status_code == 400
     assert reason in visible_text(response)
     assert custom_templates_count(app) == 0
@@ -528,7 +518,80 @@ def test_upload_without_a_file_is_marked_at_the_field(app, client, official):
 
 
 def test_a_template_for_another_kind_cannot_be_chosen(app, client, official):
-    assert upload(client, docx_with("{{ title }}", PARTIES_LOOP), kind="overenskommelse").status_code == 302
+    assert upload_template(client, docx_with("{{ title }}", PARTIES_LOOP), kind="overenskommelse").status_code == 302
     with app.extensions["db"].session() as session:
         template_id = session.scalars(select(CustomTemplate.id)).one()
     assert client.get(f"/avtal/ny?typ=iop&mall={template_id}").status_code == 404
+
+
+@pytest.mark.slow
+def test_only_handlaggare_and_admins_change_an_agreement_or_issue_links(app, make_user, iop_data):
+    anna, anna_token = user_client(app, make_user, "official", "anna@example.se")
+    bertil, bertil_token = user_client(app, make_user, "official", "bertil@example.se")
+    admin, _ = user_client(app, make_user, "admin", "admin@example.se")
+    agreement_id, _ = create_and_send(anna, anna_token, iop_data)
+    page = f"/avtal/{agreement_id}"
+    with app.extensions["db"].session() as session:
+        party_id = session.get(Agreement, agreement_id).parties[1].id
+    reissue = f"{page}/parter/{party_id}/ny-lank"
+    links_before = count(app, SigningLink)
+
+    overview = bertil.get(page)  # another official reads, and is told why he cannot act
+    assert overview.status_code == 200 and "Bara dess handläggare och administratörer" in visible_text(overview)
+    refused = post_on_page(bertil, page, reissue)
+    assert "Bara avtalets handläggare" in visible_text(bertil.get(refused.headers["Location"]))
+    assert bertil.get(f"{page}/redigera").status_code == 403
+    api = bertil.post(f"/api/agreements/{agreement_id}/send", headers=bearer(bertil_token))
+    assert api.status_code == 403 and "handläggare" in api.json["message"]
+    assert count(app, SigningLink) == links_before
+
+    added = post_on_page(anna, page, f"{page}/handlaggare", email="bertil@example.se")
+    assert "bertil@example.se är nu handläggare" in visible_text(anna.get(added.headers["Location"]))
+    links_page = post_on_page(bertil, page, reissue)
+    assert links_page.status_code == 200 and "/sign/" in links_page.get_data(as_text=True)
+    shown = visible_text(anna.get(page))
+    assert "Länken skickades av bertil@example.se" in shown
+    assert "Handläggare anna@example.se, bertil@example.se" in shown
+    assert post_on_page(admin, page, reissue).status_code == 200
+    assert count(app, SigningLink) == links_before + 2
+
+
+def preview_key(browser, agreement_id) -> str:
+    page = browser.get(f"/avtal/{agreement_id}/forhandsgranska")
+    assert page.status_code == 200, page.get_data(as_text=True)
+    return re.search(r"/forhandsgranska/([0-9a-f]{64})/1\.png", page.get_data(as_text=True)).group(1)
+
+
+@pytest.mark.slow
+def test_previews_are_cached_not_stored(app, office, make_user, iop_data):
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    files_before, conversions = stored_files(app), office.processes()[0].conversions
+    first = preview_key(anna, agreement_id)
+    assert preview_key(anna, agreement_id) == first  # unchanged draft: the same preview, not converted again
+    assert office.processes()[0].conversions == conversions + 1
+    assert stored_files(app) == files_before  # nothing in the permanent store
+
+    app.extensions["previews"].max_files = 2
+    for number in range(3):
+        other = anna.post("/api/agreements", json=dict(iop_data, title=f"Avtal {number}"), headers=bearer(token))
+        preview_key(anna, other.json["id"])
+    assert len(list(Path(app.config["PREVIEW_DIR"]).glob("*.pdf"))) == 2
+
+
+@pytest.mark.slow
+def test_the_preview_route_serves_only_the_agreements_own_preview(app, make_user, iop_data, run_jobs):
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    mine = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    key = preview_key(anna, mine)
+    assert anna.get(f"/avtal/{mine}/forhandsgranska/{key}.pdf").status_code == 200
+    other, links = create_and_send(anna, token, iop_data)
+    for link in links:
+        confirm(anna, link["url"], "Malmö")
+    final_pdf(app, anna, token, other)
+    with app.extensions["db"].session() as session:
+        stored = [session.get(Agreement, other).final_documents[0].sha256, session.get(Agreement, other).data_sha256]
+    for sha in [*stored, key]:
+        assert anna.get(f"/avtal/99999/forhandsgranska/{sha}.pdf").status_code == 404
+        assert anna.get(f"/avtal/{other}/forhandsgranska/{sha}.pdf").status_code == 404
+        assert anna.get(f"/avtal/{other}/forhandsgranska/{sha}/1.png").status_code == 404

@@ -9,22 +9,29 @@ from dataclasses import dataclass
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import update
 
 from service import agreements, signing
 from service.audit import Actor
 from service.custom_templates import store_template
 from service.formatting import local_time, place_and_date, short_title
-from service.models import Confirmation, CustomTemplate
+from service.models import AuditEvent, Confirmation, CustomTemplate
 
 from .helpers import (
     PARTIES_LOOP,
     assemble_final,
     assert_frozen_pages_unchanged,
+    confirm,
+    count,
+    create_and_send,
     docx_with,
+    final_pdf,
     flat,
     org_number,
+    path_of,
     pdf_text,
     save_artifact,
+    send_and_confirm,
     send_for_signature,
 )
 
@@ -291,3 +298,29 @@ def test_a_template_branching_on_final_cannot_change_the_terms(app, halland_data
     text = flat(pdf_text(pdf))
     assert confirmed in text and other not in text
     assert_frozen_pages_unchanged(pdf, frozen)
+
+
+@pytest.mark.slow
+def test_stored_noncharacters_do_not_block_the_final_pdf(app, client, api_token, iop_data):
+    agreement_id, _ = send_and_confirm(client, api_token, iop_data)
+    with app.extensions["db"].session() as session:  # stored before the forms refused them
+        session.execute(
+            update(Confirmation).values(signer_name="Anna\ufffeAndersson", place="Malm\ufffe\x0bö", signer_title="\x01")
+        )
+    document = assemble_final(app, agreement_id)
+    assert document is not None
+    text = pdf_text(app.extensions["files"].get(document.sha256))
+    assert "Andersson" in text and "Verifieringsbilaga" in text
+
+
+@pytest.mark.slow
+def test_reloading_a_link_does_not_grow_the_appendix(app, client, api_token, iop_data, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    for _ in range(300):
+        assert client.get(path_of(links[0]["url"])).status_code == 200
+    for link in links:
+        assert confirm(client, link["url"], "Malmö").status_code == 200
+    text = flat(pdf_text(final_pdf(app, client, api_token, agreement_id)))
+    assert text.count("Öppnad första gången") == 2
+    assert "(301 gånger)" in text
+    assert count(app, AuditEvent, AuditEvent.event == "link_opened") == 2

@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from service import mail
+from service import agreements, mail
 from service.audit import Actor
 from service.formatting import local_time
-from service.models import AuditEvent, SigningLink, utcnow
+from service.models import AuditEvent, SigningLink, User, utcnow
 
 from .helpers import LINK_URL, bearer, confirm, count, decline, free_port, path_of, send_for_signature
 
@@ -161,3 +161,15 @@ def test_the_official_hears_of_a_decline(app, client, api_token, iop_data, smtp_
     assert message["To"] == OFFICIAL
     assert message["Subject"] == f"Avböjt: {agreement.title}"
     assert issued[1].party.name in text and reason in text and agreement.registration_number in text
+
+
+def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_data, smtp_server):
+    with app.extensions["db"].session() as session:  # stored before addresses were checked
+        session.add(User(email="first,second@example.se", role="official", password_hash="x"))
+    with app.extensions["db"].session() as session:
+        creator = session.scalar(select(User).where(User.email == "first,second@example.se"))
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, creator, Actor("system"))
+        agreement_id, party = agreement.id, agreement.parties[0]
+    assert mail.send_decline_notice(app, agreement, party, "Nej.") == ["first,second@example.se"]
+    assert mail.send_final_failed_notice(app, agreement_id) == ["first,second@example.se"]
+    assert smtp_server.recipients == []

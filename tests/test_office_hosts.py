@@ -7,21 +7,21 @@ import time
 
 import pytest
 
+from scripts.servers import OfficeHostServer
 from service.documents.convert import ConversionError, OfficeHosts
 from service.documents.fill import fill_agreement
 from service.schema import validate_agreement
 
 from .helpers import docx_with, flat, free_port, many_parties, pdf_text, processes_mentioning, wait_for
-from .servers import OfficeHostServer
 
 pytestmark = pytest.mark.slow  # LibreOffice in host processes of their own
 
 
 @pytest.fixture
 def two_hosts(tmp_path):
-    hosts = [OfficeHostServer(tmp_path / f"host-{i}") for i in (1, 2)]
+    hosts = [OfficeHostServer(tmp_path / f"host-{i}").launch() for i in (1, 2)]
     for host in hosts:
-        host.start()
+        host.wait_until_ready()
     yield hosts
     for host in hosts:
         host.stop()

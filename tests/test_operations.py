@@ -98,3 +98,15 @@ def test_an_unreachable_office_host_or_object_store_stops_the_worker(tmp_path):
     )
     assert result.returncode == 1
     assert "AVTAL_OFFICE_HOSTS: " in result.stderr and "AVTAL_STORAGE_URL: " in result.stderr
+
+
+def test_importing_the_entry_point_starts_nothing(tmp_path, database_url):
+    """gunicorn.conf.py starts the threads in each server worker; a shell or a tool that
+    imports service.wsgi gets the app and nothing running beside it."""
+    command = "import sys, threading, service.wsgi; print(threading.active_count(), sys.getswitchinterval())"
+    result = _start(
+        {"AVTAL_INSTANCE": str(tmp_path), "AVTAL_DATABASE_URL": database_url, "AVTAL_METRICS_BIND": ""},
+        [sys.executable, "-c", command],
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", str(sys.getswitchinterval())]

@@ -215,7 +215,8 @@ def test_a_version_frozen_before_renditions_gets_its_own_once(app, client, api_t
     _, links = create_and_send(client, api_token, iop_data)
     with app.extensions["db"].session() as session:
         session.execute(delete(Rendition))  # as a database from before this change has it
-    renditions._known.clear()  # and as a process that has not seen it yet
+    seen = app.extensions["renditions"]  # and as a process that has not seen it yet:
+    app.extensions["renditions"] = renditions.Renditions(seen.db, seen.files, seen.lock_dir)
     statuses = []
 
     def view(link):

@@ -1,11 +1,15 @@
+import os
+import subprocess
+
 import pytest
 from flask import request
 
-from service import create_app
+from service import create_app, users
 from service import migrate as migrations
+from service.models import User
 from service.web.auth import login_required
 
-from .helpers import csrf_token, login
+from .helpers import ROOT, bearer, confirm, create_and_send, csrf_token, final_pdf, login
 
 CSRF_MESSAGE = "Formuläret har gått ut. Ladda om sidan och försök igen."
 
@@ -163,3 +167,66 @@ def test_anonymous_user_is_sent_to_login(client, official_only):
     response = client.get("/bara-handlaggare?flik=2")
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/bara-handlaggare?flik%3D2"
+
+
+@pytest.mark.slow
+def test_personal_data_is_never_cached(app, client, api_token, iop_data, make_user, run_jobs):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    api_json = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token))
+    assert api_json.headers["Cache-Control"] == "no-store"
+    for link, place in zip(links, ("Kristianstad", "Malmö")):
+        assert confirm(client, link["url"], place).status_code == 200
+    final_pdf(app, client, api_token, agreement_id)
+    assert client.get(f"/api/agreements/{agreement_id}/final.pdf", headers=bearer(api_token)).headers[
+        "Cache-Control"
+    ] == ("no-store")
+
+    _, password = make_user("archivist", "arkiv@example.se")
+    login(client, "arkiv@example.se", password)
+    for path in ("slutlig/1.pdf", "logg.json", "logg.csv"):
+        response = client.get(f"/arkiv/{agreement_id}/{path}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store", path
+    assert "no-store" not in client.get("/static/style.css").headers.get("Cache-Control", "")
+    assert "Strict-Transport-Security" not in client.get("/login").headers
+
+
+def test_hsts_when_cookies_are_secure(tmp_path, office_pool, monkeypatch):
+    monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "secure"))
+    monkeypatch.setenv("AVTAL_SECURE_COOKIES", "1")
+    app = create_app({"TESTING": True}, office=office_pool)
+    migrations.upgrade(app.extensions["db"])
+    response = app.test_client().get("/login", base_url="https://localhost")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+@pytest.mark.slow
+def test_links_ignore_the_host_header(app, client, iop_data, make_user, smtp_server):
+    app.config["PUBLIC_URL"] = "https://avtal.region.example.se"
+    user, password = make_user("official", "anna@example.se")
+    with app.extensions["db"].session() as session:
+        token = users.issue_api_token(session, session.get(User, user.id))
+    evil = {"base_url": "http://evil.example"}
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(token), **evil)
+    sent = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(token), **evil)
+    assert [link["url"].split("/sign/")[0] for link in sent.json["links"]] == ["https://avtal.region.example.se"] * 2
+
+    created = client.post("/api/agreements", json=iop_data, headers=bearer(token))
+    login(client, "anna@example.se", password, **evil)
+    overview = client.get(f"/avtal/{created.json['id']}", **evil).get_data(as_text=True)
+    page = client.post(f"/avtal/{created.json['id']}/skicka", data={"csrf_token": csrf_token(overview)}, **evil)
+    html = page.get_data(as_text=True)
+    assert "evil.example" not in html and html.count("https://avtal.region.example.se/sign/") == 2
+    assert len(smtp_server.recipients) == 2
+
+
+def test_production_serving_requires_a_public_url():
+    result = subprocess.run(
+        ["scripts/serve", "--production"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "AVTAL_PUBLIC_URL"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0 and "AVTAL_PUBLIC_URL" in result.stderr

@@ -407,3 +407,12 @@ def test_without_email_the_api_names_the_parties_who_must_be_told(app, client, a
         f"/api/agreements/{agreement_id}/send", json={"change_note": "Rad ett\nrad två"}, headers=bearer(api_token)
     )
     assert refused.status_code == 422 and "radbrytningar" in refused.json["message"]
+
+
+@pytest.mark.slow
+def test_a_partys_download_of_the_frozen_pdf_is_audited_once_a_day(app, client, api_token, iop_data):
+    _, links = create_and_send(client, api_token, iop_data)
+    for _ in range(5):
+        response = client.get(path_of(links[0]["url"]) + "/avtal.pdf")
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert count(app, AuditEvent, AuditEvent.event == "downloaded") == 1

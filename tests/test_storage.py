@@ -1,5 +1,6 @@
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,21 @@ def test_an_agreement_signed_with_its_files_in_object_storage(app, client, api_t
     assert isinstance(store, ObjectStore)
     assert store.exists(hashlib.sha256(pdf).hexdigest())
     assert not (Path(app.instance_path) / "files").exists()
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.mark.slow
+def test_instance_folder_and_files_are_private(app, client, api_token, iop_data):
+    create_and_send(client, api_token, iop_data)
+    instance = app.instance_path
+    assert mode(instance) == 0o700
+    assert mode(os.path.join(instance, "avtal.sqlite3")) == 0o600
+    assert mode(os.path.join(instance, "jobs.sqlite3")) == 0o600
+    assert mode(os.path.join(instance, "secret_key")) == 0o600
+    stored = [os.path.join(root, name) for root, _, names in os.walk(app.config["STORAGE_DIR"]) for name in names]
+    assert stored and {mode(path) for path in stored} == {0o400}
+    folders = [root for root, _, _ in os.walk(app.config["STORAGE_DIR"])]
+    assert {mode(folder) for folder in folders} == {0o700}

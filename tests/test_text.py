@@ -18,7 +18,6 @@ from .helpers import (
     decline,
     docx_with,
     field_error,
-    login,
     path_of,
 )
 
@@ -52,13 +51,6 @@ def test_api_refuses_each_hostile_string_and_stores_nothing(app, client, api_tok
         assert response.json["errors"][0]["pointer"] == "#/title", name
         assert response.json["errors"][0]["message"].startswith("Titel innehåller"), name
     assert count(app, Agreement) == 0
-
-
-@pytest.fixture
-def official(client, make_user):
-    user, password = make_user("official")
-    login(client, user.email, password)
-    return user
 
 
 def test_web_form_refuses_each_hostile_string_and_stores_nothing(app, client, official, iop_data):

@@ -24,10 +24,15 @@ def _attribute(element, name) -> str:
     return ""
 
 
+# Only these elements matter, in whatever namespace: lxml then hands no other element to
+# Python, which makes reading a filled agreement several times faster.
+_FIELD_ELEMENTS = [f"{{*}}{name}" for name in ("fldSimple", "fldChar", "instrText", "delInstrText")]
+
+
 def _instructions_in(xml_file) -> list[str]:
     found: list[str] = []
     open_fields: list[list[str]] = []
-    parser = etree.iterparse(xml_file, events=("end",), resolve_entities=False, no_network=True)
+    parser = etree.iterparse(xml_file, events=("end",), tag=_FIELD_ELEMENTS, resolve_entities=False, no_network=True)
     for _, element in parser:
         name = etree.QName(element).localname
         if name == "fldSimple":
@@ -44,13 +49,16 @@ def _instructions_in(xml_file) -> list[str]:
 
 
 def field_instructions(docx: bytes) -> list[str]:
-    """Every field instruction in every XML part of the document, pieces joined."""
+    """Every field instruction in every XML part of the document, pieces joined. A part
+    without the names of the field elements has none (an element's name cannot be written
+    any other way), so only the parts that have them are parsed."""
     instructions = []
     with zipfile.ZipFile(io.BytesIO(docx)) as archive:
         for info in archive.infolist():
             if info.filename.endswith(".xml"):
-                with archive.open(info) as xml_file:
-                    instructions += _instructions_in(xml_file)
+                xml = archive.read(info)
+                if b"fldSimple" in xml or b"fldChar" in xml:
+                    instructions += _instructions_in(io.BytesIO(xml))
     return instructions
 
 

@@ -16,7 +16,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 from markupsafe import Markup, escape
 
-from .preview import _lock as pdfium_lock
+from .preview import pdfium_lock
 
 WIDTHS = (640, 1280)  # CSS pixels on a desktop column; twice that for phones and sharp screens
 GREYS = 16

@@ -7,11 +7,14 @@ import pypdfium2 as pdfium
 
 from ..errors import NotFound
 
-_lock = threading.Lock()  # PDFium is not thread-safe
+# PDFium is one library per process and not thread-safe: every use of it in the process
+# (these page pictures, and the party's page renditions in pages.py) holds this one lock.
+# It belongs to the process, not to an app: two apps in one process share PDFium too.
+pdfium_lock = threading.Lock()
 
 
 def page_count(pdf: bytes) -> int:
-    with _lock:
+    with pdfium_lock:
         doc = pdfium.PdfDocument(pdf)
         try:
             return len(doc)
@@ -21,7 +24,7 @@ def page_count(pdf: bytes) -> int:
 
 def page_png(pdf: bytes, index: int, width_px: int = 900) -> bytes:
     """Page `index` (0-based) rendered `width_px` wide; NotFound if there is no such page."""
-    with _lock:
+    with pdfium_lock:
         doc = pdfium.PdfDocument(pdf)
         try:
             if not 0 <= index < len(doc):

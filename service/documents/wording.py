@@ -15,7 +15,7 @@ from html import unescape
 import pypdfium2 as pdfium
 from docx import Document
 
-from .preview import _lock as pdfium_lock
+from .preview import pdfium_lock
 
 _WORD = re.compile(r"\w+")
 _PAGE_HEADER = re.compile(r'<p class="doc-header">.*?</p>', re.DOTALL)

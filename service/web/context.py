@@ -26,6 +26,10 @@ def previews():
     return current_app.extensions["previews"]
 
 
+def renditions():
+    return current_app.extensions["renditions"]
+
+
 def link_serializer():
     return signing.link_serializer(current_app.config["SECRET_KEY"])
 

@@ -8,9 +8,9 @@ they are cached for good; the pages that carry the token are never cached.
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from .. import mail, receipts, renditions, signing
+from .. import mail, receipts, signing
 from ..models import Agreement, SigningLink
-from .context import attachment, db, files, link_max_age, link_serializer, request_actor
+from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor
 from .problems import status_for
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
@@ -35,11 +35,6 @@ def _problem(session, problem, token=None):
     return page, status_for(problem)
 
 
-def _rendition(version):
-    locks = f"{current_app.instance_path}/locks"
-    return renditions.for_version(db(), files(), locks, version.id, version.pdf_sha256)
-
-
 def _page_context(session, link) -> dict:
     """What the party's page shows, read while the session is open."""
     agreement = session.get(Agreement, link.party.agreement_id)
@@ -47,13 +42,14 @@ def _page_context(session, link) -> dict:
 
 
 def _page(token, context, errors=None, form=None, status=200):
-    rendition = _rendition(context["version"])
+    version = context["version"]
+    rendition = renditions().for_version(version.id, version.pdf_sha256)
     return (
         render_template(
             "sign/page.html",
             token=token,
             rendition=rendition,
-            text=renditions.html(files(), rendition.html_sha256),
+            text=renditions().html(rendition.html_sha256),
             errors=errors or {},
             form=form or dict.fromkeys(ANSWER_FIELDS, ""),
             **context,
@@ -199,7 +195,7 @@ def page_image(token, number, sha256):
     revealed, so whoever asks already saw it. That keeps a reader scrolling through the
     pages off the database, and a browser that has a picture is answered 304.
     """
-    facts = renditions.for_token(db(), link_serializer(), token)
+    facts = renditions().for_token(link_serializer(), token)
     if not facts.image(number, sha256):
         abort(404)
     if request.if_none_match.contains(sha256):

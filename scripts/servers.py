@@ -1,5 +1,9 @@
-"""Real servers on loopback for the tests and scripts/cluster: PostgreSQL from Debian's
-package and an S3-compatible object store (SeaweedFS), each in a folder of its own."""
+"""Real servers on loopback for scripts/cluster and the tests: PostgreSQL from Debian's
+package, an S3-compatible object store (SeaweedFS) and LibreOffice hosts, each in a folder
+of its own.
+
+It lives with the scripts, which import it as `servers`, and knows nothing of the service
+or of pytest; the tests import it as `scripts.servers`."""
 
 import json
 import os
@@ -161,6 +165,10 @@ class OfficeHostServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self):
+        return self.launch().wait_until_ready()
+
+    def launch(self):
+        """Started, not yet ready: hosts launched one after the other start side by side."""
         self.folder.mkdir(parents=True, exist_ok=True)
         log = open(self.folder / "office-host.log", "ab")  # noqa: SIM115 (owned by the child)
         self.process = subprocess.Popen(
@@ -171,6 +179,9 @@ class OfficeHostServer:
             start_new_session=True,
         )
         log.close()
+        return self
+
+    def wait_until_ready(self):
         _wait_for_port(self.port, self.process, seconds=120)
         return self
 
@@ -184,6 +195,7 @@ class OfficeHostServer:
         self.process.wait()
 
     def stop(self):
+        """Ended by SIGTERM, as its supervisor would (it stops its LibreOffice and exits at once)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
