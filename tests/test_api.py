@@ -292,11 +292,10 @@ def test_a_retry_while_the_first_request_runs_is_told_to_wait(app, client, api_t
 
 
 def gunicorn(port):
-    """The service as scripts/serve runs it (threads, so connections are kept alive), its jobs
-    left to a worker that is not started: a completed agreement's final PDF stays pending."""
+    """The service as scripts/serve runs it (threads, so connections are kept alive; keepalive from
+    gunicorn.conf.py in the folder it starts in), its jobs left to a worker that is not started:
+    a completed agreement's final PDF stays pending."""
     command = [ROOT / ".venv/bin/gunicorn", "--bind", f"127.0.0.1:{port}", "--threads", "4", "service.wsgi:app"]
-    if not (ROOT / "gunicorn.conf.py").exists():  # where keepalive is set (longer than any Retry-After)
-        command += ["--keep-alive", "5"]
     env = dict(os.environ, AVTAL_WEB_RUNS_JOBS="0")
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

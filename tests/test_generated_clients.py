@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import confirm, pdf_text
-from .servers import ROOT
+from .helpers import ROOT, confirm, pdf_text
 
 pytestmark = pytest.mark.slow  # LibreOffice makes the PDFs
 
