@@ -46,6 +46,7 @@ DC = "http://purl.org/dc/elements/1.1/"
 METS_NS = {"mets": METS, "xlink": XLINK, "csip": CSIP, "sip": SIP, "xsi": XSI}
 METS_LOCATION = f"{METS} schemas/mets.xsd {XLINK} schemas/xlink.xsd"
 SIP_PROFILE = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
+REP_PREMIS = "metadata/preservation/premis.xml"  # within the representation
 
 CONTENT_TYPES = {"Documentation": "Dokumentation", "Schemas": "XML-scheman"}  # else "Avtal": PDF/A-2b, JSON, CSV
 MIME_TYPES = {".pdf": "application/pdf", ".json": "application/json", ".csv": "text/csv", ".txt": "text/plain"}
@@ -122,6 +123,8 @@ def build_package(session, files, agreement: Agreement, now=None) -> Package:
     content.add("data/granskningslogg.json", audit.trail_json(agreement, events), now)
     content.add("data/granskningslogg.csv", audit.trail_csv(events), now)
 
+    content.add(REP_PREMIS, _xml(_premis_objects(content, "../../../../schemas")), now)
+
     package = _Files()
     for schema in SCHEMAS:
         package.add(f"schemas/{schema}", (SCHEMA_DIR / schema).read_bytes(), now)
@@ -173,11 +176,16 @@ def _mets_root(name, agreement, now, package_type=True):
     note.text = installed_version("avtalstjanst")
     note.set(_q(CSIP, "NOTETYPE"), "SOFTWARE VERSION")
     organisation = submitter(agreement)
-    agency = etree.SubElement(header, _q(METS, "agent"), ROLE="ARCHIVIST", TYPE="ORGANIZATION")
-    etree.SubElement(agency, _q(METS, "name")).text = organisation["name"]
-    code = etree.SubElement(agency, _q(METS, "note"))
-    code.text = organisation["org_number"]
-    code.set(_q(CSIP, "NOTETYPE"), "IDENTIFICATIONCODE")
+    # SIP9-14: the archival creator (ROLE ARCHIVIST); SIP15-20: the submitting agent, which SIP 2.1.0
+    # gives no fixed role: ROLE OTHER, OTHERROLE SUBMITTER as FGS has it ("levererande organisation"),
+    # since eark-validator holds every CREATOR agent to the software agent's rules (CSIP12-16).
+    # The region both created the records and submits them.
+    for role in ({"ROLE": "ARCHIVIST"}, {"ROLE": "OTHER", "OTHERROLE": "SUBMITTER"}):
+        agency = etree.SubElement(header, _q(METS, "agent"), TYPE="ORGANIZATION", **role)
+        etree.SubElement(agency, _q(METS, "name")).text = organisation["name"]
+        code = etree.SubElement(agency, _q(METS, "note"))
+        code.text = "ORG:" + organisation["org_number"].replace("-", "")
+        code.set(_q(CSIP, "NOTETYPE"), "IDENTIFICATIONCODE")
     return root
 
 
@@ -255,11 +263,17 @@ def _root_mets(name, agreement, package, now):
 
 
 def _representation_mets(name, agreement, content, now):
+    """The representation's files, and its own PREMIS (CSIPSTR13: a representation SHOULD have metadata/)."""
     root = _mets_root(f"{name}-rep1", agreement, now)
+    amd = etree.SubElement(root, _q(METS, "amdSec"), ID="amd-1")
+    digiprov = etree.SubElement(amd, _q(METS, "digiprovMD"), ID="premis-1", STATUS="CURRENT")
+    _md_ref(digiprov, content, REP_PREMIS, "PREMIS", now)
     file_sec = etree.SubElement(root, _q(METS, "fileSec"), ID="filesec-1")
-    data = _file_group(file_sec, "Data", "data", content, sorted(content.data), now)
+    data_paths = sorted(p for p in content.data if p.startswith("data/"))
+    data = _file_group(file_sec, "Data", "data", content, data_paths, now)
     struct = etree.SubElement(root, _q(METS, "structMap"), ID="structmap-1", TYPE="PHYSICAL", LABEL="CSIP")
     top = _div(struct, f"{name}-rep1", "div-rep1")
+    _div(top, "Metadata", "div-metadata", ADMID="premis-1")
     _div(top, "Data", "div-data", data)
     return root
 
@@ -290,16 +304,21 @@ def _dublin_core(session, agreement):
     return dc
 
 
-def _premis(name, agreement, events, package, now):
-    """Fixity of every file before it, the preservation events of the trail, and their agents."""
-    nsmap = {None: PREMIS, "xsi": XSI}
+def _premis_objects(package, schemas):
+    """PREMIS with the fixity of every file in `package`; `schemas` is the schema folder, relative."""
     root = etree.Element(
         _q(PREMIS, "premis"),
-        nsmap=nsmap,
-        attrib={"version": "3.0", _q(XSI, "schemaLocation"): f"{PREMIS} ../../schemas/premis.xsd"},
+        nsmap={None: PREMIS, "xsi": XSI},
+        attrib={"version": "3.0", _q(XSI, "schemaLocation"): f"{PREMIS} {schemas}/premis.xsd"},
     )
     for path in sorted(package.data):
         _premis_file(root, path, package.data[path])
+    return root
+
+
+def _premis(name, agreement, events, package, now):
+    """Fixity of every file before it, the preservation events of the trail, and their agents."""
+    root = _premis_objects(package, "../../schemas")
     agents = {audit.SYSTEM.name: SOFTWARE}
     for event in events:
         if event.event not in PREMIS_EVENTS:
