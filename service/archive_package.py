@@ -24,7 +24,7 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import select
 
-from . import audit
+from . import audit, trail_check
 from .agreements import STATUS_LABELS
 from .formatting import STOCKHOLM
 from .models import Agreement, FinalDocument, utcnow
@@ -49,7 +49,14 @@ SIP_PROFILE = "https://earksip.dilcis.eu/profile/E-ARK-SIP.xml"
 REP_PREMIS = "metadata/preservation/premis.xml"  # within the representation
 
 CONTENT_TYPES = {"Documentation": "Dokumentation", "Schemas": "XML-scheman"}  # else "Avtal": PDF/A-2b, JSON, CSV
-MIME_TYPES = {".pdf": "application/pdf", ".json": "application/json", ".csv": "text/csv", ".txt": "text/plain"}
+MIME_TYPES = {
+    ".pdf": "application/pdf",
+    ".json": "application/json",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".py": "text/x-python",
+}
+VERIFIER = "verifiera_granskningslogg.py"  # service/trail_check.py, shipped as it is
 
 # Audit events that are preservation events, with their PREMIS event type.
 PREMIS_EVENTS = {
@@ -128,7 +135,8 @@ def build_package(session, files, agreement: Agreement, now=None) -> Package:
     package = _Files()
     for schema in SCHEMAS:
         package.add(f"schemas/{schema}", (SCHEMA_DIR / schema).read_bytes(), now)
-    package.add("documentation/om-paketet.txt", _documentation(agreement).encode("utf-8"), now)
+    package.add("documentation/om-paketet.txt", _documentation(agreement, events).encode("utf-8"), now)
+    package.add(f"documentation/{VERIFIER}", Path(trail_check.__file__).read_bytes(), now)
     package.add("representations/rep1/METS.xml", _xml(_representation_mets(name, agreement, content, now)), now)
     for path, data in content.data.items():
         package.add(f"representations/rep1/{path}", data, content.created[path])
@@ -238,7 +246,8 @@ def _root_mets(name, agreement, package, now):
     _md_ref(digiprov, package, "metadata/preservation/premis.xml", "PREMIS", now)
 
     file_sec = etree.SubElement(root, _q(METS, "fileSec"), ID="filesec-1")
-    docs = _file_group(file_sec, "Documentation", "documentation", package, ["documentation/om-paketet.txt"], now)
+    documentation = ["documentation/om-paketet.txt", f"documentation/{VERIFIER}"]
+    docs = _file_group(file_sec, "Documentation", "documentation", package, documentation, now)
     schemas = _file_group(file_sec, "Schemas", "schemas", package, [f"schemas/{s}" for s in SCHEMAS], now)
     reps = _file_group(file_sec, "Representations/rep1", "rep1", package, ["representations/rep1/METS.xml"], now)
 
@@ -371,7 +380,8 @@ def _premis_event(root, identifier, event_type, moment, detail, actor=None):
     etree.SubElement(agent, _q(PREMIS, "linkingAgentIdentifierValue")).text = actor or audit.SYSTEM.name
 
 
-def _documentation(agreement) -> str:
+def _documentation(agreement, events) -> str:
+    last = events[-1].hash if events else "–"
     return (
         f"Arkivpaket för avtal {agreement.id}: {agreement.title}\n"
         f"Diarienummer: {agreement.registration_number or '–'}\n\n"
@@ -379,7 +389,23 @@ def _documentation(agreement) -> str:
         "representations/rep1/data/ innehåller de slutliga PDF-filerna och varje låst version av avtalstexten,\n"
         "alla förseglade med tjänstens elektroniska sigill (PAdES), samt granskningsloggen som JSON och CSV.\n"
         "metadata/descriptive/dc.xml beskriver avtalet (Dublin Core); metadata/preservation/premis.xml\n"
-        "anger kontrollsummor (SHA-256) för filerna och händelserna ur granskningsloggen (PREMIS 3.0).\n"
+        "anger kontrollsummor (SHA-256) för filerna och händelserna ur granskningsloggen (PREMIS 3.0).\n\n"
+        "GRANSKNINGSLOGGEN\n"
+        f"Loggen innehåller alla {len(events)} händelser för avtalet, i ordning, ingen utelämnad.\n"
+        f"Sista händelsens hash: {last}\n"
+        "Tider anges i svensk tid med tidszon (ISO 8601, t.ex. 2021-03-09T14:02:00+01:00).\n\n"
+        "Varje händelse bär en SHA-256-hash av sitt innehåll, av tjänstens föregående händelse (föregående\n"
+        "hash) och av avtalets föregående händelse (avtalets föregående hash; 64 nollor för den första).\n"
+        "Avtalets händelser bildar alltså en egen kedja som kan kontrolleras med bara detta paket: en ändrad,\n"
+        "borttagen eller tillagd händelse bryter kedjan. Tjänstens hela kedja innehåller också andra avtals\n"
+        "händelser, med andra personers uppgifter; de hör inte hemma i detta paket, därför har avtalet en\n"
+        "egen kedja i stället för att paketet bär ett sammanhängande utsnitt av hela kedjan.\n\n"
+        "Så kontrollerar du loggen (Python 3.9 eller senare, inga andra program behövs), i paketets mapp:\n\n"
+        f"    python3 documentation/{VERIFIER} representations/rep1/data/granskningslogg.json\n\n"
+        'Programmet räknar om varje händelses hash och följer avtalets kedja. Det skriver "OK" och sista\n'
+        "händelsens hash (jämför med raden ovan) eller vilka händelser som inte stämmer, och avslutas med\n"
+        "kod 0 om loggen håller, annars 1. Hur hashen bildas står i programmets början: kanonisk JSON\n"
+        "(sorterade nycklar, inga mellanslag, UTF-8) av händelsens fält med tiden i UTC utan tidszon.\n"
     )
 
 

@@ -221,6 +221,9 @@ class AuditEvent(Base):
     """Append-only; each event's hash covers its content and the hash of the one before."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "agreement_prev_hash", name="uq_audit_events_agreement_prev_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), index=True)
@@ -232,6 +235,9 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a fork in the chain cannot be stored
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hash of the agreement's previous event (zeros for its first): its own chain, which its
+    # archive package can be checked with alone. None for events of no agreement and older events.
+    agreement_prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):

@@ -5,6 +5,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -160,6 +161,47 @@ def test_package_holds_the_sealed_pdfs_the_trail_and_what_registration_needs(app
     types = [e.text for e in premis.iterfind("p:event/p:eventType", pns)]
     assert {"creation", "confirmation", "digital signature generation", "transfer"} <= set(types)
     assert types.count("confirmation") == 2
+
+
+def verify_trail(root) -> subprocess.CompletedProcess:
+    """The documented command, run in the unpacked package with nothing of the service importable."""
+    command = [
+        sys.executable,
+        "-I",
+        f"documentation/{archive_package.VERIFIER}",
+        "representations/rep1/data/granskningslogg.json",
+    ]
+    return subprocess.run(command, cwd=root, capture_output=True, text=True)
+
+
+def test_the_trail_verifies_from_the_package_alone(app, exported):
+    root = exported["root"]
+    note = (root / "documentation" / "om-paketet.txt").read_text(encoding="utf-8")
+    assert f"python3 documentation/{archive_package.VERIFIER} representations/rep1/data/granskningslogg.json" in note
+    path = root / "representations" / "rep1" / "data" / "granskningslogg.json"
+    trail = json.loads(path.read_text(encoding="utf-8"))
+    with app.extensions["db"].session() as session:  # every event of the agreement at export, none left out
+        stored = session.scalars(select(AuditEvent.id).where(AuditEvent.agreement_id == exported["id"])).all()
+    assert [e["id"] for e in trail["events"]] == stored[: len(trail["events"])] and len(stored) == len(
+        trail["events"]
+    ) + 1
+    assert f"Sista händelsens hash: {trail['events'][-1]['hash']}" in note
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+0[12]:00", e["created_at"]) for e in trail["events"])
+
+    run = verify_trail(root)
+    assert run.returncode == 0 and f"OK: {len(trail['events'])} händelser" in run.stdout, run.stdout + run.stderr
+
+    changed = json.loads(json.dumps(trail))
+    changed["events"][2]["details"]["version"] = 7
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    run = verify_trail(root)
+    assert run.returncode == 1 and f"Händelse {trail['events'][2]['id']}: innehållet stämmer inte" in run.stdout
+
+    removed = json.loads(json.dumps(trail))
+    del removed["events"][3]
+    path.write_text(json.dumps(removed), encoding="utf-8")
+    run = verify_trail(root)
+    assert run.returncode == 1 and f"Händelse {trail['events'][4]['id']}: länken till föregående" in run.stdout
 
 
 def test_each_export_is_recorded_with_the_package_sha256_also_written_beside_it(app, exported):
