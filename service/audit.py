@@ -139,6 +139,9 @@ EVENT_LABELS = {
     "exported": "Arkivpaket skapat",
     "reminder_sent": "Påminnelse skickad",
     "final_downloaded": "Slutlig PDF hämtad av part",
+    "process_added": "Process tillagd i klassificeringen",
+    "process_retired": "Process avvecklad i klassificeringen",
+    "process_restored": "Process i bruk igen i klassificeringen",
 }
 
 

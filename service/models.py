@@ -345,3 +345,17 @@ class LimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key_sha256: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime]
+
+
+class Classification(Base):
+    """A process in the region's klassificeringsstruktur that agreements are registered under.
+    The admin keeps the list; a process no longer used is retired, never removed, since
+    agreements registered under it keep its code."""
+
+    __tablename__ = "classifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]

@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from .. import agreements, audit, final, forms, listing, signing
+from .. import agreements, audit, final, forms, listing, registry, signing
 from ..documents.preview import page_count, page_png
 from ..errors import AvtalError, Conflict, NotFound, Unavailable
 from ..formatting import local_minute
@@ -102,12 +102,22 @@ def index():
 # --- the form ---
 
 
-def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False):
-    """The form; `unfinished` when the errors are what a saved draft lacks before sending."""
+def _form_page(
+    data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False, session=None
+):
+    """The form; `unfinished` when the errors are what a saved draft lacks before sending.
+    `session`: the caller's, when it has one open (SQLite allows one writer at a time)."""
+    current = agreement.data.get("classification", "") if agreement else ""
+    if session is None:
+        with db().session() as own:
+            processes = registry.choices(own, current)
+    else:
+        processes = registry.choices(session, current)
     return (
         render_template(
             "drafting/form.html",
             form=forms.form_state(data, errors),
+            processes=processes,
             agreement=agreement,
             kind_label=KIND_LABELS[data["kind"]],
             problem=problem,
@@ -166,9 +176,10 @@ def new():
     data = forms.without_blank_rows(data)
     with db().session() as session:
         try:
+            registry.check_classification(session, data)
             agreement = agreements.create_draft(session, files(), data, g.user, request_actor(), template)
         except SchemaError as exc:
-            return _form_page(data, exc.errors, status=400, template=template)
+            return _form_page(data, exc.errors, status=400, template=template, session=session)
     return _saved(agreement)
 
 
@@ -179,17 +190,18 @@ def edit(agreement_id):
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
-            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True)
+            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True, session=session)
         data = forms.from_form(agreement.kind, request.form)
         if (changed := _list_action(data)) is not None:
-            return _form_page(changed, agreement=agreement)
+            return _form_page(changed, agreement=agreement, session=session)
         data = forms.without_blank_rows(data)
         try:
+            registry.check_classification(session, data, current=agreement.data.get("classification", ""))
             agreements.update_draft(session, files(), agreement, data, request_actor())
         except SchemaError as exc:
-            return _form_page(data, exc.errors, agreement=agreement, status=400)
+            return _form_page(data, exc.errors, agreement=agreement, status=400, session=session)
         except Conflict as exc:
-            return _form_page(data, agreement=agreement, problem=exc.message, status=409)
+            return _form_page(data, agreement=agreement, problem=exc.message, status=409, session=session)
     return _saved(agreement)
 
 

@@ -1,4 +1,4 @@
-"""each agreement's own audit chain
+"""each agreement's own audit chain; the registry's classification list
 
 Revision ID: 0010_registry
 Revises: 0007_audit_event_index
@@ -18,6 +18,16 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table(
+        "classifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("label", sa.String(length=300), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("retired_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code"),
+    )
     with op.batch_alter_table("audit_events") as batch:
         batch.add_column(sa.Column("agreement_prev_hash", sa.String(length=64), nullable=True))
         batch.create_unique_constraint("uq_audit_events_agreement_prev_hash", ["agreement_id", "agreement_prev_hash"])
@@ -27,3 +37,4 @@ def downgrade():
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_constraint("uq_audit_events_agreement_prev_hash", type_="unique")
         batch.drop_column("agreement_prev_hash")
+    op.drop_table("classifications")
