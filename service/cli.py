@@ -251,7 +251,9 @@ def export_command(start, end, output):
     with db.session() as session:
         agreement_ids = archive_package.completed_between(session, start, end)
     for agreement_id in agreement_ids:
-        package = archive_package.export_agreement(db, files, agreement_id, audit.Actor("cli"))
+        package = archive_package.export_agreement(
+            db, files, agreement_id, audit.Actor("cli"), current_app.config["SUBMISSION_AGREEMENT"]
+        )
         path = archive_package.write_package(package, output)
         click.echo(f"Avtal {agreement_id}: {path} (SHA-256 {package.sha256})")
     click.echo(f"{len(agreement_ids)} arkivpaket skrevs till {output}.")

@@ -4,6 +4,9 @@ The admin keeps the list; an agreement saved with a process code must name one o
 (the code it already has may stay after the process is retired).
 """
 
+import re
+import unicodedata
+
 from sqlalchemy import select
 
 from .errors import NotFound
@@ -22,9 +25,13 @@ def choices(session, current="") -> list[tuple[str, str]]:
     return [(c.code, f"{c.code} {c.label}") for c in rows]
 
 
+def process(session, code) -> Classification | None:
+    return session.scalars(select(Classification).where(Classification.code == code)).first() if code else None
+
+
 def label_of(session, code) -> str:
-    """'3.2.1 Samverkan med idéburen sektor' for a code, the code alone if unknown."""
-    row = session.scalars(select(Classification).where(Classification.code == code)).first()
+    """'3.2.1 Samverkan med idéburen sektor' for a code, the code alone if unknown, '' for none."""
+    row = process(session, code)
     return f"{row.code} {row.label}" if row else code
 
 
@@ -64,3 +71,11 @@ def set_retired(session, process_id, retired: bool) -> Classification:
         raise NotFound("Processen finns inte.")
     row.retired_at = utcnow() if retired else None
     return row
+
+
+def file_stem(agreement) -> str:
+    """'avtal-12-RS-2020-2741': the agreement's number and diarienummer, as its file names carry them (ASCII)."""
+    folded = unicodedata.normalize("NFKD", agreement.registration_number or "")
+    ascii_only = "".join(ch for ch in folded if not unicodedata.combining(ch)).encode("ascii", "ignore").decode()
+    dnr = re.sub(r"[^A-Za-z0-9]+", "-", ascii_only).strip("-")
+    return f"avtal-{agreement.id}-{dnr}" if dnr else f"avtal-{agreement.id}"

@@ -116,7 +116,7 @@ def test_package_matches_the_mets_and_premis_schemas(exported):
     premis = schema("premis.xsd")
     assert premis.validate(etree.parse(str(root / "metadata" / "preservation" / "premis.xml"))), premis.error_log
     shipped = sorted(p.name for p in (root / "schemas").iterdir())
-    assert shipped == sorted(archive_package.SCHEMAS)
+    assert shipped == sorted([*archive_package.SCHEMAS, archive_package.CASE_SCHEMA])
 
 
 def test_package_holds_the_sealed_pdfs_the_trail_and_what_registration_needs(app, exported):
@@ -125,13 +125,16 @@ def test_package_holds_the_sealed_pdfs_the_trail_and_what_registration_needs(app
     with app.extensions["db"].session() as session:
         final = session.scalars(select(FinalDocument).where(FinalDocument.agreement_id == exported["id"])).one()
         version = session.scalars(select(Version).where(Version.agreement_id == exported["id"])).one()
-        assert (data / f"avtal-{exported['id']}-slutlig-1.pdf").read_bytes() == files.get(final.sha256)
-        assert (data / f"avtal-{exported['id']}-version-1.pdf").read_bytes() == files.get(version.pdf_sha256)
-    trail = json.loads((data / "granskningslogg.json").read_text(encoding="utf-8"))
+        stem = f"avtal-{exported['id']}-RS-2020-2741"  # file names carry the diarienummer
+        assert (data / f"{stem}-slutlig-1.pdf").read_bytes() == files.get(final.sha256)
+        assert (data / f"{stem}-version-1.pdf").read_bytes() == files.get(version.pdf_sha256)
+    trail = json.loads((data / f"{stem}-granskningslogg.json").read_text(encoding="utf-8"))
     assert [e["event"] for e in trail["events"]][:1] == ["created"] and "final_assembled" in [
         e["event"] for e in trail["events"]
     ]
-    rows = list(csv.reader(io.StringIO((data / "granskningslogg.csv").read_text(encoding="utf-8-sig")), delimiter=";"))
+    rows = list(
+        csv.reader(io.StringIO((data / f"{stem}-granskningslogg.csv").read_text(encoding="utf-8-sig")), delimiter=";")
+    )
     assert len(rows) == len(trail["events"]) + 1
 
     dc = (root / "metadata" / "descriptive" / "dc.xml").read_text(encoding="utf-8")
@@ -163,22 +166,18 @@ def test_package_holds_the_sealed_pdfs_the_trail_and_what_registration_needs(app
     assert types.count("confirmation") == 2
 
 
-def verify_trail(root) -> subprocess.CompletedProcess:
+def verify_trail(root, trail) -> subprocess.CompletedProcess:
     """The documented command, run in the unpacked package with nothing of the service importable."""
-    command = [
-        sys.executable,
-        "-I",
-        f"documentation/{archive_package.VERIFIER}",
-        "representations/rep1/data/granskningslogg.json",
-    ]
+    command = [sys.executable, "-I", f"documentation/{archive_package.VERIFIER}", trail]
     return subprocess.run(command, cwd=root, capture_output=True, text=True)
 
 
 def test_the_trail_verifies_from_the_package_alone(app, exported):
     root = exported["root"]
     note = (root / "documentation" / "om-paketet.txt").read_text(encoding="utf-8")
-    assert f"python3 documentation/{archive_package.VERIFIER} representations/rep1/data/granskningslogg.json" in note
-    path = root / "representations" / "rep1" / "data" / "granskningslogg.json"
+    relative = f"representations/rep1/data/avtal-{exported['id']}-RS-2020-2741-granskningslogg.json"
+    assert f"python3 documentation/{archive_package.VERIFIER} {relative}" in note
+    path = root / relative
     trail = json.loads(path.read_text(encoding="utf-8"))
     with app.extensions["db"].session() as session:  # every event of the agreement at export, none left out
         stored = session.scalars(select(AuditEvent.id).where(AuditEvent.agreement_id == exported["id"])).all()
@@ -188,19 +187,19 @@ def test_the_trail_verifies_from_the_package_alone(app, exported):
     assert f"Sista händelsens hash: {trail['events'][-1]['hash']}" in note
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+\+0[12]:00", e["created_at"]) for e in trail["events"])
 
-    run = verify_trail(root)
+    run = verify_trail(root, relative)
     assert run.returncode == 0 and f"OK: {len(trail['events'])} händelser" in run.stdout, run.stdout + run.stderr
 
     changed = json.loads(json.dumps(trail))
     changed["events"][2]["details"]["version"] = 7
     path.write_text(json.dumps(changed), encoding="utf-8")
-    run = verify_trail(root)
+    run = verify_trail(root, relative)
     assert run.returncode == 1 and f"Händelse {trail['events'][2]['id']}: innehållet stämmer inte" in run.stdout
 
     removed = json.loads(json.dumps(trail))
     del removed["events"][3]
     path.write_text(json.dumps(removed), encoding="utf-8")
-    run = verify_trail(root)
+    run = verify_trail(root, relative)
     assert run.returncode == 1 and f"Händelse {trail['events'][4]['id']}: länken till föregående" in run.stdout
 
 
