@@ -142,6 +142,7 @@ EVENT_LABELS = {
     "process_added": "Process tillagd i klassificeringen",
     "process_retired": "Process avvecklad i klassificeringen",
     "process_restored": "Process i bruk igen i klassificeringen",
+    "retention": "Gallrat enligt gallringsregel",
 }
 
 

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import archive_package, audit, logs, metrics, readiness, roles, users, verification, webhooks
+from . import archive_package, audit, logs, metrics, readiness, retention, roles, users, verification, webhooks
 from . import backup as backups
 from . import migrate as migrations
 from .config import ConfigError
@@ -259,6 +259,14 @@ def export_command(start, end, output):
     click.echo(f"{len(agreement_ids)} arkivpaket skrevs till {output}.")
 
 
+@click.command("retention")
+@with_appcontext
+def retention_command():
+    """Remove what the retention rules say is due now (previews, old Idempotency-Key answers), audited."""
+    removed = retention.run(current_app)
+    click.echo(f"Gallrat: {removed['previews']} förhandsvisningar, {removed['idempotency_answers']} sparade API-svar.")
+
+
 def register(app):
     for command in (
         migrate_command,
@@ -269,6 +277,7 @@ def register(app):
         webhooks_group,
         verify_command,
         export_command,
+        retention_command,
         backup_command,
         restore_command,
     ):
