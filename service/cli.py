@@ -262,9 +262,12 @@ def export_command(start, end, output):
 @click.command("retention")
 @with_appcontext
 def retention_command():
-    """Remove what the retention rules say is due now (previews, old Idempotency-Key answers), audited."""
+    """Remove what the retention rules say is due now (unsent drafts, previews, old API answers), audited."""
     removed = retention.run(current_app)
-    click.echo(f"Gallrat: {removed['previews']} förhandsvisningar, {removed['idempotency_answers']} sparade API-svar.")
+    click.echo(
+        f"Gallrat: {removed['drafts']} utkast som aldrig skickades, {removed['previews']} förhandsvisningar, "
+        f"{removed['idempotency_answers']} sparade API-svar."
+    )
 
 
 def register(app):

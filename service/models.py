@@ -63,6 +63,8 @@ class Agreement(Base):
     party_count: Mapped[int] = mapped_column(Integer, default=0)
     period_start: Mapped[date | None]
     period_end: Mapped[date | None]
+    # A draft never sent whose content retention removed (retention.py); the row and its trail stay.
+    removed_at: Mapped[datetime | None]
 
     versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
     parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")

@@ -1,4 +1,4 @@
-"""each agreement's own audit chain; the registry's classification list
+"""each agreement's own audit chain; the registry's classification list; drafts removed by retention
 
 Revision ID: 0010_registry
 Revises: 0007_audit_event_index
@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade():
+    with op.batch_alter_table("agreements") as batch:
+        batch.add_column(sa.Column("removed_at", sa.DateTime(), nullable=True))
     op.create_table(
         "classifications",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -38,3 +40,5 @@ def downgrade():
         batch.drop_constraint("uq_audit_events_agreement_prev_hash", type_="unique")
         batch.drop_column("agreement_prev_hash")
     op.drop_table("classifications")
+    with op.batch_alter_table("agreements") as batch:
+        batch.drop_column("removed_at")
