@@ -298,3 +298,10 @@ def test_archivist_downloads_the_packages_of_a_period(app, client, api_token, io
 
     wrong = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": "igår", "till": today})
     assert wrong.status_code == 400 and "ÅÅÅÅ-MM-DD" in wrong.get_data(as_text=True)
+    empty = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": "2020-01-01", "till": "2020-12-31"})
+    assert empty.status_code == 404
+    assert "Inga avtal blev klara från 2020-01-01 till och med 2020-12-31." in empty.get_data(as_text=True)
+    backwards = archivist.get("/arkiv/arkivpaket.zip", query_string={"fran": today, "till": "2020-12-31"})
+    assert backwards.status_code == 400 and "Slutdatumet kan inte vara före startdatumet." in backwards.get_data(
+        as_text=True
+    )

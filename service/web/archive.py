@@ -157,6 +157,8 @@ def packages():
         abort(error_response(400, errors.get("to") or DATE_ERROR))
     with db().session() as session:
         agreement_ids = archive_package.completed_between(session, start, end)
+    if not agreement_ids:
+        abort(error_response(404, f"Inga avtal blev klara från {start} till och med {end}. Välj en annan period."))
     made = [_export(agreement_id) for agreement_id in agreement_ids]
     return attachment(archive_package.bundle(made), "application/zip", f"arkivpaket-{start}-{end}.zip")
 
