@@ -38,7 +38,7 @@ class Facts:
 
 def make(files, data: dict, template: bytes | None, pdf: bytes) -> dict:
     """Render and store the rendition of `pdf`, which was made from `data` (and `template`)."""
-    docx = fill_agreement(validate_agreement(data, as_record=True), template=template)
+    docx = fill_agreement(validate_agreement(data, for_sending=False), template=template)
     return pages.make_rendition(files, pdf, docx)
 
 

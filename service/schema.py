@@ -146,14 +146,14 @@ class Body(_Model):
 CLASSIFICATION_MAX = 40  # a process code in the region's klassificeringsstruktur, e.g. 3.2.1
 
 
-def _as_record(info: ValidationInfo) -> bool:
-    """Validating what was stored or frozen earlier: rules of sending that may have changed since are not applied."""
-    return bool(info.context and info.context.get("as_record"))
+def _sending(info: ValidationInfo) -> bool:
+    """Whether the rules of sending apply (not to a preview, nor to what was frozen under earlier settings)."""
+    return not info.context or info.context.get("for_sending", True)
 
 
 def _registered_before_sending(value: str, info: ValidationInfo) -> str:
     """Required before sending, in the form AVTAL_DNR_PATTERN gives; a draft may lack it, not have it wrong."""
-    if _as_record(info):
+    if not _sending(info):
         return value
     if not value:
         raise ValueError("required")
@@ -386,15 +386,15 @@ def field_label(path: str) -> str:
     return ": ".join(words)
 
 
-def validate_agreement(data, as_record=False) -> IopAgreement | Overenskommelse:
+def validate_agreement(data, for_sending=True) -> IopAgreement | Overenskommelse:
     """Validate raw form data as it must be to be sent; raise SchemaError with Swedish messages per field.
 
-    `as_record`: data frozen or stored earlier (a version being made final, a rendition), read
-    without the sending rules that settings may have changed since (the diarienummer's form)."""
+    `for_sending=False`: a preview, or data frozen earlier (a version made final, a rendition),
+    read without the rules of sending that settings may have changed since (the diarienummer's form)."""
     if not isinstance(data, dict):
         raise SchemaError({"kind": "Indata måste vara ett JSON-objekt"})
     try:
-        return _agreement_adapter.validate_python(data, context={"as_record": as_record})
+        return _agreement_adapter.validate_python(data, context={"for_sending": for_sending})
     except ValidationError as exc:
         raise SchemaError(_errors(exc.errors())) from None
 

@@ -302,7 +302,7 @@ def preview(agreement_id):
     sha, pages, problem = None, 0, None
     try:
         template = files().get(template_sha256) if template_sha256 else None
-        model = validate_agreement(agreement.data)
+        model = validate_agreement(agreement.data, for_sending=False)  # a preview may lack the diarienummer
         sha, pdf = previews().render(
             current_app.extensions["office"], agreement_id, model, agreement.data, template_sha256, template
         )
