@@ -5,7 +5,8 @@ This file uses Python's standard library only: the service hashes every event wi
 `documentation/verifiera_granskningslogg.py`, so whoever holds a package checks its trail
 with the same rule the service wrote it with:
 
-    python3 documentation/verifiera_granskningslogg.py representations/rep1/data/granskningslogg.json
+    python3 documentation/verifiera_granskningslogg.py \
+        representations/rep1/data/avtal-12-RS-2020-2741-granskningslogg.json
 
 Each event's hash covers its content, the hash of the service's previous event
 (`prev_hash`) and the hash of the previous event of the same agreement
@@ -77,7 +78,7 @@ def problems(trail: dict) -> tuple[list[str], int]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("Användning: python3 verifiera_granskningslogg.py granskningslogg.json", file=sys.stderr)
+        print("Användning: python3 verifiera_granskningslogg.py GRANSKNINGSLOGG.json", file=sys.stderr)
         return 2
     with open(argv[1], encoding="utf-8") as f:
         trail = json.load(f)
