@@ -1,4 +1,4 @@
-"""How an audit event's hash is made, and a check of one agreement's trail from its JSON alone.
+r"""How an audit event's hash is made, and a check of one agreement's trail from its JSON alone.
 
 This file uses Python's standard library only: the service hashes every event with
 `event_hash`, and the archive package ships this very file as
