@@ -170,3 +170,17 @@ def test_the_archive_and_the_package_carry_what_the_registry_needs(
         "RA 2024/17 Leveransöverenskommelse avtal"
     )
     assert mets.find("mets:dmdSec/mets:mdRef[@OTHERMDTYPE='FGS-ARENDE-JSON']", ns) is not None
+
+
+@pytest.mark.slow
+def test_a_draft_without_a_diarienummer_is_previewed_but_not_offered_for_sending(
+    app, client, api_token, iop_data, make_user
+):
+    iop_data["registration_number"] = ""
+    agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
+    user, password = make_user("official")
+    official = app.test_client()
+    login(official, user.email, password)
+    response = official.get(f"/avtal/{agreement_id}/forhandsgranska")
+    assert response.status_code == 200 and "Sida 1 av" in response.get_data(as_text=True)
+    assert "Skicka för signering" not in visible_text(response)

@@ -317,7 +317,7 @@ def preview(agreement_id):
         sha=sha,
         pages=pages,
         problem=problem,
-        can_send=agreement.status in ("draft", "declined") and not problem,
+        can_send=agreement.status in ("draft", "declined") and not problem and not missing_for_sending(agreement.data),
     ), 503 if problem else 200
 
 
