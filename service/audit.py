@@ -1,8 +1,9 @@
 """The append-only audit trail. Every event carries the hash of the one before it, so a
-changed, removed or inserted row breaks the chain and `verify_chain` names where."""
+changed, removed or inserted row breaks the chain and `verify_chain` names where. An
+agreement's event also carries the hash of that agreement's previous event, so its events
+form a chain of their own that its archive package can be checked with alone (trail_check)."""
 
 import csv
-import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -10,9 +11,9 @@ from datetime import UTC
 
 from sqlalchemy import func, select
 
+from .formatting import STOCKHOLM
 from .models import AuditEvent, utcnow
-
-GENESIS = "0" * 64
+from .trail_check import GENESIS, event_hash
 
 
 @dataclass(frozen=True)
@@ -28,18 +29,19 @@ SYSTEM = Actor("system")
 
 
 def _event_hash(event: AuditEvent) -> str:
-    content = {
-        "agreement_id": event.agreement_id,
-        "created_at": event.created_at.isoformat(),
-        "event": event.event,
-        "actor": event.actor,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return event_hash(
+        {
+            "agreement_id": event.agreement_id,
+            "created_at": event.created_at.isoformat(),
+            "event": event.event,
+            "actor": event.actor,
+            "ip": event.ip,
+            "user_agent": event.user_agent,
+            "details": event.details,
+            "prev_hash": event.prev_hash,
+            "agreement_prev_hash": event.agreement_prev_hash,
+        }
+    )
 
 
 def _lock_chain(session):
@@ -61,6 +63,7 @@ def record(session, event: str, actor: Actor, agreement_id=None, **details) -> A
         user_agent=actor.user_agent[:500],
         details=details,
         prev_hash=last or GENESIS,
+        agreement_prev_hash=_last_of_agreement(session, agreement_id),
     )
     row.hash = _event_hash(row)
     session.add(row)
@@ -68,15 +71,31 @@ def record(session, event: str, actor: Actor, agreement_id=None, **details) -> A
     return row
 
 
+def _last_of_agreement(session, agreement_id) -> str | None:
+    """The hash the agreement's next event links to; None for events of no agreement."""
+    if agreement_id is None:
+        return None
+    last = select(AuditEvent.hash).where(AuditEvent.agreement_id == agreement_id)
+    return session.scalars(last.order_by(AuditEvent.id.desc()).limit(1)).first() or GENESIS
+
+
 def verify_chain(session):
-    """Check every event in order. Returns None if intact, else (event id, Swedish reason)."""
+    """Check every event in order, and each agreement's own chain. Returns None if intact,
+    else (event id, Swedish reason)."""
     expected_prev = GENESIS
+    last_of_agreement: dict[int, str] = {}
     for row in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
         if row.prev_hash != expected_prev:
             return row.id, "länken till föregående händelse stämmer inte (en händelse saknas eller har lagts till)"
         if _event_hash(row) != row.hash:
             return row.id, "händelsens innehåll har ändrats"
+        if row.agreement_prev_hash is not None and row.agreement_prev_hash != last_of_agreement.get(
+            row.agreement_id, GENESIS
+        ):
+            return row.id, "länken till avtalets föregående händelse stämmer inte"
         expected_prev = row.hash
+        if row.agreement_id is not None:
+            last_of_agreement[row.agreement_id] = row.hash
     return None
 
 
@@ -126,20 +145,36 @@ EVENT_LABELS = {
     "template_uploaded": "Mallversion uppladdad",
     "template_activated": "Mallversion gjord aktiv för nya avtal",
     "template_retired": "Mallversion avvecklad",
+    "process_added": "Process tillagd i klassificeringen",
+    "process_retired": "Process avvecklad i klassificeringen",
+    "process_restored": "Process i bruk igen i klassificeringen",
+    "retention": "Gallrat enligt gallringsregel",
 }
 
 
-CSV_COLUMNS = ["id", "tid", "händelse", "aktör", "ip", "webbläsare", "detaljer", "föregående hash", "hash"]
+CSV_COLUMNS = [
+    "id",
+    "tid",
+    "händelse",
+    "aktör",
+    "ip",
+    "webbläsare",
+    "detaljer",
+    "föregående hash",
+    "avtalets föregående hash",
+    "hash",
+]
 
 
-def _utc_iso(moment) -> str:
-    return moment.replace(tzinfo=UTC).isoformat()
+def swedish_iso(moment) -> str:
+    """A stored (naive UTC) time in Swedish time with its offset, ISO 8601: 2021-03-09T14:02:00+01:00."""
+    return moment.replace(tzinfo=UTC).astimezone(STOCKHOLM).isoformat()
 
 
 def event_json(event) -> dict:
     return {
         "id": event.id,
-        "created_at": _utc_iso(event.created_at),
+        "created_at": swedish_iso(event.created_at),
         "event": event.event,
         "label": EVENT_LABELS.get(event.event, event.event),
         "actor": event.actor,
@@ -147,6 +182,7 @@ def event_json(event) -> dict:
         "user_agent": event.user_agent,
         "details": event.details,
         "prev_hash": event.prev_hash,
+        "agreement_prev_hash": event.agreement_prev_hash,
         "hash": event.hash,
     }
 
@@ -173,13 +209,14 @@ def trail_csv(events) -> bytes:
         details = json.dumps(e.details, ensure_ascii=False, sort_keys=True)
         row = [
             e.id,
-            _utc_iso(e.created_at),
+            swedish_iso(e.created_at),
             EVENT_LABELS.get(e.event, e.event),
             e.actor,
             e.ip,
             e.user_agent,
             details,
             e.prev_hash,
+            e.agreement_prev_hash or "",
             e.hash,
         ]
         writer.writerow([_inert(value) for value in row])

@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import archive_package, audit, logs, metrics, readiness, roles, users, verification, webhooks
+from . import archive_package, audit, logs, metrics, readiness, retention, roles, users, verification, webhooks
 from . import backup as backups
 from . import migrate as migrations
 from .config import ConfigError
@@ -251,10 +251,23 @@ def export_command(start, end, output):
     with db.session() as session:
         agreement_ids = archive_package.completed_between(session, start, end)
     for agreement_id in agreement_ids:
-        package = archive_package.export_agreement(db, files, agreement_id, audit.Actor("cli"))
+        package = archive_package.export_agreement(
+            db, files, agreement_id, audit.Actor("cli"), current_app.config["SUBMISSION_AGREEMENT"]
+        )
         path = archive_package.write_package(package, output)
         click.echo(f"Avtal {agreement_id}: {path} (SHA-256 {package.sha256})")
     click.echo(f"{len(agreement_ids)} arkivpaket skrevs till {output}.")
+
+
+@click.command("retention")
+@with_appcontext
+def retention_command():
+    """Remove what the retention rules say is due now (unsent drafts, previews, old API answers), audited."""
+    removed = retention.run(current_app)
+    click.echo(
+        f"Gallrat: {removed['drafts']} utkast som aldrig skickades, {removed['previews']} förhandsvisningar, "
+        f"{removed['idempotency_answers']} sparade API-svar."
+    )
 
 
 def register(app):
@@ -267,6 +280,7 @@ def register(app):
         webhooks_group,
         verify_command,
         export_command,
+        retention_command,
         backup_command,
         restore_command,
     ):

@@ -65,6 +65,17 @@ def _secret_key(instance_path: Path) -> str:
     return instance_file(instance_path, "secret_key", lambda: secrets.token_hex(32).encode()).decode().strip()
 
 
+# A diarienummer as most regions write it: a series of capitals, the year, a number (RS 2020/2741).
+DNR_PATTERN = r"(?:[A-ZÅÄÖ]{1,10}[ -]?)?\d{4}[/-]\d{1,6}"
+DNR_EXAMPLE = "RS 2020/2741"
+
+
+def dnr_rule() -> tuple[str, str]:
+    """The form a diarienummer must have before sending (a regular expression, matched whole) and
+    an example for the message. Read when an agreement is validated, as the schema knows no app."""
+    return os.environ.get("AVTAL_DNR_PATTERN", DNR_PATTERN), os.environ.get("AVTAL_DNR_EXAMPLE", DNR_EXAMPLE)
+
+
 def load(instance_path: str) -> dict:
     instance = Path(instance_path)
     env = os.environ.get
@@ -111,4 +122,15 @@ def load(instance_path: str) -> dict:
         "WEBHOOK_TIMEOUT": float(env("AVTAL_WEBHOOK_TIMEOUT", "10")),
         "WEBHOOK_SECRET_OVERLAP_HOURS": float(env("AVTAL_WEBHOOK_SECRET_OVERLAP_HOURS", "24")),
         "MAX_CONTENT_LENGTH": int(env("AVTAL_MAX_UPLOAD_BYTES", str(5 * 1024 * 1024))),
+        # The e-archive's submission agreement (leveransöverenskommelse), named in each package's METS header.
+        "SUBMISSION_AGREEMENT": env("AVTAL_SUBMISSION_AGREEMENT", ""),
+        # The personal-data notice: who is responsible and whom to ask (GDPR art. 13).
+        "CONTROLLER": env("AVTAL_CONTROLLER", "Regionen som driver tjänsten"),
+        "CONTROLLER_CONTACT": env("AVTAL_CONTROLLER_CONTACT", ""),
+        "DPO_CONTACT": env("AVTAL_DPO_CONTACT", ""),
+        "ACCESSIBILITY_CONTACT": env("AVTAL_ACCESSIBILITY_CONTACT", ""),
+        # Retention (gallring) of what is not a record, in days.
+        "DRAFT_RETENTION_DAYS": int(env("AVTAL_DRAFT_RETENTION_DAYS", "730")),
+        "PREVIEW_RETENTION_DAYS": int(env("AVTAL_PREVIEW_RETENTION_DAYS", "30")),
+        "IDEMPOTENCY_RETENTION_DAYS": int(env("AVTAL_IDEMPOTENCY_RETENTION_DAYS", "7")),
     }

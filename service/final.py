@@ -105,7 +105,7 @@ def gather(session, agreement) -> dict:
     parties = signing.active_parties(session, agreement)
     events = audit.events_for(session, agreement.id)
     # The frozen text's data, with the parties that joined it later (accession changes nothing else).
-    model = validate_agreement(dict(version.data, parties=agreement.data["parties"]))
+    model = validate_agreement(dict(version.data, parties=agreement.data["parties"]), for_sending=False)
     return {
         "model": model,
         "signatures": _signatures(parties, confirmations),

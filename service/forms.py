@@ -72,8 +72,11 @@ def _kind(annotation, metadata=()):
         return Rows(_kind(get_args(annotation)[0]))
     if get_origin(annotation) in (Union, UnionType):
         (inner,) = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if _kind(inner) is Number:
+        inner_kind = _kind(inner)
+        if inner_kind is Number:
             return OptionalNumber
+        if isinstance(inner_kind, dict):  # an optional group (an överenskommelse's period): blank is None
+            return inner_kind
     if annotation is int:
         return Number
     if annotation is date:

@@ -6,7 +6,8 @@ Each app gets its own Huey bound to its configuration. The embedded default runs
 consumer as threads inside the service process (`start_consumer`); on many machines
 `flask --app service worker` runs it on its own and web hosts run none. Every minute a
 periodic sweep re-enqueues final PDFs that a crash may have lost between the last
-confirmation's commit and the enqueue, sends the reminders that are due, resumes the
+confirmation's commit and the enqueue, sends the reminders that are due, removes what the
+retention rules say is due (retention.py), resumes the
 links of accession lists a restart interrupted, and picks up
 webhook deliveries that are due (their state lives in the database, not in the queue);
 every consumer schedules it, and a claim in the queue's storage lets one per minute run.
@@ -19,7 +20,7 @@ from huey import PostgresHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 from sqlalchemy.engine import make_url
 
-from . import accession, final, mail, webhooks
+from . import accession, final, mail, retention, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class Jobs:
         for agreement_id in missing:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
+        retention.run(app)
         with app.extensions["db"].session() as session:
             sending = accession.unfinished(session)
         for accession_id in sending:  # a restart lost their job; the claims make a rerun safe

@@ -55,6 +55,7 @@ def index_columns(data: dict) -> dict:
     fields = [
         str(data.get("title") or ""),
         str(data.get("registration_number") or ""),
+        *(str(data.get(key) or "") for key in ("classification", "document_type", "handler_name", "unit")),
         *(str(p.get("name") or "") for p in parties),
         *(str(p.get("org_number") or "") for p in parties),
     ]

@@ -283,10 +283,19 @@ def _message(app, outgoing: Outgoing) -> EmailMessage:
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     if outgoing.reply_to:
         message["Reply-To"] = outgoing.reply_to
-    message.set_content(outgoing.text)
+    message.set_content(outgoing.text + _footer(app))
     for filename, pdf in outgoing.attachments:
         message.add_attachment(pdf, maintype="application", subtype="pdf", filename=filename)
     return message
+
+
+def _footer(app) -> str:
+    """Under every message: how the service handles personal data, and its accessibility statement."""
+    return (
+        "\n\n-- \n"
+        f"Så behandlar vi personuppgifter: {route_url(app, 'notices.privacy')}\n"
+        f"Tillgänglighetsredogörelse: {route_url(app, 'notices.accessibility')}\n"
+    )
 
 
 def _deliver(app, messages: list[Outgoing]) -> list[str]:

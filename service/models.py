@@ -78,6 +78,8 @@ class Agreement(Base):
     party_count: Mapped[int] = mapped_column(Integer, default=0)
     period_start: Mapped[date | None]
     period_end: Mapped[date | None]
+    # A draft never sent whose content retention removed (retention.py); the row and its trail stay.
+    removed_at: Mapped[datetime | None]
 
     versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
     parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")
@@ -237,6 +239,9 @@ class AuditEvent(Base):
     """Append-only; each event's hash covers its content and the hash of the one before."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "agreement_prev_hash", name="uq_audit_events_agreement_prev_hash"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"), index=True)
@@ -248,6 +253,9 @@ class AuditEvent(Base):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # a fork in the chain cannot be stored
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The hash of the agreement's previous event (zeros for its first): its own chain, which its
+    # archive package can be checked with alone. None for events of no agreement and older events.
+    agreement_prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class ApiToken(Base):
@@ -355,3 +363,17 @@ class LimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key_sha256: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime]
+
+
+class Classification(Base):
+    """A process in the region's klassificeringsstruktur that agreements are registered under.
+    The admin keeps the list; a process no longer used is retired, never removed, since
+    agreements registered under it keep its code."""
+
+    __tablename__ = "classifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None]

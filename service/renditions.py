@@ -97,7 +97,7 @@ class Renditions:
                 version = session.get(Version, version_id)
                 data, template_sha256 = version.data, version.template_sha256
             template = self.files.get(template_sha256) if template_sha256 else None
-            docx = fill_agreement(validate_agreement(data), template=template)
+            docx = fill_agreement(validate_agreement(data, for_sending=False), template=template)
             made = make(self.files, docx, self.files.get(pdf_sha256))
             with self.db.session() as session:
                 store(session, pdf_sha256, made)

@@ -15,9 +15,12 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
+from .config import dnr_rule
 from .errors import InvalidInput
 from .text import EMAIL_MAX, LINE_MAX, NAME_MAX, REGISTRATION_NUMBER_MAX, SHORT_TITLE_MAX, TEXT_MAX, clean
 from .text import MESSAGES as TEXT_MESSAGES
@@ -140,6 +143,34 @@ class Body(_Model):
     items: Lines = []
 
 
+CLASSIFICATION_MAX = 40  # a process code in the region's klassificeringsstruktur, e.g. 3.2.1
+
+
+def _sending(info: ValidationInfo) -> bool:
+    """Whether the rules of sending apply (not to a preview, nor to what was frozen under earlier settings)."""
+    return not info.context or info.context.get("for_sending", True)
+
+
+def _registered_before_sending(value: str, info: ValidationInfo) -> str:
+    """Required before sending, in the form AVTAL_DNR_PATTERN gives; a draft may lack it, not have it wrong."""
+    if not _sending(info):
+        return value
+    if not value:
+        raise ValueError("required")
+    if not re.fullmatch(dnr_rule()[0], value):
+        raise ValueError("dnr_format")
+    return value
+
+
+RegistrationNumber = Annotated[
+    str,
+    Field(max_length=REGISTRATION_NUMBER_MAX, validate_default=True),
+    AfterValidator(clean),
+    AfterValidator(_registered_before_sending),
+]
+ProcessCode = Annotated[str, Field(max_length=CLASSIFICATION_MAX), AfterValidator(clean)]  # on the admin's list
+
+
 DEFAULT_PRINCIPLES = [
     "självständighet och oberoende",
     "dialog",
@@ -154,7 +185,11 @@ class IopAgreement(_Model):
     kind: Literal["iop"]
     title: Name
     short_title: Annotated[str, Field(max_length=SHORT_TITLE_MAX), AfterValidator(clean)] = ""  # the running header
-    registration_number: Annotated[str, Field(max_length=REGISTRATION_NUMBER_MAX), AfterValidator(clean)] = ""
+    registration_number: RegistrationNumber = ""
+    classification: ProcessCode = ""  # what the registry and the e-archive need, with the period
+    document_type: OptionalName = ""
+    handler_name: OptionalName = ""
+    unit: OptionalName = ""
     introduction: Text = ""
     parties: Annotated[list[Party], Field(min_length=2, max_length=MAX_PARTIES)]
     period: Period
@@ -189,7 +224,12 @@ class Overenskommelse(_Model):
     kind: Literal["overenskommelse"]
     title: Name
     short_title: Annotated[str, Field(max_length=SHORT_TITLE_MAX), AfterValidator(clean)] = ""  # the running header
-    registration_number: Annotated[str, Field(max_length=REGISTRATION_NUMBER_MAX), AfterValidator(clean)] = ""
+    registration_number: RegistrationNumber = ""
+    classification: ProcessCode = ""
+    document_type: OptionalName = ""
+    handler_name: OptionalName = ""
+    unit: OptionalName = ""
+    period: Period | None = None  # kept for the registry and the archive; the built-in text does not print it
     sections: Annotated[list[Section], Field(max_length=50)] = []
     principles_intro: Text = ""
     principles: Annotated[list[Principle], Field(max_length=50)] = []
@@ -199,6 +239,14 @@ class Overenskommelse(_Model):
     # Accepted as before, but unused: the text sent for signing holds no sheet to fill in on paper.
     blank_rows: Annotated[int, Field(ge=0, le=50)] = 0
     parties: Annotated[list[Party], Field(min_length=1, max_length=MAX_ACCEDED_PARTIES)]
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _blank_period_is_none(cls, value):
+        """The form sends an empty group for a period left blank."""
+        if isinstance(value, dict) and not any(value.get(key) for key in ("start", "end")):
+            return None
+        return value
 
 
 Agreement = Annotated[IopAgreement | Overenskommelse, Field(discriminator="kind")]
@@ -247,6 +295,10 @@ FIELD_LABELS = {
     "goals_heading": "Målbild, rubrik",
     "signing_text": "Signeringstext",
     "blank_rows": "Tomma rader för signering på papper (används inte: texten har ingen signeringssida)",
+    "classification": "Klassificering (process)",
+    "document_type": "Handlingstyp",
+    "handler_name": "Handläggare",
+    "unit": "Enhet",
 }
 
 _CUSTOM_MESSAGES = {
@@ -255,13 +307,20 @@ _CUSTOM_MESSAGES = {
     "org_number_luhn": "har fel kontrollsiffra",
     "email": "är inte en giltig e-postadress",
     "end_before_start": "har ett slutdatum som inte är efter startdatum",
+    "classification": "finns inte i listan över processer",
 }
+
+
+def _dnr_message() -> str:
+    return f"har fel form, skriv det till exempel {dnr_rule()[1]}"
 
 
 def _message(err) -> str:
     kind, ctx = err["type"], err.get("ctx") or {}
     if kind == "value_error":
         reason = str(ctx.get("error", ""))
+        if reason == "dnr_format":
+            return _dnr_message()
         return _CUSTOM_MESSAGES.get(reason, "har ett ogiltigt värde")
     if kind == "string_unicode":  # a lone surrogate, found by pydantic before the text rule runs
         return _CUSTOM_MESSAGES["forbidden_chars"]
@@ -328,12 +387,15 @@ def field_label(path: str) -> str:
     return ": ".join(words)
 
 
-def validate_agreement(data) -> IopAgreement | Overenskommelse:
-    """Validate raw form data; raise SchemaError with Swedish messages per field."""
+def validate_agreement(data, for_sending=True) -> IopAgreement | Overenskommelse:
+    """Validate raw form data as it must be to be sent; raise SchemaError with Swedish messages per field.
+
+    `for_sending=False`: a preview, or data frozen earlier (a version made final, a rendition),
+    read without the rules of sending that settings may have changed since (the diarienummer's form)."""
     if not isinstance(data, dict):
         raise SchemaError({"kind": "Indata måste vara ett JSON-objekt"})
     try:
-        return _agreement_adapter.validate_python(data)
+        return _agreement_adapter.validate_python(data, context={"for_sending": for_sending})
     except ValidationError as exc:
         raise SchemaError(_errors(exc.errors())) from None
 

@@ -93,6 +93,13 @@ class FileStore:
         except KeyError:
             return False
 
+    def remove(self, digest: str) -> None:
+        """Remove a file that is not a record (retention.py decides which); gone already is fine."""
+        try:
+            self.path_for(digest).unlink(missing_ok=True)
+        except OSError as exc:
+            raise StorageError() from exc
+
     def digests(self):
         """The SHA-256 of every stored file (for backups)."""
         if self.root.is_dir():
@@ -170,6 +177,13 @@ class ObjectStore:
             raise StorageError(UNREADABLE) from exc
         except BotoCoreError as exc:
             raise StorageError(UNREADABLE) from exc
+
+    def remove(self, digest: str) -> None:
+        """Remove a file that is not a record (retention.py decides which); gone already is fine."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self.key_for(digest))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError() from exc
 
     def digests(self):
         """The SHA-256 of every stored file (for backups)."""

@@ -45,3 +45,28 @@ def test_actors_are_named_for_people():
     assert audit.actor_label("user:anna@example.se") == "anna@example.se"
     assert audit.actor_label("party:3 NÄTVERKET – Idéburen sektor Skåne") == "NÄTVERKET – Idéburen sektor Skåne (part)"
     assert audit.actor_label("system") == "Tjänsten"
+
+
+def test_each_agreements_events_form_a_chain_of_their_own(app, client, api_token, iop_data, runner):
+    auth = {"Authorization": f"Bearer {api_token}"}
+    first, second = (client.post("/api/agreements", json=iop_data, headers=auth).json["id"] for _ in range(2))
+    actor = audit.Actor("user:a@example.se")
+    with app.extensions["db"].session() as session:
+        audit.record(session, "draft_saved", actor, first)
+        audit.record(session, "created", actor, None)  # an event of no agreement in between
+        audit.record(session, "draft_saved", actor, second)
+    with app.extensions["db"].session() as session:
+        rows = list(session.scalars(select(AuditEvent).order_by(AuditEvent.id)))
+    for agreement_id in (first, second):
+        own = [r for r in rows if r.agreement_id == agreement_id]
+        assert len(own) == 2 and own[0].agreement_prev_hash == audit.GENESIS
+        assert own[1].agreement_prev_hash == own[0].hash != own[1].prev_hash
+    assert [r.agreement_prev_hash for r in rows if r.agreement_id is None] == [None]
+
+    forged = [r for r in rows if r.agreement_id == second][1]
+    with app.extensions["db"].engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_events SET agreement_prev_hash = :h WHERE id = :i"), {"h": "1" * 64, "i": forged.id}
+        )
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and f"bruten vid händelse {forged.id}" in result.output

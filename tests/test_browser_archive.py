@@ -39,7 +39,7 @@ def test_archivist_finds_an_agreement_and_downloads_the_final_pdf(
         page.get_by_role("link", name="Ladda ner version 1 (PDF)").click()
     download = download_info.value
     data = Path(download.path()).read_bytes()
-    assert download.suggested_filename == f"avtal-{agreement_id}-slutlig-1.pdf"
+    assert download.suggested_filename == f"avtal-{agreement_id}-RS-2020-2741-slutlig-1.pdf"  # with the diarienummer
     assert data.startswith(b"%PDF")
     assert hashlib.sha256(data).hexdigest() in page.content()
 

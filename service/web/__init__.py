@@ -10,6 +10,7 @@ def register(app):
         auth,
         drafting,
         home,
+        notices,
         operations,
         security,
         sending,
@@ -29,6 +30,7 @@ def register(app):
     app.register_blueprint(api.bp)
     app.register_blueprint(archive.bp)
     app.register_blueprint(verify.bp)
+    app.register_blueprint(notices.bp)
     app.register_blueprint(admin.bp)
     security.init_app(app)
     security.csrf.exempt(api.bp)  # the API authenticates by bearer token, not by cookie

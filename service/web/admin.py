@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import audit, users, webhooks
+from .. import audit, registry, users, webhooks
 from ..models import User
 from ..roles import ADMINS, ROLE_NAMES
+from ..schema import SchemaError
 from .auth import login_required
 from .context import db, request_actor
 
@@ -187,3 +188,40 @@ def redeliver(delivery_id):
     current_app.extensions["jobs"].deliver_task(delivery_id)
     flash("Leveransen skickas igen strax.")
     return redirect(url_for("admin.webhook", endpoint_id=delivery.endpoint_id))
+
+
+# --- the registry's classification list ---
+
+
+@bp.get("/processer")
+@login_required(*ADMINS)
+def processes(errors=None, form=None, status=200):
+    with db().session() as session:
+        rows = registry.all_processes(session)
+    return render_template(
+        "admin/processes.html", processes=rows, errors=errors or {}, form=form or {"code": "", "label": ""}
+    ), status
+
+
+@bp.post("/processer")
+@login_required(*ADMINS)
+def add_process():
+    form = {name: request.form.get(name, "") for name in ("code", "label")}
+    try:
+        with db().session() as session:
+            row = registry.add_process(session, form["code"], form["label"])
+            audit.record(session, "process_added", request_actor(), code=row.code, label=row.label)
+    except SchemaError as exc:
+        return processes(errors=exc.errors, form=form, status=400)
+    flash(f"Processen {row.code} är tillagd.")
+    return redirect(url_for("admin.processes"))
+
+
+@bp.post("/processer/<int:process_id>/<any(avveckla, ateruppta):action>")
+@login_required(*ADMINS)
+def retire_process(process_id, action):
+    with db().session() as session:
+        row = registry.set_retired(session, process_id, action == "avveckla")
+        audit.record(session, f"process_{'retired' if row.retired_at else 'restored'}", request_actor(), code=row.code)
+    flash(f"Processen {row.code} är {'avvecklad' if action == 'avveckla' else 'i bruk igen'}.")
+    return redirect(url_for("admin.processes"))

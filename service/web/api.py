@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import accession, agreements, final, idempotency, listing, mail, signing, users
+from .. import accession, agreements, final, idempotency, listing, mail, registry, signing, users
 from ..errors import (
     BadRequest,
     Conflict,
@@ -144,7 +144,9 @@ def _links(status, issued) -> dict:
 @token_required(*DRAFTERS)
 def create():
     with db().session() as session:
-        agreement = agreements.create_draft(session, files(), _json_body(), g.user, request_actor())
+        body = _json_body()
+        registry.check_classification(session, body)
+        agreement = agreements.create_draft(session, files(), body, g.user, request_actor())
         missing = missing_for_sending(agreement.data)
         return api_schema.Created(id=agreement.id, status=agreement.status, missing=missing).model_dump(
             mode="json"

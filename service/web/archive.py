@@ -6,10 +6,10 @@ download is appended to the audit trail.
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import func, select
 
-from .. import agreements, archive_package, audit, listing, signing
+from .. import agreements, archive_package, audit, listing, registry, signing
 from ..audit import EVENT_LABELS
 from ..errors import Conflict
 from ..models import FinalDocument
@@ -105,6 +105,7 @@ def show(agreement_id):
             events=audit.events_for(session, agreement.id),
             event_labels=EVENT_LABELS,
             broken=audit.verify_chain(session),
+            process=registry.label_of(session, agreement.data.get("classification", "")),
         )
 
 
@@ -120,7 +121,8 @@ def version_pdf(agreement_id, number):
     """A frozen version of the agreement text, as the parties confirmed it."""
     with db().session() as session:
         _, data = agreements.download_version(session, files(), agreement_id, number, request_actor())
-    return attachment(data, "application/pdf", f"avtal-{agreement_id}-version-{number}.pdf")
+        stem = registry.file_stem(agreements.get_agreement(session, agreement_id))
+    return attachment(data, "application/pdf", f"{stem}-version-{number}.pdf")
 
 
 @bp.get("/<int:agreement_id>/logg.json")
@@ -130,7 +132,8 @@ def log_json(agreement_id):
         agreement = agreements.get_agreement(session, agreement_id)
         data = audit.trail_json(agreement, audit.events_for(session, agreement.id))
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.json")
-    return attachment(data, "application/json", f"avtal-{agreement_id}-logg.json")
+        stem = registry.file_stem(agreement)
+    return attachment(data, "application/json", f"{stem}-logg.json")
 
 
 @bp.get("/<int:agreement_id>/logg.csv")
@@ -140,7 +143,8 @@ def log_csv(agreement_id):
         agreement = agreements.get_agreement(session, agreement_id)
         events = audit.events_for(session, agreement.id)
         audit.record(session, "downloaded", request_actor(), agreement.id, what="logg.csv")
-    return attachment(audit.trail_csv(events), "text/csv; charset=utf-8", f"avtal-{agreement_id}-logg.csv")
+        stem = registry.file_stem(agreement)
+    return attachment(audit.trail_csv(events), "text/csv; charset=utf-8", f"{stem}-logg.csv")
 
 
 @bp.get("/arkivpaket.zip")
@@ -152,7 +156,9 @@ def packages():
         abort(error_response(400, errors.get("to") or DATE_ERROR))
     with db().session() as session:
         agreement_ids = archive_package.completed_between(session, start, end)
-    made = [archive_package.export_agreement(db(), files(), i, request_actor()) for i in agreement_ids]
+    if not agreement_ids:
+        abort(error_response(404, f"Inga avtal blev klara från {start} till och med {end}. Välj en annan period."))
+    made = [_export(agreement_id) for agreement_id in agreement_ids]
     return attachment(archive_package.bundle(made), "application/zip", f"arkivpaket-{start}-{end}.zip")
 
 
@@ -163,5 +169,10 @@ def package(agreement_id):
     with db().session() as session:
         if agreements.get_agreement(session, agreement_id).status != "completed":
             raise Conflict("Arkivpaket kan bara skapas för avtal som är klara.")
-    made = archive_package.export_agreement(db(), files(), agreement_id, request_actor())
-    return attachment(made.data, "application/zip", f"{made.name}.zip")
+    made = _export(agreement_id)
+    return attachment(made.data, "application/zip", made.filename)
+
+
+def _export(agreement_id) -> archive_package.Package:
+    submission = current_app.config["SUBMISSION_AGREEMENT"]
+    return archive_package.export_agreement(db(), files(), agreement_id, request_actor(), submission)

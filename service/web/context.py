@@ -2,7 +2,7 @@
 
 from flask import Response, current_app, g, request
 
-from .. import agreements, signing
+from .. import agreements, registry, signing
 from ..audit import Actor
 from ..mail import sign_link
 
@@ -58,7 +58,8 @@ def final_pdf_download(agreement_id, number=None) -> Response:
     """A final PDF (the newest when `number` is None) as a download, audited as this request's."""
     with db().session() as session:
         document, data = agreements.download_final(session, files(), agreement_id, number, request_actor())
-    return attachment(data, "application/pdf", f"avtal-{agreement_id}-slutlig-{document.number}.pdf")
+        stem = registry.file_stem(agreements.get_agreement(session, agreement_id))
+    return attachment(data, "application/pdf", f"{stem}-slutlig-{document.number}.pdf")
 
 
 def sign_url(token) -> str:

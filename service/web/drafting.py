@@ -17,7 +17,7 @@ from flask import (
     url_for,
 )
 
-from .. import agreements, audit, custom_templates, final, forms, listing, signing
+from .. import agreements, audit, custom_templates, final, forms, listing, registry, signing
 from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
@@ -91,13 +91,31 @@ def index():
 # --- the form ---
 
 
-def _form_page(data, errors=None, agreement=None, problem=None, status=200, template=None, unfinished=False, voided=()):
+def _form_page(
+    data,
+    errors=None,
+    agreement=None,
+    problem=None,
+    status=200,
+    template=None,
+    unfinished=False,
+    voided=(),
+    session=None,
+):
     """The form; `unfinished` when the errors are what a saved draft lacks before sending;
-    `voided` the answers that saving changes would void."""
+    `voided` the answers that saving changes would void. `session`: the caller's, when it has
+    one open (SQLite allows one writer at a time)."""
+    current = agreement.data.get("classification", "") if agreement else ""
+    if session is None:
+        with db().session() as own:
+            processes = registry.choices(own, current)
+    else:
+        processes = registry.choices(session, current)
     return (
         render_template(
             "drafting/form.html",
             form=forms.form_state(data, errors),
+            processes=processes,
             agreement=agreement,
             kind_label=KIND_LABELS[data["kind"]],
             problem=problem,
@@ -162,9 +180,10 @@ def new():
     data = forms.without_blank_rows(data)
     with db().session() as session:
         try:
+            registry.check_classification(session, data)
             agreement = agreements.create_draft(session, files(), data, g.user, request_actor(), template)
         except SchemaError as exc:
-            return _form_page(data, exc.errors, status=400, template=template)
+            return _form_page(data, exc.errors, status=400, template=template, session=session)
     return _saved(agreement)
 
 
@@ -176,17 +195,20 @@ def edit(agreement_id):
         voided = signing.answers_a_new_text_voids(session, agreement)
         if request.method == "GET":
             missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
-            return _form_page(agreement.data, missing, agreement=agreement, unfinished=True, voided=voided)
+            return _form_page(
+                agreement.data, missing, agreement=agreement, unfinished=True, voided=voided, session=session
+            )
         data = forms.from_form(agreement.kind, request.form)
         if (changed := _list_action(data)) is not None:
-            return _form_page(changed, agreement=agreement, voided=voided)
+            return _form_page(changed, agreement=agreement, voided=voided, session=session)
         data = forms.without_blank_rows(data)
         try:
+            registry.check_classification(session, data, current=agreement.data.get("classification", ""))
             agreements.update_draft(session, files(), agreement, data, request_actor())
         except SchemaError as exc:
-            return _form_page(data, exc.errors, agreement=agreement, status=400, voided=voided)
+            return _form_page(data, exc.errors, agreement=agreement, status=400, voided=voided, session=session)
         except Conflict as exc:
-            return _form_page(data, agreement=agreement, problem=exc.message, status=409)
+            return _form_page(data, agreement=agreement, problem=exc.message, status=409, session=session)
     return _saved(agreement)
 
 
@@ -287,7 +309,7 @@ def preview(agreement_id):
     sha, pages, problem = None, 0, None
     try:
         template = files().get(template_sha256) if template_sha256 else None
-        model = validate_agreement(agreement.data)
+        model = validate_agreement(agreement.data, for_sending=False)  # a preview may lack the diarienummer
         sha, pdf = previews().render(
             current_app.extensions["office"], agreement_id, model, agreement.data, template_sha256, template
         )
@@ -302,7 +324,7 @@ def preview(agreement_id):
         sha=sha,
         pages=pages,
         problem=problem,
-        can_send=agreement.status in ("draft", "declined") and not problem,
+        can_send=agreement.status in ("draft", "declined") and not problem and not missing_for_sending(agreement.data),
     ), 503 if problem else 200
 
 
