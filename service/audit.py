@@ -123,6 +123,12 @@ EVENT_LABELS = {
     "answer_voided": "Svaret gäller inte längre (texten ändrades)",
     "send_refused": "Skickades inte",
     "template_refused": "Mall avvisad",
+    "notify_changed": "Val av e-post om avtalet ändrat",
+    "registry_email_set": "Registraturens adress ändrad",
+    "sent_to_registry": "Slutlig PDF skickad till registraturen",
+    "deadline_passed": "Sista dag att svara har passerat",
+    "forwarded": "Länk skickad vidare till den som får skriva under",
+    "copied": "Utkast kopierat från ett annat avtal",
 }
 
 

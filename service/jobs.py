@@ -69,6 +69,7 @@ class Jobs:
                 return
             if document is not None:
                 mail.send_final_links(app, document.id)
+                mail.send_final_to_officials(app, document.id)
 
     def _send_accession(self, accession_id):
         with self.app.app_context():
@@ -96,6 +97,7 @@ class Jobs:
         for agreement_id in missing:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
+        mail.send_deadline_notices(app)
         with app.extensions["db"].session() as session:
             sending = accession.unfinished(session)
         for accession_id in sending:  # a restart lost their job; the claims make a rerun safe
