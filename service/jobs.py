@@ -98,6 +98,7 @@ class Jobs:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
         mail.send_deadline_notices(app)
+        mail.send_daily_summaries(app)
         with app.extensions["db"].session() as session:
             sending = accession.unfinished(session)
         for accession_id in sending:  # a restart lost their job; the claims make a rerun safe

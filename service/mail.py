@@ -20,7 +20,18 @@ from . import audit, receipts, signing
 from .agreements import NOTIFY_CHOICES, handlers, notice_recipients
 from .errors import Conflict, Unavailable
 from .formatting import iso_date, local_minute, local_time
-from .models import Agreement, AuditEvent, Confirmation, FinalDocument, Party, SigningLink, User, Version, utcnow
+from .models import (
+    Agreement,
+    AgreementHandler,
+    AuditEvent,
+    Confirmation,
+    FinalDocument,
+    Party,
+    SigningLink,
+    User,
+    Version,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +317,74 @@ Hittar ni inte meddelandet, eller fungerar länken inte längre? Be {official} o
 
 {SIGNATURE}
 """
+
+
+def send_daily_summaries(app) -> int:
+    """Each handläggare who chose a daily summary gets, at most once a day, one email per
+    agreement listing the answers since the last one. The handler row is claimed by a
+    compare-and-set of `summary_sent_at`, so two sweeps send one summary. Returns how many."""
+    if not is_configured(app):
+        return 0
+    now = utcnow()
+    with app.extensions["db"].session() as session:
+        due = session.execute(
+            select(AgreementHandler, User.email)
+            .join(User, AgreementHandler.user_id == User.id)
+            .where(
+                AgreementHandler.notify == "daily",
+                or_(
+                    AgreementHandler.summary_sent_at.is_(None),
+                    AgreementHandler.summary_sent_at <= now - timedelta(days=1),
+                ),
+            )
+        ).all()
+        summaries = []
+        for handler, email in due:
+            since = handler.summary_sent_at or handler.created_at
+            answers = session.scalars(
+                select(Confirmation)
+                .join(Party, Confirmation.party_id == Party.id)
+                .where(Party.agreement_id == handler.agreement_id, Confirmation.created_at > since)
+                .order_by(Confirmation.id)
+            ).all()
+            if answers and _claim_summary(session, handler, now):
+                summaries.append(_summary(app, session.get(Agreement, handler.agreement_id), answers, email))
+    _deliver(app, summaries)
+    return len(summaries)
+
+
+def _claim_summary(session, handler, now) -> bool:
+    unchanged = (
+        AgreementHandler.summary_sent_at.is_(None)
+        if handler.summary_sent_at is None
+        else AgreementHandler.summary_sent_at == handler.summary_sent_at
+    )
+    result = session.execute(
+        update(AgreementHandler).where(AgreementHandler.id == handler.id, unchanged).values(summary_sent_at=now)
+    )
+    return result.rowcount == 1
+
+
+def _summary(app, agreement, answers, to) -> "Outgoing":
+    def line(answer):
+        person = ", ".join(x for x in (answer.signer_name, answer.signer_title) if x)
+        if answer.decision == "confirmed":
+            return f"- {answer.party.name}: bekräftat av {person}, {answer.place}, {_when(answer.created_at)}"
+        return f"- {answer.party.name}: avböjt av {person or 'okänd'}, {_when(answer.created_at)}"
+
+    text = f"""Hej!
+
+Svar på avtalet "{agreement.title}" sedan förra sammanfattningen:
+
+{chr(10).join(line(answer) for answer in answers)}
+
+Avtalet: {agreement_url(app, agreement.id)}
+
+Du får en sammanfattning om dagen när parterna har svarat. Du kan ändra det på avtalets sida.
+
+{SIGNATURE}
+"""
+    return Outgoing(to, f"Sammanfattning av svar: {agreement.title}", text)
 
 
 def send_deadline_notices(app) -> int:

@@ -558,3 +558,27 @@ def test_the_preview_says_utkast_on_every_page_and_is_not_sealed(app, make_user,
     assert all("UTKAST – inte för signering" in page.extract_text() for page in pages)
     assert b"/ByteRange" not in pdf and b"/Sig" not in pdf
     assert "1 750 000 kr" in flat(pdf_text(pdf))  # the text itself is still there
+
+
+def test_a_daily_summary_instead_of_a_mail_per_answer(app, client, api_token, iop_data, smtp_server):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    with app.extensions["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        official = agreements.handlers(session, agreement)[0]
+        agreements.set_notify(session, agreement, official, "daily", Actor("test"))
+    assert confirm(client, links[0]["url"], "Kristianstad", name="Carl Johan Sonesson").status_code == 200
+    assert [m for m in smtp_server.messages if m["To"] == OFFICIAL] == []  # not one mail per answer
+    assert mail.send_daily_summaries(app) == 1
+    assert mail.send_daily_summaries(app) == 0  # once a day
+    [summary] = [m for m in smtp_server.messages if m["To"] == OFFICIAL]
+    assert summary["Subject"] == f"Sammanfattning av svar: {iop_data['title']}"
+    assert "- Region Skåne: bekräftat av Carl Johan Sonesson, Ordförande, Kristianstad" in summary.get_content()
+
+    assert confirm(client, links[1]["url"], "Malmö", name="Birthe Wallin").status_code == 200
+    with app.extensions["db"].session() as session:  # a day later: the first answer came before the summary
+        session.scalar(select(AgreementHandler)).summary_sent_at -= timedelta(days=1)
+        first = session.scalars(select(Confirmation).order_by(Confirmation.id)).first()
+        first.created_at -= timedelta(days=2)
+    assert mail.send_daily_summaries(app) == 1
+    text = [m for m in smtp_server.messages if m["To"] == OFFICIAL][-1].get_content()
+    assert "Birthe Wallin" in text and "Carl Johan Sonesson" not in text  # only what is new
