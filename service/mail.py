@@ -638,7 +638,7 @@ def send_final_links(app, document_id) -> list[str]:
 def send_final_to_officials(app, document_id) -> list[str]:
     """The final PDF to every handläggare and to registraturen (AVTAL_REGISTRY_EMAIL and the
     agreement's own registry address), attached up to MAIL_ATTACH_MAX_BYTES, else linked.
-    The registry's subject leads with the diarienummer; each registry send is audited."""
+    The registry's subject leads with the diarienummer; each delivery to it is audited."""
     if not is_configured(app):
         return []
     with app.extensions["db"].session() as session:
@@ -670,9 +670,13 @@ Avtalet: {agreement_url(app, agreement.id)}
         registry_subject = f"{dnr or 'Utan diarienummer'} – slutligt avtal: {title}"
         messages = [Outgoing(to, f"Slutligt avtal klart: {title}", text, attachments=attachments) for to in officials]
         messages += [Outgoing(to, registry_subject, text, attachments=attachments) for to in registry]
+        agreement_id, sha256 = agreement.id, document.sha256
+    failed = _deliver(app, messages)
+    with app.extensions["db"].session() as session:  # what registraturen got, for its records and ours
         for to in registry:
-            audit.record(session, "sent_to_registry", audit.SYSTEM, agreement.id, email=to, sha256=document.sha256)
-    return _deliver(app, messages)
+            if to not in failed:
+                audit.record(session, "sent_to_registry", audit.SYSTEM, agreement_id, email=to, sha256=sha256)
+    return failed
 
 
 def _final_text(title, party_name, url, days) -> str:

@@ -149,10 +149,11 @@ def link_expiry(version: Version, now: datetime, max_age_days: int) -> datetime:
 
 def reminder_due(link_created, expires_at, reminded_at, every_days, days_before, now) -> bool:
     """The rule for reminding an open, unanswered link: once when its last day is `days_before`
-    days away, and every `every_days` days since it was issued or last reminded (when the
-    official chose a cadence). Sweeps and the reminder query both go by this."""
+    days away (unless it was issued after that: its invitation is reminder enough), and every
+    `every_days` days since it was issued or last reminded, when the official chose a cadence."""
     before_deadline = expires_at - timedelta(days=days_before)
-    if now >= before_deadline and (reminded_at is None or reminded_at < before_deadline):
+    last = reminded_at or link_created
+    if now >= before_deadline and last < before_deadline:
         return True
     return every_days is not None and now >= (reminded_at or link_created) + timedelta(days=every_days)
 

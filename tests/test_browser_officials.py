@@ -8,7 +8,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from service.models import AuditEvent, Confirmation
+from service import users
+from service.models import AuditEvent, Confirmation, User
 
 from .helpers import LINK_URL, axe_check, bearer, flat, log_in, path_of, screenshot
 
@@ -32,9 +33,6 @@ def sent_by_official(app, browser, live_server, make_user, iop_data, size, **ter
     page = at(browser, live_server, size)
     log_in(page, make_user)
     with app.extensions["db"].session() as session:
-        from service import users
-        from service.models import User
-
         user = session.scalar(select(User).where(User.email == OFFICIAL))
         token = users.issue_api_token(session, user)
     agreement_id = app.test_client().post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]

@@ -32,8 +32,13 @@ def link_rows(app):
 
 
 def expire_links_in(app, link_ids, delta):
+    """The links now end within `delta`, having been issued a month before (not just now)."""
     with app.extensions["db"].session() as session:
-        session.execute(update(SigningLink).where(SigningLink.id.in_(link_ids)).values(expires_at=utcnow() + delta))
+        session.execute(
+            update(SigningLink)
+            .where(SigningLink.id.in_(link_ids))
+            .values(expires_at=utcnow() + delta, created_at=utcnow() - timedelta(days=30))
+        )
 
 
 def test_one_email_per_party_with_a_working_link(app, client, api_token, iop_data, smtp_server):

@@ -3,7 +3,8 @@ forwarding to the person who may sign, starting fast. Real SMTP on loopback read
 
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import pytest
 from pypdf import PdfReader
@@ -582,3 +583,16 @@ def test_a_daily_summary_instead_of_a_mail_per_answer(app, client, api_token, io
     assert mail.send_daily_summaries(app) == 1
     text = [m for m in smtp_server.messages if m["To"] == OFFICIAL][-1].get_content()
     assert "Birthe Wallin" in text and "Carl Johan Sonesson" not in text  # only what is new
+
+
+def test_the_reminder_rule():
+    now = datetime(2026, 3, 20, 12)
+    due = partial(signing.reminder_due, days_before=5, now=now)
+    month_ago, in_two_days = now - timedelta(days=30), now + timedelta(days=2)
+    assert due(month_ago, in_two_days, None, None)  # its last day is near
+    assert not due(month_ago, in_two_days, now - timedelta(hours=1), None)  # reminded since
+    assert due(month_ago, in_two_days, now - timedelta(days=4), 7)  # reminded before the last days began
+    assert not due(now - timedelta(hours=1), in_two_days, None, None)  # just sent: the invitation is enough
+    assert not due(month_ago, now + timedelta(days=20), None, None)  # far from its last day, no cadence
+    assert due(now - timedelta(days=3), now + timedelta(days=20), None, 3)  # the cadence
+    assert not due(now - timedelta(days=3), now + timedelta(days=20), now - timedelta(days=2), 3)
