@@ -9,6 +9,8 @@ changing its text: the new party confirms the same frozen version.
 """
 
 import json
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
-from .schema import SchemaError, org_number_or_blank, validate_agreement, validate_draft
+from .schema import SchemaError, is_mailbox, org_number_or_blank, validate_agreement, validate_draft
 from .status import LABELS, Status, change
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
@@ -67,6 +69,17 @@ def create_draft(session, files, data, user, actor, template=None) -> Agreement:
     return agreement
 
 
+def copy_agreement(session, files, agreement, user, actor) -> Agreement:
+    """A new draft with the agreement's text and template, "Kopia av" its title, and no
+    diarienummer (a new case gets its own): none of its versions, links or answers come along."""
+    data = json.loads(json.dumps(agreement.data))
+    data["title"] = f"Kopia av {agreement.title}"[: text.NAME_MAX]
+    data["registration_number"] = ""
+    copy = create_draft(session, files, data, user, actor, template=agreement.template)
+    audit.record(session, "copied", actor, copy.id, from_agreement=agreement.id)
+    return copy
+
+
 def update_draft(session, files, agreement, data, actor) -> Agreement:
     """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
     if agreement.status == "completed":
@@ -98,12 +111,29 @@ def _sync_parties(session, agreement) -> list[Party]:
     return rows
 
 
-def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_age_days, actor, change_note=""):
+MESSAGE_MAX = 2_000  # the official's personal message to the parties
+REMIND_EVERY_MAX = 60  # days between reminders, at most
+
+
+@dataclass(frozen=True)
+class SendingTerms:
+    """What the official adds when sending: a personal message to the parties, a last day to
+    answer and how many days apart the parties are reminded (None: only before the last day)."""
+
+    message: str = ""
+    answer_by: date | None = None
+    remind_every_days: int | None = None
+
+
+def send_for_signature(
+    db, files, office, sealer, serializer, agreement_id, max_age_days, actor, change_note="", terms=SendingTerms()
+):
     """Freeze the current text as a new version and issue one link per party.
 
     Returns (agreement, [signing.IssuedLink]); each link says what its party answered to the
     version before, which no longer counts. `change_note` is the official's sentence on what
-    changed (text.check'ed by the caller). LibreOffice renders the PDF between two short
+    changed (text.check'ed by the caller); `terms` what else the official set (check_sending_terms).
+    LibreOffice renders the PDF between two short
     transactions, so the database is never locked while it works; a draft that was saved in
     the meantime is not sent, and the official is asked to try again. A text whose party page
     would read otherwise than its PDF is not sent: the refusal is in the audit trail.
@@ -143,11 +173,22 @@ def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_
             template_sha256=template_sha256,
             pdf_sha256=pdf_sha256,
             change_note=change_note,
+            message=terms.message,
+            answer_by=terms.answer_by,
+            remind_every_days=terms.remind_every_days,
         )
         session.add(version)
         session.flush()
         renditions.store(session, pdf_sha256, rendition)
-        audit.record(session, "version_frozen", actor, agreement.id, version=version.number, pdf_sha256=pdf_sha256)
+        audit.record(
+            session,
+            "version_frozen",
+            actor,
+            agreement.id,
+            version=version.number,
+            pdf_sha256=pdf_sha256,
+            **_terms_details(terms),
+        )
         change(agreement, Status.SENT)
         agreement.updated_at = utcnow()
         issued = []
@@ -157,6 +198,47 @@ def send_for_signature(db, files, office, sealer, serializer, agreement_id, max_
             link.earlier_answer = earlier.decision if earlier else None
             issued.append(link)
         return agreement, issued
+
+
+def check_sending_terms(message, answer_by, remind_every_days, today: date, max_age_days: int) -> SendingTerms:
+    """The sending form's message, last day (YYYY-MM-DD) and cadence (days), checked;
+    InvalidInput with a Swedish message per field if any cannot be used."""
+    values, errors = text.field_errors({"message": ("Meddelandet", message, MESSAGE_MAX, False, False)})
+    day = None
+    if answer_by.strip():
+        try:
+            day = date.fromisoformat(answer_by.strip())
+        except ValueError:
+            errors["answer_by"] = "Skriv sista dag att svara som ÅÅÅÅ-MM-DD, till exempel 2026-03-31."
+        else:
+            if day < today:
+                errors["answer_by"] = "Sista dag att svara har redan varit. Välj i dag eller en senare dag."
+            elif day > today + timedelta(days=max_age_days):
+                errors["answer_by"] = (
+                    f"Sista dag att svara kan vara högst {max_age_days} dagar fram, så länge en länk gäller."
+                )
+    every = None
+    if remind_every_days.strip():
+        try:
+            every = int(remind_every_days.strip())
+        except ValueError:
+            every = 0
+        if not 1 <= every <= REMIND_EVERY_MAX:
+            errors["remind_every_days"] = f"Påminn var 1–{REMIND_EVERY_MAX}:e dag, eller lämna fältet tomt."
+    if errors:
+        raise InvalidInput(" ".join(errors.values()), errors)
+    return SendingTerms(values["message"], day, every)
+
+
+def _terms_details(terms: SendingTerms) -> dict:
+    """The sending terms the official set, for the audit trail (none when none were set)."""
+    details = {
+        "answer_by": terms.answer_by and terms.answer_by.isoformat(),
+        "remind_every_days": terms.remind_every_days,
+    }
+    if terms.message:
+        details["message"] = terms.message
+    return {key: value for key, value in details.items() if value}
 
 
 def check_change_note(note: str) -> str:
@@ -188,6 +270,54 @@ def handlers(session, agreement) -> list[User]:
     )
 
 
+# What a handläggare hears of an agreement by email: every answer as it comes, one summary a
+# day, or only that the agreement is complete. Declines and completion reach them all.
+NOTIFY_CHOICES = ("every", "daily", "completion")
+NOTIFY_LABELS = {
+    "every": "Vid varje svar",
+    "daily": "En sammanfattning per dag",
+    "completion": "Bara när avtalet är klart",
+}
+
+
+def notice_recipients(session, agreement, choices) -> list[str]:
+    """The addresses of the agreement's handläggare whose choice is one of `choices`."""
+    return list(
+        session.scalars(
+            select(User.email)
+            .join(AgreementHandler, AgreementHandler.user_id == User.id)
+            .where(AgreementHandler.agreement_id == agreement.id, AgreementHandler.notify.in_(choices))
+            .order_by(AgreementHandler.id)
+        )
+    )
+
+
+def _handler_row(session, agreement, user) -> AgreementHandler | None:
+    mine = (AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id)
+    return session.scalar(select(AgreementHandler).where(*mine))
+
+
+def notify_choice(session, agreement, user) -> str | None:
+    """What `user` hears of the agreement by email; None if they are not its handläggare."""
+    handler = _handler_row(session, agreement, user) if user is not None else None
+    return handler.notify if handler is not None else None
+
+
+def set_notify(session, agreement, user, choice, actor) -> None:
+    """The handläggare's own choice of what to hear of this agreement."""
+    if choice not in NOTIFY_CHOICES:
+        raise InvalidInput("Välj ett av alternativen för e-post om avtalet.")
+    handler = session.scalar(
+        select(AgreementHandler).where(
+            AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id
+        )
+    )
+    if handler is None:
+        raise NotAllowed("Bara avtalets handläggare kan välja vad de får veta om avtalet.")
+    handler.notify = choice
+    audit.record(session, "notify_changed", actor, agreement.id, email=user.email, choice=choice)
+
+
 def is_handler(session, user, agreement) -> bool:
     """Whether `user` may change the agreement and issue its links: an admin, or one of
     its handläggare. Other officials may read it, nothing more."""
@@ -195,12 +325,7 @@ def is_handler(session, user, agreement) -> bool:
         return False
     if user.role == roles.ADMIN:
         return True
-    found = session.scalar(
-        select(AgreementHandler.id).where(
-            AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id
-        )
-    )
-    return found is not None
+    return _handler_row(session, agreement, user) is not None
 
 
 def require_handler(session, user, agreement) -> None:
@@ -222,6 +347,16 @@ def add_handler(session, agreement, email, user, actor) -> User:
     session.add(AgreementHandler(agreement_id=agreement.id, user_id=colleague.id, added_by_id=user.id))
     audit.record(session, "handler_added", actor, agreement.id, email=colleague.email)
     return colleague
+
+
+def set_registry_email(session, agreement, email, actor) -> str:
+    """The address of the registratur that gets this agreement's final PDF ("" for none)."""
+    email = email.strip()
+    if email and (len(email) > text.EMAIL_MAX or not is_mailbox(email)):
+        raise InvalidInput("Skriv en e-postadress som registrator@region.se, en enda adress, eller lämna fältet tomt.")
+    agreement.registry_email = email
+    audit.record(session, "registry_email_set", actor, agreement.id, email=email)
+    return email
 
 
 def get_agreement(session, agreement_id) -> Agreement:

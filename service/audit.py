@@ -149,6 +149,12 @@ EVENT_LABELS = {
     "process_retired": "Process avvecklad i klassificeringen",
     "process_restored": "Process i bruk igen i klassificeringen",
     "retention": "Gallrat enligt gallringsregel",
+    "notify_changed": "Val av e-post om avtalet ändrat",
+    "registry_email_set": "Registraturens adress ändrad",
+    "sent_to_registry": "Slutlig PDF skickad till registraturen",
+    "deadline_passed": "Sista dag att svara har passerat",
+    "forwarded": "Länk skickad vidare till den som får skriva under",
+    "copied": "Utkast kopierat från ett annat avtal",
 }
 
 

@@ -97,6 +97,10 @@ def load(instance_path: str) -> dict:
         "WEB_RUNS_JOBS": env("AVTAL_WEB_RUNS_JOBS", "1") != "0",
         "LINK_MAX_AGE_DAYS": int(env("AVTAL_LINK_MAX_AGE_DAYS", "30")),
         "REMINDER_DAYS_BEFORE": int(env("AVTAL_REMINDER_DAYS_BEFORE", "5")),
+        # registraturen: every final PDF goes here too, diarienummer in the subject ("" for none)
+        "REGISTRY_EMAIL": env("AVTAL_REGISTRY_EMAIL", ""),
+        # a final PDF up to this size rides along in the officials' email; a larger one is linked
+        "MAIL_ATTACH_MAX_BYTES": int(env("AVTAL_MAIL_ATTACH_MAX_BYTES", str(10 * 1024 * 1024))),
         # Every absolute link (emails, the links page, the API) is built on this, never on
         # the Host header; scripts/serve --production requires it, the default is the bind address.
         "PUBLIC_URL": env("AVTAL_PUBLIC_URL") or f"http://{env('AVTAL_BIND', '127.0.0.1:5000')}",

@@ -56,7 +56,7 @@ def _final_exists(session, agreement_id, confirmation_count) -> bool:
     )
 
 
-def _party_evidence(session, parties, confirmations, events) -> list[PartyEvidence]:
+def _party_evidence(session, agreement, parties, confirmations, events) -> list[PartyEvidence]:
     """Per confirming party: where its link went, who sent it, when it was opened and confirmed.
     Text stored before the forms refused XML-illegal characters is made printable."""
     issued = {e.details.get("link_id"): e for e in events if e.event == "link_issued"}
@@ -75,7 +75,7 @@ def _party_evidence(session, parties, confirmations, events) -> list[PartyEviden
             PartyEvidence(
                 party=xml_text(party.name),
                 org_number=party.org_number,
-                email=xml_text(party.contact_email),
+                email=xml_text(signing.link_address(link)),
                 signer=xml_text(", ".join(x for x in (c.signer_name, c.signer_title) if x)),
                 place=xml_text(c.place),
                 confirmed_at=c.created_at,
@@ -86,6 +86,7 @@ def _party_evidence(session, parties, confirmations, events) -> list[PartyEviden
                 opened_at=opened[0].created_at if opened else None,
                 # every open is counted on the link; the audit trail notes one per day
                 opened_count=max(link.open_count, len(opened)),
+                flag=xml_text(signing.confirmed_by_other(agreement, party, c)),
             )
         )
     return evidence
@@ -120,7 +121,7 @@ def gather(session, agreement) -> dict:
             frozen_at=version.created_at,
             frozen_sha256=version.pdf_sha256,
             attachment_name=f"avtal-version-{version.number}.pdf",
-            parties=_party_evidence(session, parties, confirmations, events),
+            parties=_party_evidence(session, agreement, parties, confirmations, events),
             events=[
                 {
                     "at": e.created_at,

@@ -6,6 +6,7 @@ lists inside a row (a body's items, a principle's åtgärder) are one textarea, 
 The fields are read from the models in `schema`, so a field added there is in the form too.
 """
 
+import copy
 import functools
 import re
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-from . import schema
+from . import schema, starting_text
 from .documents.fill import builtin_template
 from .documents.outline import headings_over
 from .errors import InvalidInput
@@ -340,7 +341,8 @@ def new_agreement(kind) -> dict:
         "short_title": "",
         "registration_number": "",
         "sections": [blank_row(kind, "sections")],
-        "principles": [blank_row(kind, "principles")],
+        "principles_intro": starting_text.PRINCIPLES_INTRO,
+        "principles": copy.deepcopy(starting_text.PRINCIPLES),
         "goals_heading": "Målbild",
         "goals": [],
         "blank_rows": 0,

@@ -70,6 +70,7 @@ class Jobs:
                 return
             if document is not None:
                 mail.send_final_links(app, document.id)
+                mail.send_final_to_officials(app, document.id)
 
     def _send_accession(self, accession_id):
         with self.app.app_context():
@@ -98,6 +99,8 @@ class Jobs:
             self.enqueue_final(agreement_id)
         mail.send_reminders(app)
         retention.run(app)
+        mail.send_deadline_notices(app)
+        mail.send_daily_summaries(app)
         with app.extensions["db"].session() as session:
             sending = accession.unfinished(session)
         for accession_id in sending:  # a restart lost their job; the claims make a rerun safe

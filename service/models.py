@@ -80,6 +80,7 @@ class Agreement(Base):
     period_end: Mapped[date | None]
     # A draft never sent whose content retention removed (retention.py); the row and its trail stay.
     removed_at: Mapped[datetime | None]
+    registry_email: Mapped[str] = mapped_column(String(254), default="", server_default="")  # its registratur
 
     versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
     parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")
@@ -101,6 +102,8 @@ class AgreementHandler(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notify: Mapped[str] = mapped_column(String(20), default="every", server_default="every")  # NOTIFY_CHOICES
+    summary_sent_at: Mapped[datetime | None]  # the daily summary covers answers after this
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
 
@@ -119,6 +122,10 @@ class Version(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     change_note: Mapped[str] = mapped_column(String(300), default="", server_default="")  # to the parties
+    # What the official set when sending: a personal message, the last day to answer, a reminder cadence.
+    message: Mapped[str] = mapped_column(Text, default="", server_default="")
+    answer_by: Mapped[date | None]
+    remind_every_days: Mapped[int | None] = mapped_column(Integer)
 
     agreement: Mapped[Agreement] = relationship(back_populates="versions")
 
@@ -171,6 +178,9 @@ class SigningLink(Base):
     open_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_opened_at: Mapped[datetime | None]
     delivery: Mapped[str] = mapped_column(String(20), default="")  # "", emailed, failed
+    # Where a link passed on by the party went ("Skicka vidare"); None: the party's contact address.
+    sent_to: Mapped[str | None] = mapped_column(String(254))
+    recipient_name: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     party: Mapped[Party] = relationship(back_populates="links")
     version: Mapped[Version] = relationship()

@@ -9,6 +9,7 @@ occupy every worker thread.
 """
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -16,10 +17,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+import pikepdf
+
 from .documents import fill_agreement
 from .errors import Unavailable
 
 _KEY = re.compile(r"[0-9a-f]{64}")
+DRAFT_MARK = "UTKAST – inte för signering"
 BUSY = "Många förhandsgranskningar görs just nu. Försök igen om en stund."
 
 
@@ -69,8 +73,45 @@ class PreviewCache:
         if not self._slots.acquire(blocking=False):  # refuse rather than wait: a waiting thread is taken too
             raise Unavailable(BUSY, retry_after=5)
         try:
-            pdf = office.convert(fill_agreement(model, template=template))
+            pdf = mark_as_draft(office.convert(fill_agreement(model, template=template)))
         finally:
             self._slots.release()
         self.put(agreement_id, key, pdf)
         return key, pdf
+
+
+def mark_as_draft(pdf: bytes) -> bytes:
+    """DRAFT_MARK at the top and bottom of every page, in red Helvetica, so a preview is never
+    taken for a locked version (which is sealed; a preview never is)."""
+    mark = pikepdf.String(DRAFT_MARK.encode("cp1252"))
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        font = document.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font,
+                Subtype=pikepdf.Name.Type1,
+                BaseFont=pikepdf.Name.Helvetica,
+                Encoding=pikepdf.Name.WinAnsiEncoding,
+            )
+        )
+        for page in document.pages:
+            x0, y0, x1, y1 = (float(v) for v in page.mediabox)
+            name = page.add_resource(font, pikepdf.Name.Font, prefix="Utkast")
+            page.contents_add(document.make_stream(b"q"), prepend=True)  # the page's own state ends at Q
+            lines = [
+                pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q")),
+                pikepdf.ContentStreamInstruction([], pikepdf.Operator("q")),
+                pikepdf.ContentStreamInstruction([0.75, 0, 0], pikepdf.Operator("rg")),
+                pikepdf.ContentStreamInstruction([], pikepdf.Operator("BT")),
+                pikepdf.ContentStreamInstruction([name, 11], pikepdf.Operator("Tf")),
+            ]
+            for y in (y1 - 22, y0 + 12):
+                lines.append(pikepdf.ContentStreamInstruction([1, 0, 0, 1, x0 + 40, y], pikepdf.Operator("Tm")))
+                lines.append(pikepdf.ContentStreamInstruction([mark], pikepdf.Operator("Tj")))
+            lines += [
+                pikepdf.ContentStreamInstruction([], pikepdf.Operator("ET")),
+                pikepdf.ContentStreamInstruction([], pikepdf.Operator("Q")),
+            ]
+            page.contents_add(document.make_stream(pikepdf.unparse_content_stream(lines)), prepend=False)
+        out = io.BytesIO()
+        document.save(out)
+    return out.getvalue()

@@ -13,21 +13,31 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import and_, func, select, update
 
 from . import audit, text
 from .errors import Conflict, LinkProblem
-from .formatting import local_time
+from .formatting import STOCKHOLM, local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
+from .schema import is_mailbox
 from .status import Status, change
 
 LINK_SALT = "avtal.signing-link.v1"
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _receipt_email_errors(values, receipt_email, errors):
+    """Clean the optional receipt address into `values`; an error into `errors` if it is no address."""
+    values["receipt_email"] = receipt_email.strip()
+    if values["receipt_email"] and (
+        len(receipt_email) > text.EMAIL_MAX or not _EMAIL.fullmatch(values["receipt_email"])
+    ):
+        errors["receipt_email"] = "Skriv en e-postadress som namn@exempel.se, eller lämna fältet tomt."
 
 
 def check_answer(name, title, place, accepted, receipt_email="") -> tuple[dict[str, str], dict[str, str]]:
@@ -39,22 +49,28 @@ def check_answer(name, title, place, accepted, receipt_email="") -> tuple[dict[s
             "place": ("Ort", place, text.PLACE_MAX, True, True),
         }
     )
-    values["receipt_email"] = receipt_email.strip()
-    if values["receipt_email"] and (
-        len(receipt_email) > text.EMAIL_MAX or not _EMAIL.fullmatch(values["receipt_email"])
-    ):
-        errors["receipt_email"] = "Skriv en e-postadress som namn@exempel.se, eller lämna fältet tomt."
+    _receipt_email_errors(values, receipt_email, errors)
     if not accepted:
         errors["accept"] = "Kryssa i att du har läst avtalet och har rätt att bekräfta det för organisationen."
     return values, errors
 
 
-def check_reason(reason) -> tuple[str, dict[str, str]]:
-    """A decline reason, cleaned, and a Swedish error if it cannot be stored."""
-    if not reason.strip():
-        return "", {"reason": "Skriv varför ni avböjer, så att handläggaren kan återkomma."}
-    values, errors = text.field_errors({"reason": ("Motiveringen", reason, text.REASON_MAX, True, False)})
-    return values.get("reason", ""), errors
+def check_decline(name, title, reason, receipt_email="") -> tuple[dict[str, str], dict[str, str]]:
+    """A decline form's fields, cleaned, and Swedish errors per field: who declines (name and
+    title, both required, as the answer binds the organisation), an optional reason, an optional
+    receipt address. The keys are the decline form's own, so they never clash with the confirmation's."""
+    values, errors = text.field_errors(
+        {
+            "decline_name": ("Namn", name, text.NAME_MAX, True, True),
+            "decline_title": ("Titel", title, text.NAME_MAX, True, True),
+            "reason": ("Motiveringen", reason, text.REASON_MAX, False, False),
+        }
+    )
+    values.setdefault("reason", "")
+    _receipt_email_errors(values, receipt_email, errors)
+    if "receipt_email" in errors:
+        errors["decline_receipt_email"] = errors.pop("receipt_email")
+    return values, errors
 
 
 def link_serializer(secret_key) -> URLSafeSerializer:
@@ -87,6 +103,10 @@ class IssuedLink:
     link_id: int
     version_number: int = 1
     earlier_answer: str | None = None  # the party's answer to the version before, void now
+    answer_by: date | None = None  # the version's last day to answer, if the official set one
+    message: str = ""  # the official's personal message with the version
+    to: str = ""  # where the link is mailed: the party's contact address, or whom it was passed on to
+    recipient_name: str = ""  # the person it was passed on to
 
 
 def link_is_open(now):
@@ -100,8 +120,37 @@ def is_open(link: SigningLink, now) -> bool:
     return link.used_at is None and link.revoked_at is None and link.expires_at > now
 
 
-def issue_link(session, serializer, party: Party, version: Version, max_age_days: int, actor) -> IssuedLink:
-    """Create a new link for `party` to sign `version`; revokes the party's earlier open links."""
+def end_of_day(day: date) -> datetime:
+    """The last moment of a Swedish calendar day, as stored (naive UTC)."""
+    midnight = datetime.combine(day + timedelta(days=1), time(), tzinfo=STOCKHOLM)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def link_expiry(version: Version, now: datetime, max_age_days: int) -> datetime:
+    """A link lasts `max_age_days`, or to the end of the version's last day to answer when that
+    comes first; a link issued after the last day has passed gets the full time again."""
+    expires = now + timedelta(days=max_age_days)
+    if version.answer_by is not None and now < end_of_day(version.answer_by) < expires:
+        return end_of_day(version.answer_by)
+    return expires
+
+
+def reminder_due(link_created, expires_at, reminded_at, every_days, days_before, now) -> bool:
+    """The rule for reminding an open, unanswered link: once when its last day is `days_before`
+    days away (unless it was issued after that: its invitation is reminder enough), and every
+    `every_days` days since it was issued or last reminded, when the official chose a cadence."""
+    before_deadline = expires_at - timedelta(days=days_before)
+    last = reminded_at or link_created
+    if now >= before_deadline and last < before_deadline:
+        return True
+    return every_days is not None and now >= (reminded_at or link_created) + timedelta(days=every_days)
+
+
+def issue_link(
+    session, serializer, party: Party, version: Version, max_age_days: int, actor, to=None, name=""
+) -> IssuedLink:
+    """Create a new link for `party` to sign `version`; revokes the party's earlier open links.
+    `to` and `name`: the person the party passed the link on to (else its contact address)."""
     now = utcnow()
     for old in session.scalars(select(SigningLink).where(SigningLink.party_id == party.id, link_is_open(now))):
         old.revoked_at = now
@@ -112,7 +161,9 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
         version_id=version.id,
         nonce_sha256=_nonce_hash(nonce),
         created_at=now,
-        expires_at=now + timedelta(days=max_age_days),
+        expires_at=link_expiry(version, now, max_age_days),
+        sent_to=to,
+        recipient_name=name,
     )
     session.add(link)
     session.flush()
@@ -127,7 +178,17 @@ def issue_link(session, serializer, party: Party, version: Version, max_age_days
         expires_at=link.expires_at.isoformat(),
     )
     token = serializer.dumps({"l": link.id, "n": nonce, "h": version.pdf_sha256[:16]})
-    return IssuedLink(party, token, link.expires_at, link.id, version.number)
+    return IssuedLink(
+        party,
+        token,
+        link.expires_at,
+        link.id,
+        version.number,
+        answer_by=version.answer_by,
+        message=version.message,
+        to=to or party.contact_email,
+        recipient_name=name,
+    )
 
 
 def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
@@ -325,10 +386,20 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
     return answer
 
 
-def decline(session, serializer, token, reason, client) -> Confirmation:
+def decline(session, serializer, token, signer_name, signer_title, reason, client, receipt_email="") -> Confirmation:
+    """Record a decline with the person who declined, as carefully as a confirmation."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
-    answer = _store_answer(session, link, actor, decision="declined", reason=reason)
+    answer = _store_answer(
+        session,
+        link,
+        actor,
+        decision="declined",
+        signer_name=signer_name,
+        signer_title=signer_title,
+        reason=reason,
+        receipt_email=receipt_email,
+    )
     agreement = session.get(Agreement, link.party.agreement_id)
     change(agreement, status_after_answer(session, agreement))
     agreement.updated_at = utcnow()
@@ -339,10 +410,89 @@ def decline(session, serializer, token, reason, client) -> Confirmation:
         agreement.id,
         link_id=link.id,
         party=link.party.name,
+        name=signer_name,
+        title=signer_title,
         reason=reason,
         version=link.version.number,
     )
     return answer
+
+
+def _named(agreement, party) -> dict:
+    parties = agreement.data.get("parties") or []
+    return (parties[party.position].get("representative") or {}) if party.position < len(parties) else {}
+
+
+def named_representative(agreement, party) -> str:
+    """The representative the official named for the party ("Name, title"), or ""."""
+    named = _named(agreement, party)
+    return ", ".join(x for x in (named.get("name", ""), named.get("title", "")) if x)
+
+
+def confirmed_by_other(agreement, party, answer) -> str:
+    """'' when the named representative confirmed (or none was named); else the flag the agreement
+    page and the final appendix show: "Bekräftat av X; angiven företrädare Y"."""
+    named = _named(agreement, party).get("name", "")
+    if answer is None or answer.decision != "confirmed" or not named:
+        return ""
+    if " ".join(answer.signer_name.split()).casefold() == " ".join(named.split()).casefold():
+        return ""
+    return f"Bekräftat av {answer.signer_name}; angiven företrädare {named_representative(agreement, party)}"
+
+
+def link_address(link: SigningLink) -> str:
+    """Where the link went: the person it was passed on to, or the party's contact address."""
+    return link.sent_to or link.party.contact_email
+
+
+def forwarded_to(session, link: SigningLink) -> SigningLink | None:
+    """The link the party passed this one on to, if that is why it was revoked."""
+    if link.revoked_at is None:
+        return None
+    return session.scalar(
+        select(SigningLink).where(
+            SigningLink.party_id == link.party_id,
+            SigningLink.created_at == link.revoked_at,
+            SigningLink.sent_to.is_not(None),
+        )
+    )
+
+
+def check_forward(name, email, link: SigningLink) -> tuple[dict[str, str], dict[str, str]]:
+    """The "Skicka vidare" form, cleaned, and Swedish errors: a name, and exactly one address
+    that is not the one the link already went to."""
+    values, errors = text.field_errors({"forward_name": ("Namn", name, text.NAME_MAX, True, True)})
+    email = email.strip()
+    values["forward_email"] = email
+    if len(email) > text.EMAIL_MAX or not is_mailbox(email):
+        errors["forward_email"] = "Skriv en enda e-postadress som namn@exempel.se."
+    elif email.lower() == link_address(link).lower():
+        errors["forward_email"] = (
+            "Länken har redan skickats till den adressen. Skriv adressen till den som får skriva under."
+        )
+    return values, errors
+
+
+def forward(session, serializer, token, name, email, client, max_age_days) -> tuple[SigningLink, IssuedLink]:
+    """The party passes its link on to the person who may sign: a new link to `email` for the
+    same version, the first revoked, who forwarded to whom recorded. LinkProblem if the link is
+    used, revoked, expired or outdated; nothing changes then."""
+    link = check_link(session, serializer, token)
+    actor = _party_actor(link, client)
+    issued = issue_link(session, serializer, link.party, link.version, max_age_days, actor, to=email, name=name)
+    audit.record(
+        session,
+        "forwarded",
+        actor,
+        link.party.agreement_id,
+        link_id=issued.link_id,
+        from_link_id=link.id,
+        party=link.party.name,
+        from_email=link_address(link),
+        email=email,
+        name=name,
+    )
+    return link, issued
 
 
 def record_delivery(session, deliveries: dict[int, str]):

@@ -235,11 +235,18 @@ def confirm(client, url, place, name="Anna Andersson", title="Ordförande", acce
     return client.post(path_of(url) + "/bekrafta", data=form)
 
 
-def decline(client, url, reason):
-    """Decline through the party's page; returns the response."""
+def decline(client, url, reason, name="Bertil Berg", title="Ordförande", receipt_email="", sure="ja"):
+    """Decline through the party's page, answering "Är du säker?" with `sure`; returns the response."""
     page = client.get(path_of(url))
     assert page.status_code == 200
-    form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": reason}
+    form = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "decline_name": name,
+        "decline_title": title,
+        "reason": reason,
+        "decline_receipt_email": receipt_email,
+        "sure": sure,
+    }
     return client.post(path_of(url) + "/avboj", data=form)
 
 

@@ -81,7 +81,8 @@ def test_a_final_pdf_that_keeps_failing_stops_and_tells_the_officials(app, make_
         run_queued(jobs)
     assert queued_finals(jobs) == []
     assert count(app, AuditEvent, AuditEvent.event == "final_failed") == final.MAX_ATTEMPTS
-    assert smtp_server.recipients == [["anna@example.se"]]
+    failed = [m for m in smtp_server.messages if m["Subject"].startswith("Slutlig PDF saknas")]
+    assert [m["To"].addresses[0].addr_spec for m in failed] == ["anna@example.se"]
     page = visible_text(anna.get(f"/avtal/{agreement_id}"))
     assert "Den slutliga PDF:en kunde inte skapas efter 5 försök" in page
 

@@ -32,8 +32,13 @@ def link_rows(app):
 
 
 def expire_links_in(app, link_ids, delta):
+    """The links now end within `delta`, having been issued a month before (not just now)."""
     with app.extensions["db"].session() as session:
-        session.execute(update(SigningLink).where(SigningLink.id.in_(link_ids)).values(expires_at=utcnow() + delta))
+        session.execute(
+            update(SigningLink)
+            .where(SigningLink.id.in_(link_ids))
+            .values(expires_at=utcnow() + delta, created_at=utcnow() - timedelta(days=30))
+        )
 
 
 def test_one_email_per_party_with_a_working_link(app, client, api_token, iop_data, smtp_server):
@@ -104,7 +109,7 @@ def test_reminders_go_once_and_only_for_open_links_near_expiry(app, client, api_
 
     assert mail.send_reminders(app) == 1
 
-    [message] = smtp_server.messages
+    [message] = [m for m in smtp_server.messages if m["Subject"].startswith("Påminnelse")]
     text = message.get_content()
     assert message["To"] == issued[0].party.contact_email
     assert message["Subject"] == f"Påminnelse: {agreement.title}"
@@ -113,7 +118,7 @@ def test_reminders_go_once_and_only_for_open_links_near_expiry(app, client, api_
     assert f"Be handläggaren {OFFICIAL} om en ny länk" in text
     assert "/sign/" not in text
     assert mail.send_reminders(app) == 0
-    assert len(smtp_server.messages) == 1
+    assert len([m for m in smtp_server.messages if m["Subject"].startswith("Påminnelse")]) == 1
     assert [link.reminded_at is not None for link in link_rows(app)][:3] == [True, False, False]
     assert count(app, AuditEvent, AuditEvent.event == "reminder_sent") == 1
 
@@ -159,8 +164,10 @@ def test_the_official_hears_of_a_decline(app, client, api_token, iop_data, smtp_
     [message] = smtp_server.messages
     text = message.get_content()
     assert message["To"] == OFFICIAL
-    assert message["Subject"] == f"Avböjt: {agreement.title}"
+    assert message["Subject"] == f"Avböjt av {issued[1].party.name}: {agreement.title}"
     assert issued[1].party.name in text and reason in text and agreement.registration_number in text
+    assert "Avböjt av: Bertil Berg, Ordförande" in text and "Tidpunkt: " in text
+    assert f"{app.config['PUBLIC_URL']}/avtal/{agreement.id}" in text  # the agreement's own page
 
 
 def test_a_stored_address_list_reaches_nobody_else(app, client, api_token, iop_data, smtp_server):

@@ -63,8 +63,8 @@ def test_receipt_page_and_email_carry_exactly_the_confirmed_pdf(app, client, api
     used = flat(client.get(path).get_data(as_text=True))  # "already used" names the agreement, offers the receipt
     assert halland_data["title"] in used and "Visa kvittot" in used
 
-    (mail,) = smtp_server.messages
-    assert mail["To"] == "kansliet@tillsammans.example.se" and mail["Subject"].startswith("Kvitto:")
+    (mail,) = [m for m in smtp_server.messages if m["To"] == "kansliet@tillsammans.example.se"]
+    assert mail["Subject"].startswith("Kvitto:")
     body = mail.get_body(("plain",)).get_content()
     assert sha in body and "Bekräftat av: Anna Andersson, Ordförande" in body and "Ort: Varberg" in body
     (attached,) = list(mail.iter_attachments())

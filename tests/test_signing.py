@@ -223,11 +223,7 @@ def test_confirmation_needs_place_and_consent(app, client, api_token, iop_data):
 
 def test_decline_with_reason(app, client, api_token, iop_data):
     agreement_id, links = create_and_send(client, api_token, iop_data)
-    page = client.get(path_of(links[1]["url"]))
-    response = client.post(
-        path_of(links[1]["url"]) + "/avboj",
-        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "reason": "Beloppet är fel."},
-    )
+    response = decline(client, links[1]["url"], "Beloppet är fel.")
     assert response.status_code == 200
     status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
     assert status["status"] == "declined"
@@ -282,14 +278,14 @@ def test_the_latest_answer_counts_when_a_confirmation_is_followed_by_a_decline(a
 def test_reminders_follow_the_latest_answer(app, client, api_token, iop_data, smtp_server):
     agreement_id, links = create_and_send(client, api_token, iop_data)
     assert decline(client, links[0]["url"], "Beloppet är fel.").status_code == 200
-    soon = utcnow() + timedelta(days=1)
+    soon, issued = utcnow() + timedelta(days=1), utcnow() - timedelta(days=29)  # issued long before its last day
     with app.extensions["db"].session() as session:
-        session.execute(update(SigningLink).values(expires_at=soon))
+        session.execute(update(SigningLink).values(expires_at=soon, created_at=issued))
     assert mail.send_reminders(app) == 0  # declined: nobody is waited for
 
     assert confirm(client, reissue(app, agreement_id, 0), "Kristianstad").status_code == 200
     with app.extensions["db"].session() as session:
-        session.execute(update(SigningLink).values(expires_at=soon))
+        session.execute(update(SigningLink).values(expires_at=soon, created_at=issued))
     assert mail.send_reminders(app) == 1  # the other party is waited for again
     reminded = [m["To"] for m in smtp_server.messages if m["Subject"].startswith("Påminnelse")]
     assert reminded == [iop_data["parties"][1]["contact_email"]]

@@ -49,6 +49,7 @@ class PartyEvidence:
     sent_by: str = ""
     opened_at: datetime | None = None
     opened_count: int = 0
+    flag: str = ""  # "Bekräftat av X; angiven företrädare Y" when another than the one named confirmed
 
 
 @dataclass
@@ -144,6 +145,7 @@ def _party_rows(parties):
                 (f"Ort: {e.place}", False),
                 (f"Bekräftad {local_minute(e.confirmed_at)}", False),
                 (f"IP-adress: {e.ip or '–'}", False),
+                *([(e.flag, True)] if e.flag else []),
             ],
             [
                 (f"Länk till {e.email or '–'}", False),

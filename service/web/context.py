@@ -39,7 +39,7 @@ def link_max_age() -> int:
     return current_app.config["LINK_MAX_AGE_DAYS"]
 
 
-def send_for_signature(agreement_id, change_note=""):
+def send_for_signature(agreement_id, change_note="", terms=agreements.SendingTerms()):
     """Freeze and send the agreement with the app's database, files, LibreOffice, seal and link settings."""
     return agreements.send_for_signature(
         db(),
@@ -51,6 +51,7 @@ def send_for_signature(agreement_id, change_note=""):
         link_max_age(),
         request_actor(),
         change_note,
+        terms,
     )
 
 

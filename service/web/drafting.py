@@ -258,6 +258,11 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             may_change=agreements.is_handler(session, g.user, agreement),
             issuers=_link_issuers(session, agreement),
             final_problem=final.final_problem(session, agreement),
+            my_notify=agreements.notify_choice(session, agreement, g.user),
+            notify_labels=agreements.NOTIFY_LABELS,
+            registry_default=current_app.config["REGISTRY_EMAIL"],
+            reminder_days=current_app.config["REMINDER_DAYS_BEFORE"],
+            flags={party.id: signing.confirmed_by_other(agreement, party, answer) for party, answer, _ in parties},
         ),
         status,
     )
@@ -290,6 +295,41 @@ def add_handler(agreement_id):
         agreement = agreements.get_agreement(session, agreement_id)
         colleague = agreements.add_handler(session, agreement, email, g.user, request_actor())
     flash(f"{colleague.email} är nu handläggare för avtalet och kan ändra det och skicka länkar.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
+@bp.post("/<int:agreement_id>/kopiera")
+@login_required(*DRAFTERS)
+def copy(agreement_id):
+    """Any official may start a new draft from an agreement it can read: its text, not its answers."""
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        draft = agreements.copy_agreement(session, files(), agreement, g.user, request_actor())
+        draft_id = draft.id
+    flash("Ett nytt utkast med samma text är skapat. Ändra det som ska vara annorlunda och skicka det.")
+    return redirect(url_for(".edit", agreement_id=draft_id))
+
+
+@bp.post("/<int:agreement_id>/aviseringar")
+@login_required(*DRAFTERS)
+def set_notify(agreement_id):
+    """The handläggare's own choice of what to hear of the agreement by email."""
+    choice = request.form.get("notify", "")
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        agreements.set_notify(session, agreement, g.user, choice, request_actor())
+    flash(f"Sparat. E-post om avtalet: {agreements.NOTIFY_LABELS[choice].lower()}.")
+    return redirect(url_for(".show", agreement_id=agreement_id))
+
+
+@bp.post("/<int:agreement_id>/registratur")
+@login_required(*DRAFTERS)
+def set_registry_email(agreement_id):
+    with db().session() as session:
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        typed = request.form.get("registry_email", "")
+        email = agreements.set_registry_email(session, agreement, typed, request_actor())
+    flash(f"Det slutliga avtalet skickas till registraturen {email}." if email else "Ingen registratur för avtalet.")
     return redirect(url_for(".show", agreement_id=agreement_id))
 
 

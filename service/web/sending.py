@@ -4,6 +4,8 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from .. import agreements, forms, mail, signing
 from ..errors import Conflict
+from ..formatting import local_time
+from ..models import utcnow
 from ..roles import DRAFTERS
 from ..schema import SchemaError
 from .auth import login_required
@@ -65,8 +67,15 @@ def send(agreement_id):
     with db().session() as session:
         agreements.handled_agreement(session, agreement_id, g.user)
     change_note = agreements.check_change_note(request.form.get("change_note", ""))
+    terms = agreements.check_sending_terms(
+        request.form.get("message", ""),
+        request.form.get("answer_by", ""),
+        request.form.get("remind_every_days", ""),
+        local_time(utcnow()).date(),
+        link_max_age(),
+    )
     try:
-        agreement, issued = send_for_signature(agreement_id, change_note)
+        agreement, issued = send_for_signature(agreement_id, change_note, terms)
     except SchemaError as exc:
         raise Conflict(missing_text(exc.errors)) from None
     deliveries = _notify_parties(agreement, issued, change_note)
@@ -97,6 +106,18 @@ def reissue(agreement_id, party_id):
         party = agreements.get_party(session, agreement, party_id)
         issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
     return _links_page(agreement, issued, f"Ny länk till {party.name}", _notify_parties(agreement, issued))
+
+
+@bp.post("/<int:agreement_id>/parter/<int:party_id>/paminn")
+@login_required(*DRAFTERS)
+def remind(agreement_id, party_id):
+    """A reminder by hand: the same reminder the sweep sends, recorded as the official's."""
+    with db().session() as session:
+        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        party = agreements.get_party(session, agreement, party_id)
+    mail.remind_by_hand(current_app, agreement_id, party.id, request_actor())
+    flash(f"En påminnelse är skickad till {party.name} ({party.contact_email}).")
+    return redirect(url_for("drafting.show", agreement_id=agreement_id))
 
 
 @bp.post("/<int:agreement_id>/anslut")

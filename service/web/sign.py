@@ -10,13 +10,15 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from .. import mail, receipts, signing
 from ..models import Agreement, SigningLink
-from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor
+from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor, sign_url
 from .problems import status_for
 
 bp = Blueprint("sign", __name__, url_prefix="/sign")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 ANSWER_FIELDS = ("signer_name", "signer_title", "place", "receipt_email")
+DECLINE_FIELDS = ("decline_name", "decline_title", "reason", "decline_receipt_email")
+FORWARD_FIELDS = ("forward_name", "forward_email")
 
 
 @bp.after_request
@@ -31,14 +33,16 @@ def private(response):
 def _problem(session, problem, token=None):
     """The page saying why a link cannot be used, naming the agreement when the link is ours."""
     agreement = session.get(Agreement, problem.link.party.agreement_id) if problem.link is not None else None
-    page = render_template("sign/problem.html", problem=problem, agreement=agreement, token=token)
+    forwarded = signing.forwarded_to(session, problem.link) if problem.kind == "revoked" else None
+    page = render_template("sign/problem.html", problem=problem, agreement=agreement, token=token, forwarded=forwarded)
     return page, status_for(problem)
 
 
 def _page_context(session, link) -> dict:
     """What the party's page shows, read while the session is open."""
     agreement = session.get(Agreement, link.party.agreement_id)
-    return {"link": link, "party": link.party, "agreement": agreement, "version": link.version}
+    named = signing.named_representative(agreement, link.party)
+    return {"link": link, "party": link.party, "agreement": agreement, "version": link.version, "named": named}
 
 
 def _page(token, context, errors=None, form=None, status=200):
@@ -51,7 +55,7 @@ def _page(token, context, errors=None, form=None, status=200):
             rendition=rendition,
             text=renditions().html(rendition.html_sha256),
             errors=errors or {},
-            form=form or dict.fromkeys(ANSWER_FIELDS, ""),
+            form={**dict.fromkeys(ANSWER_FIELDS + DECLINE_FIELDS + FORWARD_FIELDS, ""), **(form or {})},
             **context,
         ),
         status,
@@ -122,6 +126,7 @@ def confirm(token):
         done = _done_context(session, answer)
     if done["agreement"].status == "completed":
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
+    mail.send_confirmation_notice(current_app, done["agreement"], done["party"], answer)
     if answer.receipt_email:
         done["receipt_failed"] = bool(
             mail.send_receipt(current_app, answer.receipt_email, done, files().get(done["version"].pdf_sha256))
@@ -129,19 +134,89 @@ def confirm(token):
     return render_template("sign/done.html", token=token, **done)
 
 
+def _decline_form() -> dict[str, str]:
+    form = {k: request.form.get(k, "") for k in DECLINE_FIELDS}
+    if not mail.is_configured(current_app):
+        form["decline_receipt_email"] = ""  # the field is not offered: nothing could be sent
+    return form
+
+
 @bp.post("/<token>/avboj")
 def decline(token):
-    reason, errors = signing.check_reason(request.form.get("reason", ""))
+    """Declining takes two steps, as a form without script: the filled-in form shows a page
+    asking "Är du säker?", and only its "Ja, avböj" (sure=ja) records the decline."""
+    form = _decline_form()
+    clean, errors = signing.check_decline(
+        form["decline_name"], form["decline_title"], form["reason"], form["decline_receipt_email"]
+    )
     if errors:
-        return _invalid_form(token, errors)
+        return _invalid_form(token, errors, form)
+    if request.form.get("sure") != "ja":
+        with db().session() as session:
+            try:
+                context = _page_context(session, signing.check_link(session, link_serializer(), token))
+            except signing.LinkProblem as problem:
+                return _problem(session, problem, token)
+        return render_template("sign/decline_confirm.html", token=token, form=form, **context)
     with db().session() as session:
         try:
-            answer = signing.decline(session, link_serializer(), token, reason, request_actor())
+            answer = signing.decline(
+                session,
+                link_serializer(),
+                token,
+                clean["decline_name"],
+                clean["decline_title"],
+                clean["reason"],
+                request_actor(),
+                receipt_email=clean["receipt_email"],
+            )
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
         done = _done_context(session, answer)
-    mail.send_decline_notice(current_app, done["agreement"], done["party"], answer.reason)
+    person = f"{answer.signer_name}, {answer.signer_title}"
+    mail.send_decline_notice(current_app, done["agreement"], done["party"], answer.reason, person, answer.created_at)
+    if answer.receipt_email:
+        done["receipt_failed"] = bool(mail.send_decline_receipt(current_app, answer.receipt_email, done))
     return render_template("sign/done.html", token=token, **done)
+
+
+@bp.post("/<token>/skicka-vidare")
+def forward(token):
+    """The party passes its link on to the person who may sign: a new link to that address,
+    this one revoked, the officials told. Nothing changes when the form or the link is wrong."""
+    if not mail.is_configured(current_app):
+        abort(404)  # the section is not offered: no link could be sent
+    form = {k: request.form.get(k, "") for k in FORWARD_FIELDS}
+    with db().session() as session:
+        try:
+            link = signing.check_link(session, link_serializer(), token)
+        except signing.LinkProblem as problem:
+            return _problem(session, problem, token)
+        clean, errors = signing.check_forward(form["forward_name"], form["forward_email"], link)
+    if errors:
+        return _invalid_form(token, errors, form)
+    with db().session() as session:
+        try:
+            old, issued = signing.forward(
+                session,
+                link_serializer(),
+                token,
+                clean["forward_name"],
+                clean["forward_email"],
+                request_actor(),
+                link_max_age(),
+            )
+        except signing.LinkProblem as problem:
+            return _problem(session, problem, token)
+        context = _page_context(session, old)
+        forwarded_from = signing.link_address(old)
+    agreement, party = context["agreement"], context["party"]
+    failed = bool(mail.send_forwarded_link(current_app, agreement, issued, sign_url(issued.token), forwarded_from))
+    if not failed:
+        with db().session() as session:
+            signing.record_delivery(session, {issued.link_id: "emailed"})
+    mail.send_forward_notice(current_app, agreement, party, forwarded_from, issued, failed)
+    return render_template("sign/forwarded.html", issued=issued, failed=failed, **context)
 
 
 @bp.get("/<token>/kvitto")

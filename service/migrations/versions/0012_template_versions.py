@@ -1,7 +1,7 @@
 """template versions: a note per version, and which version new drafts use
 
 Revision ID: 0012_template_versions
-Revises: 0010_registry
+Revises: 0011_officials_day
 
 The region edits its templates in Word and uploads each edit as a new version with a note;
 one version per kind is active for new drafts, chosen (or retired) in an append-only table.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_template_versions"
-down_revision = "0010_registry"
+down_revision = "0011_officials_day"
 branch_labels = None
 depends_on = None
 
