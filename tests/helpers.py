@@ -201,6 +201,11 @@ def upload_template(client, data, kind="iop", name="Vår mall"):
     )
 
 
+def problem_fields(response) -> dict[str, str]:
+    """An API problem document's field errors, by JSON pointer ('#/title': message)."""
+    return {error["pointer"]: error["message"] for error in response.json["errors"]}
+
+
 def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 

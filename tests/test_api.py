@@ -15,7 +15,18 @@ from service import final, webhooks
 from service.models import Agreement, IdempotencyKey, Version
 from service.web import openapi, problems
 
-from .helpers import ROOT, assemble_final, bearer, confirm, count, create_and_send, free_port, path_of, wait_for
+from .helpers import (
+    ROOT,
+    assemble_final,
+    bearer,
+    confirm,
+    count,
+    create_and_send,
+    free_port,
+    path_of,
+    problem_fields,
+    wait_for,
+)
 
 
 def test_missing_or_wrong_token_is_401_with_a_problem_document(client, iop_data):
@@ -65,7 +76,7 @@ def test_data_that_can_never_be_stored_gives_422(app, client, api_token, iop_dat
     iop_data["unknown"] = 1
     response = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert response.status_code == 422 and response.json["code"] == "invalid-input"
-    errors = {error["pointer"]: error["message"] for error in response.json["errors"]}
+    errors = problem_fields(response)
     assert errors["#/title"] == "Titel får vara högst 300 tecken"
     assert errors["#/unknown"] == "unknown är ett okänt fält"
     assert count(app, Agreement) == 0

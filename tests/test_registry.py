@@ -12,7 +12,7 @@ from lxml import etree
 from service import archive_package, fgs, registry
 from service.models import Agreement, Classification
 
-from .helpers import bearer, complete_iop, count, csrf_token, field_error, login, visible_text
+from .helpers import bearer, complete_iop, count, csrf_token, field_error, login, problem_fields, visible_text
 
 
 def add_process(app, code="3.2.1", label="Samverkan med idéburen sektor"):
@@ -52,7 +52,9 @@ def test_a_process_not_on_the_list_is_refused_and_nothing_is_stored(app, client,
     iop_data["classification"] = "9.9.9"
     refused = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert refused.status_code == 422
-    assert refused.json["errors"] == {"classification": "Klassificering (process) finns inte i listan över processer"}
+    assert refused.json["errors"] == [
+        {"pointer": "#/classification", "message": "Klassificering (process) finns inte i listan över processer"}
+    ]
     assert count(app, Agreement) == 0
 
     add_process(app, "9.9.9", "Övrig samverkan")
@@ -79,12 +81,13 @@ def test_a_diarienummer_is_needed_before_sending_in_the_configured_form(app, cli
     assert created.status_code == 201
     assert created.json["missing"] == {"registration_number": "Diarienummer måste fyllas i"}
     sent = client.post(f"/api/agreements/{created.json['id']}/send", headers=bearer(api_token))
-    assert sent.status_code == 422 and sent.json["errors"]["registration_number"] == "Diarienummer måste fyllas i"
+    assert sent.status_code == 422
+    assert {"pointer": "#/registration_number", "message": "Diarienummer måste fyllas i"} in sent.json["errors"]
 
     iop_data["registration_number"] = "diarienummer saknas"
     wrong = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert wrong.status_code == 422
-    assert wrong.json["errors"]["registration_number"] == (
+    assert problem_fields(wrong)["#/registration_number"] == (
         "Diarienummer har fel form, skriv det till exempel RS 2020/2741"
     )
     assert count(app, Agreement) == 1  # only the draft without one
@@ -94,7 +97,7 @@ def test_a_diarienummer_is_needed_before_sending_in_the_configured_form(app, cli
     iop_data["registration_number"] = "RS 2020/2741"
     other = client.post("/api/agreements", json=iop_data, headers=bearer(api_token))
     assert other.status_code == 422
-    assert other.json["errors"]["registration_number"].endswith("till exempel 24-123")
+    assert problem_fields(other)["#/registration_number"].endswith("till exempel 24-123")
     iop_data["registration_number"] = "24-123"
     assert client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).status_code == 201
 

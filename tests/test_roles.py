@@ -80,6 +80,11 @@ ACCESS = {
     "admin.rotate_webhook": ADMINS,
     "admin.disable_webhook": ADMINS,
     "admin.redeliver": ADMINS,
+    "admin.processes": ADMINS,
+    "admin.add_process": ADMINS,
+    "admin.retire_process": ADMINS,
+    "notices.privacy": "any",
+    "notices.accessibility": "any",
     "sign.receipt": "token",
     "sign.receipt_pdf": "token",
     "sign.final_pdf": "token",
@@ -101,7 +106,7 @@ def test_every_route_is_classified(app):
 
 
 def url_for_rule(rule, ids):
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: str(ids[m.group(1)]), rule.rule)
+    return re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(ids[m.group(1)]), rule.rule)
 
 
 @pytest.fixture
@@ -128,6 +133,8 @@ def world(app, client, api_token, halland_data):
             "filename": "style.css",
             "user_id": 1,
             "token_id": 1,
+            "process_id": 1,
+            "action": "avveckla",
             "kind": "iop",
             "ref": "inbyggd",
             "endpoint_id": 1,
