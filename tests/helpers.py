@@ -315,3 +315,56 @@ def axe_check(page):
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+
+def with_updates(pdf: bytes, updates: int) -> bytes:
+    """`pdf` followed by `updates` incremental updates, each rewriting one small object,
+    written directly (about 200 bytes each): the shape of the /verifiera CPU attack."""
+    root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", pdf)[-1]
+    size = max(int(n) for n in re.findall(rb"/Size\s+(\d+)", pdf))
+    prev = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    out = io.BytesIO()
+    out.write(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    for i in range(updates):
+        offset = out.tell()
+        out.write(b"%d 0 obj\n<< /N %d >>\nendobj\n" % (size, i))
+        xref = out.tell()
+        out.write(b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n" % (size, offset))
+        out.write(b"trailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size + 1, root, prev, xref))
+        prev = xref
+    return out.getvalue()
+
+
+def xlsx_with_member(member: str, write) -> bytes:
+    """A one-row Excel list with `member` replaced by what `write(file)` writes into it
+    (streamed, so a member may unpack to gigabytes while the list stays kilobytes)."""
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["Namn", "Organisationsnummer", "E-post", "Firmatecknare", "Titel"])
+    book.active.append(["Förening", "802000-0000", "a@example.se", "Anna", "Ordförande"])
+    plain = io.BytesIO()
+    book.save(plain)
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename != member:
+                target.writestr(info.filename, source.read(info))
+        with target.open(member, "w", force_zip64=True) as f:
+            write(f)
+    return out.getvalue()
+
+
+def shared_strings_bomb(unpacked_bytes: int) -> bytes:
+    """An Excel list whose sharedStrings.xml unpacks to `unpacked_bytes` of one long string."""
+
+    def write(f):
+        f.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
+        chunk = b"A" * (1024 * 1024)
+        for _ in range(unpacked_bytes // len(chunk)):
+            f.write(chunk)
+        f.write(b"</t></si></sst>")
+
+    return xlsx_with_member("xl/sharedStrings.xml", write)
