@@ -77,12 +77,17 @@ def worker_command(threads):
 @with_appcontext
 @click.argument("folder", type=click.Path(file_okay=False))
 def backup_command(folder):
-    """Copy the database and every stored file (with a SHA-256 manifest) into FOLDER."""
+    """Copy the database, every stored file and the keys (with a SHA-256 manifest) into FOLDER."""
     try:
         manifest = backups.backup(current_app, folder)
     except backups.BackupError as exc:
         _fail(exc.message)
-    click.echo(f"Säkerhetskopian i {folder} har databasen och {len(manifest['files'])} filer.")
+    click.echo(f"Säkerhetskopian i {folder} har databasen, {len(manifest['files'])} filer och nycklarna.")
+    if not manifest["keys_encrypted"]:
+        click.echo(
+            "Obs: nycklarna (sigillet och den hemliga nyckeln) är okrypterade; ange AVTAL_BACKUP_PASSPHRASE "
+            "för att kryptera dem, och förvara säkerhetskopian skyddad."
+        )
 
 
 @click.command("restore")
@@ -94,7 +99,11 @@ def restore_command(folder):
         manifest = backups.restore(current_app, folder)
     except backups.BackupError as exc:
         _fail(exc.message)
-    click.echo(f"Återställde databasen och {len(manifest['files'])} filer från {folder}.")
+    click.echo(f"Återställde databasen, {len(manifest['files'])} filer och nycklarna från {folder}.")
+    click.echo("Starta om tjänsten så att den använder de återställda nycklarna.")
+    for setting in ("AVTAL_SECRET_KEY", "AVTAL_SEAL_P12"):
+        if os.environ.get(setting):
+            click.echo(f"Obs: {setting} är satt och går före den återställda nyckeln i {current_app.instance_path}.")
 
 
 users_group = AppGroup("users", help="Manage user accounts.")
