@@ -4,6 +4,7 @@ import atexit
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from . import config, metrics
@@ -62,6 +63,8 @@ def create_app(test_config=None, office=None):
         app.extensions["jobs"] = Jobs(app)
     app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
 
+    if hops := app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web
     from .audit import actor_label

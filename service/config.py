@@ -95,6 +95,9 @@ def load(instance_path: str) -> dict:
         "SMTP_HOST": env("AVTAL_SMTP_HOST", ""),
         "SMTP_PORT": int(env("AVTAL_SMTP_PORT", "25")),
         "MAIL_FROM": env("AVTAL_MAIL_FROM", "avtal@localhost"),
+        # How many proxies (load balancers) in front of the service to trust for X-Forwarded-For
+        # and -Proto: the client's address is what throttles, rate limits and evidence record
+        "TRUSTED_PROXIES": int(env("AVTAL_TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_SECURE": env("AVTAL_SECURE_COOKIES", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
