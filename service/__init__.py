@@ -64,7 +64,7 @@ def create_app(test_config=None, office=None):
     app.extensions["seal"] = seal.load_sealer(app.config, app.instance_path)
 
     if hops := app.config["TRUSTED_PROXIES"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web
     from .audit import actor_label
