@@ -150,7 +150,12 @@ def set_password_command(email, password):
 
 
 @users_group.command("demo")
-def demo_users_command():
+@click.option(
+    "--show-passwords/--hide-passwords",
+    default=None,
+    help="Print the passwords (default: only when the output is a terminal, never into a log).",
+)
+def demo_users_command(show_passwords):
     """Create a demo official, archivist and admin, only while there are no users at all."""
     demo = [
         ("handlaggare@example.se", "official"),
@@ -166,9 +171,13 @@ def demo_users_command():
             password = users.generate_password()
             users.create_user(db, email, role, password)
             created.append((email, role, password))
+    if show_passwords is None:
+        show_passwords = sys.stdout.isatty()
     click.echo("Demoanvändare för att prova tjänsten:")
     for email, role, password in created:
-        click.echo(f"  {email} ({roles.ROLE_NAMES[role]})  lösenord: {password}")
+        click.echo(f"  {email} ({roles.ROLE_NAMES[role]})" + (f"  lösenord: {password}" if show_passwords else ""))
+    if not show_passwords:
+        click.echo("Lösenorden visas bara i en terminal. Sätt ett nytt med flask users password --email ADRESS.")
 
 
 audit_group = AppGroup("audit", help="The audit trail.")

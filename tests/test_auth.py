@@ -141,7 +141,7 @@ def test_users_create_refuses_a_duplicate_email(runner):
 
 
 def test_users_demo_only_on_an_empty_database(app, runner, client):
-    result = runner.invoke(args=["users", "demo"])
+    result = runner.invoke(args=["users", "demo", "--show-passwords"])
     assert result.exit_code == 0, result.output
     password = re.search(r"handlaggare@example\.se \(handläggare\)  lösenord: (\S+)", result.output).group(1)
     assert "arkivarie@example.se (arkivarie)" in result.output and "admin@example.se (administratör)" in result.output
@@ -153,6 +153,12 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     assert "inga demoanvändare skapades" in again.output
     with app.extensions["db"].session() as db:
         assert len(db.scalars(select(User)).all()) == 3
+
+
+def test_demo_passwords_are_never_written_into_a_log(runner):
+    result = runner.invoke(args=["users", "demo"])  # output to a pipe or file, as scripts/serve's log
+    assert result.exit_code == 0 and "handlaggare@example.se (handläggare)" in result.output
+    assert "lösenord:" not in result.output and "visas bara i en terminal" in result.output
 
 
 def test_start_page_leads_to_the_roles_section(client, make_user):
