@@ -335,9 +335,11 @@ def with_updates(pdf: bytes, updates: int) -> bytes:
     return out.getvalue()
 
 
-def xlsx_with_member(member: str, write) -> bytes:
+def xlsx_with_member(member: str, write, patch=None) -> bytes:
     """A one-row Excel list with `member` replaced by what `write(file)` writes into it
-    (streamed, so a member may unpack to gigabytes while the list stays kilobytes)."""
+    (streamed, so a member may unpack to gigabytes while the list stays small); `patch`
+    maps other members' names to a function that changes their bytes."""
+    patch = patch or {}
     import zipfile
 
     from openpyxl import Workbook
@@ -351,7 +353,7 @@ def xlsx_with_member(member: str, write) -> bytes:
     with zipfile.ZipFile(plain) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             if info.filename != member:
-                target.writestr(info.filename, source.read(info))
+                target.writestr(info.filename, patch.get(info.filename, lambda x: x)(source.read(info)))
         with target.open(member, "w", force_zip64=True) as f:
             write(f)
     return out.getvalue()
@@ -367,4 +369,17 @@ def shared_strings_bomb(unpacked_bytes: int) -> bytes:
             f.write(chunk)
         f.write(b"</t></si></sst>")
 
-    return xlsx_with_member("xl/sharedStrings.xml", write)
+    kind = "officeDocument/2006/relationships/sharedStrings"
+    patch = {  # openpyxl writes strings inline: declare the part so that it is read
+        "[Content_Types].xml": lambda x: x.replace(
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType='
+            b'"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        ),
+        "xl/_rels/workbook.xml.rels": lambda x: x.replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats.org/%s" Target="sharedStrings.xml"/>'
+            b"</Relationships>" % kind.encode(),
+        ),
+    }
+    return xlsx_with_member("xl/sharedStrings.xml", write, patch)
