@@ -383,3 +383,49 @@ def shared_strings_bomb(unpacked_bytes: int) -> bytes:
         ),
     }
     return xlsx_with_member("xl/sharedStrings.xml", write, patch)
+
+
+def docx_with_linked_image(url: str) -> bytes:
+    """A document whose one picture is linked (`<a:blip r:link>`) to `url`, not embedded."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.ns import qn
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, "PNG")
+    doc = Document()
+    doc.add_paragraph("Länkad bild:")
+    doc.add_picture(io.BytesIO(png.getvalue()))
+    blip = doc.element.body.xpath(".//a:blip")[0]
+    blip.set(qn("r:link"), doc.part.relate_to(url, RT.IMAGE, is_external=True))
+    del blip.attrib[qn("r:embed")]
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+class Listener:
+    """An HTTP server on loopback that records every request LibreOffice might send it."""
+
+    def __init__(self):
+        self.requests: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self):
+                listener.requests.append(f"{self.command} {self.path}")
+                self.send_response(200)
+                self.end_headers()
+
+            do_GET = do_HEAD = do_OPTIONS = do_POST = _record
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
