@@ -4,6 +4,7 @@ import atexit
 import os
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from . import config, metrics
@@ -65,6 +66,8 @@ def create_app(test_config=None, office=None):
     lock_dir = os.path.join(app.instance_path, "locks")
     app.extensions["renditions"] = Renditions(app.extensions["db"], app.extensions["files"], lock_dir)
 
+    if hops := app.config["TRUSTED_PROXIES"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.url_map.converters["int"] = DatabaseId
     from . import cli, web
     from .audit import actor_label

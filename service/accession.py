@@ -15,12 +15,11 @@
 import csv
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
 
-from . import agreements, audit, listing, mail, signing
+from . import agreements, audit, listing, mail, signing, zips
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Accession, Agreement, Party, SigningLink, User, utcnow
 from .schema import MAX_ACCEDED_PARTIES, SchemaError, org_number_or_blank, validate_party
@@ -41,6 +40,12 @@ COLUMN_LABELS = {
     "title": "Titel",
 }
 BATCH = 25  # links issued per transaction, emails sent per SMTP connection
+# An Excel list of MAX_ACCEDED_PARTIES rows unpacks to a few MB; its columns are read up to
+# this many (the five the list needs, wherever the heading puts them)
+XLSX_MAX_MEMBERS = 100
+XLSX_MAX_UNPACKED_BYTES = 30 * 1024 * 1024
+XLSX_MAX_COLUMNS = 30
+NOT_AN_XLSX = "Filen kunde inte läsas som en Excel-fil (.xlsx)."
 
 
 class AccessionError(InvalidInput):
@@ -88,19 +93,27 @@ def _csv_rows(content):
 
 
 def _xlsx_rows(content):
+    """The first sheet's rows, first XLSX_MAX_COLUMNS columns, after the zip directory has
+    shown the file small enough to open."""
+    if problems := zips.unpack_problems(content, XLSX_MAX_MEMBERS, XLSX_MAX_UNPACKED_BYTES):
+        raise AccessionError(f"{NOT_AN_XLSX} {problems[0]}")
+    try:
+        return _read_sheet(content)
+    except Exception:  # broken XML, an entity bomb the parser stops, anything else malformed
+        raise AccessionError(NOT_AN_XLSX) from None
+
+
+def _read_sheet(content):
     from openpyxl import load_workbook  # only needed for Excel uploads
 
+    workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise AccessionError("Filen kunde inte läsas som en Excel-fil (.xlsx).") from None
-    rows = []
-    for row in workbook.worksheets[0].iter_rows(values_only=True):
-        rows.append([_cell_text(value) for value in row])
-        if len(rows) > MAX_ACCEDED_PARTIES + 1:
-            break
-    workbook.close()
-    return rows
+        sheet = workbook.worksheets[0].iter_rows(
+            max_row=MAX_ACCEDED_PARTIES + 2, max_col=XLSX_MAX_COLUMNS, values_only=True
+        )
+        return [[_cell_text(value) for value in row] for row in sheet]
+    finally:
+        workbook.close()
 
 
 def _cell_text(value) -> str:
@@ -224,12 +237,15 @@ def _check_row(line, data) -> RowReport:
 
 
 def store(session, files, agreement, filename, content, user) -> Accession:
-    """Keep the uploaded list (by SHA-256) as a checked accession, nothing else."""
+    """Keep the uploaded list (by SHA-256) and the rows read from it as a checked accession;
+    AccessionError if it cannot be read."""
     agreements.check_open_for_accession(agreement)
+    rows = read_rows(filename, content)
     accession = Accession(
         agreement_id=agreement.id,
         filename=filename[:300],
         file_sha256=files.put(content),
+        rows_sha256=files.put(json.dumps(rows, ensure_ascii=False).encode()),
         status="checked",
         created_by_id=user.id if user else None,
     )
@@ -257,7 +273,14 @@ def check_whole(session, agreement, filename, content) -> None:
 
 def report_for(session, files, accession) -> list[RowReport]:
     agreement = session.get(Agreement, accession.agreement_id)
-    return check(session, agreement, read_rows(accession.filename, files.get(accession.file_sha256)))
+    return check(session, agreement, stored_rows(files, accession))
+
+
+def stored_rows(files, accession) -> list[tuple[int, dict]]:
+    """The rows read at upload; a list uploaded before they were kept is read once more."""
+    if accession.rows_sha256 is None:
+        return read_rows(accession.filename, files.get(accession.file_sha256))
+    return [(line, data) for line, data in json.loads(files.get(accession.rows_sha256))]
 
 
 def accept(session, files, accession, actor, can_email) -> list[Party]:

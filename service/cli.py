@@ -77,12 +77,17 @@ def worker_command(threads):
 @with_appcontext
 @click.argument("folder", type=click.Path(file_okay=False))
 def backup_command(folder):
-    """Copy the database and every stored file (with a SHA-256 manifest) into FOLDER."""
+    """Copy the database, every stored file and the keys (with a SHA-256 manifest) into FOLDER."""
     try:
         manifest = backups.backup(current_app, folder)
     except backups.BackupError as exc:
         _fail(exc.message)
-    click.echo(f"Säkerhetskopian i {folder} har databasen och {len(manifest['files'])} filer.")
+    click.echo(f"Säkerhetskopian i {folder} har databasen, {len(manifest['files'])} filer och nycklarna.")
+    if not manifest["keys_encrypted"]:
+        click.echo(
+            "Obs: nycklarna (sigillet och den hemliga nyckeln) är okrypterade; ange AVTAL_BACKUP_PASSPHRASE "
+            "för att kryptera dem, och förvara säkerhetskopian skyddad."
+        )
 
 
 @click.command("restore")
@@ -94,7 +99,11 @@ def restore_command(folder):
         manifest = backups.restore(current_app, folder)
     except backups.BackupError as exc:
         _fail(exc.message)
-    click.echo(f"Återställde databasen och {len(manifest['files'])} filer från {folder}.")
+    click.echo(f"Återställde databasen, {len(manifest['files'])} filer och nycklarna från {folder}.")
+    click.echo("Starta om tjänsten så att den använder de återställda nycklarna.")
+    for setting in ("AVTAL_SECRET_KEY", "AVTAL_SEAL_P12"):
+        if os.environ.get(setting):
+            click.echo(f"Obs: {setting} är satt och går före den återställda nyckeln i {current_app.instance_path}.")
 
 
 users_group = AppGroup("users", help="Manage user accounts.")
@@ -141,7 +150,12 @@ def set_password_command(email, password):
 
 
 @users_group.command("demo")
-def demo_users_command():
+@click.option(
+    "--show-passwords/--hide-passwords",
+    default=None,
+    help="Print the passwords (default: only when the output is a terminal, never into a log).",
+)
+def demo_users_command(show_passwords):
     """Create a demo official, archivist and admin, only while there are no users at all."""
     demo = [
         ("handlaggare@example.se", "official"),
@@ -157,9 +171,13 @@ def demo_users_command():
             password = users.generate_password()
             users.create_user(db, email, role, password)
             created.append((email, role, password))
+    if show_passwords is None:
+        show_passwords = sys.stdout.isatty()
     click.echo("Demoanvändare för att prova tjänsten:")
     for email, role, password in created:
-        click.echo(f"  {email} ({roles.ROLE_NAMES[role]})  lösenord: {password}")
+        click.echo(f"  {email} ({roles.ROLE_NAMES[role]})" + (f"  lösenord: {password}" if show_passwords else ""))
+    if not show_passwords:
+        click.echo("Lösenorden visas bara i en terminal. Sätt ett nytt med flask users password --email ADRESS.")
 
 
 audit_group = AppGroup("audit", help="The audit trail.")

@@ -60,9 +60,12 @@ def instance_file(instance_path: Path, name: str, make) -> bytes:
     return path.read_bytes()
 
 
+SECRET_KEY_FILE = "secret_key"
+
+
 def _secret_key(instance_path: Path) -> str:
     """A key kept in instance/, made once, so links and sessions survive restarts."""
-    return instance_file(instance_path, "secret_key", lambda: secrets.token_hex(32).encode()).decode().strip()
+    return instance_file(instance_path, SECRET_KEY_FILE, lambda: secrets.token_hex(32).encode()).decode().strip()
 
 
 # A diarienummer as most regions write it: a series of capitals, the year, a number (RS 2020/2741).
@@ -107,6 +110,9 @@ def load(instance_path: str) -> dict:
         "SMTP_HOST": env("AVTAL_SMTP_HOST", ""),
         "SMTP_PORT": int(env("AVTAL_SMTP_PORT", "25")),
         "MAIL_FROM": env("AVTAL_MAIL_FROM", "avtal@localhost"),
+        # How many proxies (load balancers) in front of the service to trust for X-Forwarded-For
+        # and -Proto: the client's address is what throttles, rate limits and evidence record
+        "TRUSTED_PROXIES": int(env("AVTAL_TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_SECURE": env("AVTAL_SECURE_COOKIES", "") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -115,6 +121,8 @@ def load(instance_path: str) -> dict:
         "WTF_CSRF_SSL_STRICT": False,
         "WTF_CSRF_TIME_LIMIT": None,  # a token lasts as long as the session: long drafts
         "SEAL_P12": env("AVTAL_SEAL_P12", ""),
+        # `flask backup` encrypts the keys it copies (secret key, seal) with this passphrase
+        "BACKUP_PASSPHRASE": env("AVTAL_BACKUP_PASSPHRASE", ""),
         "SEAL_PASSWORD": env("AVTAL_SEAL_PASSWORD", ""),
         "SEAL_ORGANISATION": env("AVTAL_SEAL_ORGANISATION", "Avtalstjänsten"),
         "TSA_URL": env("AVTAL_TSA_URL", ""),

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from . import audit, text
 from .documents.constructs import unshown_constructs
-from .documents.fields import FETCHING, field_instructions, field_type
+from .documents.fields import FETCHING, external_links, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, agreement_context, builtin_template, jinja_environment
 from .documents.tags import place_of_name, tag_problems
 from .errors import InvalidInput
@@ -86,17 +86,10 @@ def _zip_problems(data: bytes) -> list[str]:
 
 
 def _external_fetches(data: bytes) -> list[str]:
-    """External images or objects, and field codes that fetch files (runs joined, any case),
-    or whose field type Jinja would only write when the template is filled."""
-    reasons = []
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for info in archive.infolist():
-            if info.filename.endswith(".rels"):
-                with archive.open(info) as rels:
-                    for rel in etree.parse(rels).iter("{*}Relationship"):
-                        external = rel.get("TargetMode") == "External"
-                        if external and not rel.get("Type", "").endswith("/hyperlink"):
-                            reasons.append(f"Mallen hämtar innehåll från en extern adress ({rel.get('Target')[:80]}).")
+    """External images, objects and linked parts (any external relationship but a hyperlink's,
+    r:link, VML hrefs), and field codes that fetch files (runs joined, any case), or whose
+    field type Jinja would only write when the template is filled."""
+    reasons = [f"Mallen hämtar innehåll från en extern adress ({target[:80]})." for target in external_links(data)]
     instructions = field_instructions(data)
     if any(field_type(i) in FETCHING for i in instructions):
         reasons.append("Mallen innehåller fältkoder som hämtar andra filer (INCLUDE, LINK eller DDE).")

@@ -24,15 +24,18 @@ class RateLimit:
     def _key(self, parts) -> str:
         return hashlib.sha256("\x1f".join((self.scope, *parts)).encode()).hexdigest()
 
-    def blocked(self, *parts: str) -> bool:
-        """Whether the key has used up its attempts within the window."""
+    def count(self, *parts: str) -> int:
+        """Attempts of the key within the window."""
         with self.db.session() as session:
-            recent = session.scalar(
+            return session.scalar(
                 select(func.count(LimitHit.id)).where(
                     LimitHit.key_sha256 == self._key(parts), LimitHit.at > self.clock() - self.window
                 )
             )
-        return recent >= self.max_hits
+
+    def blocked(self, *parts: str) -> bool:
+        """Whether the key has used up its attempts within the window."""
+        return self.count(*parts) >= self.max_hits
 
     def record(self, *parts: str) -> None:
         key, now = self._key(parts), self.clock()
@@ -53,9 +56,37 @@ class RateLimit:
         return True
 
 
-def login_throttle(db) -> RateLimit:
-    """Failed logins per (email, IP): five in a quarter of an hour."""
-    return RateLimit(db, "login", max_hits=5, window=15 * 60)
+class LoginThrottle:
+    """Failed logins, counted for a quarter of an hour. An address is refused after five
+    for one account or thirty for any; an account is only slowed down, by a wait before
+    its password is checked that doubles with each failure past five, up to MAX_DELAY:
+    whoever guesses at someone's account cannot keep the right password from a new address out.
+    The address is the client's own when AVTAL_TRUSTED_PROXIES names the proxy hops."""
+
+    WINDOW = 15 * 60
+    SLOW_AFTER = 5
+    MAX_DELAY = 2.0
+
+    def __init__(self, db, clock=utcnow):
+        self.pair = RateLimit(db, "login", max_hits=5, window=self.WINDOW, clock=clock)
+        self.address = RateLimit(db, "login-address", max_hits=30, window=self.WINDOW, clock=clock)
+        self.account = RateLimit(db, "login-account", max_hits=0, window=self.WINDOW, clock=clock)
+
+    def blocked(self, email: str, address: str) -> bool:
+        return self.pair.blocked(email, address) or self.address.blocked(address)
+
+    def delay(self, email: str) -> float:
+        """Seconds to wait before checking this account's password."""
+        past = self.account.count(email) - self.SLOW_AFTER
+        return 0.0 if past < 0 else min(0.25 * 2**past, self.MAX_DELAY)
+
+    def failed(self, email: str, address: str) -> None:
+        self.pair.record(email, address)
+        self.address.record(address)
+        self.account.record(email)
+
+    def succeeded(self, email: str, address: str) -> None:
+        self.pair.reset(email, address)
 
 
 def verification_limit(db) -> RateLimit:

@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 
 from .models import AuditEvent
 
+# The methods the service answers; any other is refused with 405 and counted as "OTHER",
+# so a client cannot add a series per invented method
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 LINK_EVENTS = ("link_issued", "link_opened", "confirmed", "declined", "revoked", "reminder_sent")
 
 
@@ -53,6 +56,9 @@ class Metrics:
         queue.set_function(app.extensions["jobs"].pending)
         registry.register(_LinkEvents(app.extensions["db"]))
 
+    def request(self, route, method, seconds):
+        self.requests.labels(route, method_label(method)).observe(seconds)
+
     def conversion(self, host, seconds, ok):
         self.conversions.labels(host).observe(seconds)
         if not ok:
@@ -60,6 +66,10 @@ class Metrics:
 
     def job_failed(self, _signal, task, _exc=None):
         self.job_failures.labels(task.name).inc()
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
 
 
 def init_app(app):

@@ -7,9 +7,13 @@ who has its exact bytes, since having the file already means having its content.
 
 import io
 import logging
+import multiprocessing
+import re
+import resource
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
@@ -31,6 +35,23 @@ BROKEN = "Sigillet är brutet: innehållet har ändrats efter förseglingen."
 NOT_COVERED = "Filen har ändrats efter förseglingen: sigillet täcker inte hela filen."
 NOT_OURS = "Sigillet är inte gjort med tjänstens certifikat."
 UNKNOWN = "Okänt dokument: tjänsten har inte utfärdat exakt den här filen."
+TOO_COMPLEX = (
+    "Filen är för komplex för att kontrolleras: den har för många ändringar eller objekt. "
+    "En fil som tjänsten har utfärdat är aldrig så stor; kontrollera originalet."
+)
+
+# Bounds on the work an anonymous upload may cause. pyHanko's validation time grows faster
+# than linearly with incremental updates, so they are counted before anything is parsed;
+# the service's own files have two or three revisions and a few thousand objects.
+MAX_REVISIONS = 32
+MAX_OBJECTS = 200_000
+CHECK_SECONDS = 10
+CHECK_MEMORY_BYTES = 768 * 1024**2
+_OBJECT = re.compile(rb"\d+\s+\d+\s+obj\b")
+# A file ends where its last revision does: a startxref, its offset and %%EOF (and an end of line)
+_LAST_REVISION_END = re.compile(rb"startxref\s+\d+\s*%%EOF(?:\r\n|\r|\n)?\Z")
+
+_children = multiprocessing.get_context("forkserver")
 
 
 @dataclass
@@ -97,14 +118,53 @@ class Verification:
 def verify_pdf(session, sealer, data: bytes) -> Verification:
     """Check the seal of `data` and look its SHA-256 up in the records."""
     result = Verification(sha256=sha256_hex(data))
-    _check_seal(result, sealer, data)
+    if too_complex(data):
+        result.readable = False
+        result.problems.append(TOO_COMPLEX)
+    else:
+        result = _check_in_child(result, [c.dump() for c in _trust_roots(sealer)], data)
     result.document = issued_document(session, result.sha256)
     if result.document is None:
         result.problems.append(UNKNOWN)
     return result
 
 
-def _check_seal(result, sealer, data):
+def too_complex(data: bytes) -> bool:
+    """More revisions or objects than any file of ours has, counted without parsing."""
+    revisions = max(data.count(b"%%EOF"), data.count(b"startxref"))
+    return revisions > MAX_REVISIONS or sum(1 for _ in _OBJECT.finditer(data)) > MAX_OBJECTS
+
+
+def _check_in_child(result, roots: list[bytes], data: bytes) -> "Verification":
+    """Check the seal in a child process with a time and memory budget; past either the
+    file is too complex, and the worker has lost nothing but the wait."""
+    receiver, sender = _children.Pipe(duplex=False)
+    child = _children.Process(target=_check_child, args=(sender, result, roots, data), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(CHECK_SECONDS):
+            return receiver.recv()
+    except EOFError:  # the child died, most likely at its memory limit
+        pass
+    finally:
+        child.kill()
+        child.join()
+        receiver.close()
+    log.info("verification stopped at its budget")
+    result.readable = False
+    result.problems.append(TOO_COMPLEX)
+    return result
+
+
+def _check_child(sender, result, roots, data) -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (CHECK_MEMORY_BYTES, CHECK_MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_CPU, (CHECK_SECONDS, CHECK_SECONDS + 1))
+    _check_seal(result, [x509.Certificate.load(der) for der in roots], data)
+    sender.send(result)
+
+
+def _check_seal(result, roots, data):
     try:
         signatures = PdfFileReader(io.BytesIO(data), strict=False).embedded_signatures
     except Exception:  # anyone may upload anything: whatever pyHanko cannot parse is "unreadable"
@@ -117,7 +177,7 @@ def _check_seal(result, sealer, data):
         return
     try:
         status = seal.outside_event_loop(
-            lambda: validate_pdf_signature(signatures[0], signer_validation_context=_trusting(sealer))
+            lambda: validate_pdf_signature(signatures[0], signer_validation_context=_validation_context(roots))
         )
     except Exception:  # a damaged signature dictionary or CMS blob is a broken seal, not a crash
         log.info("seal could not be validated", exc_info=True)
@@ -126,8 +186,9 @@ def _check_seal(result, sealer, data):
         return
     result.sealed = True
     result.intact = status.intact and status.valid
-    result.covers_whole_file = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
-        status.modification_level is not None and status.modification_level <= ModificationLevel.LTA_UPDATES
+    result.covers_whole_file = _ends_with_a_revision(data) and (
+        status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+        or (status.modification_level is not None and status.modification_level <= ModificationLevel.LTA_UPDATES)
     )
     result.ours = result.intact and status.trusted
     result.signer = _name(status.signing_cert.subject)
@@ -149,9 +210,22 @@ def _name(subject) -> str:
     return fields.get("common_name") or fields.get("organization_name") or subject.human_friendly
 
 
+def _ends_with_a_revision(data: bytes) -> bool:
+    """No bytes follow the last revision: pyHanko judges revisions, and bytes appended
+    after the last %%EOF belong to none, so it would call them covered."""
+    return _LAST_REVISION_END.search(data[-1024:]) is not None
+
+
+def _trust_roots(sealer) -> list:
+    """Exactly the service's seal certificate (and the roots that came with it)."""
+    return [sealer.certificate, *[c for c in sealer.signer.cert_registry if c.self_signed != "no"]]
+
+
 def _trusting(sealer) -> ValidationContext:
-    """Trust exactly the service's seal certificate (and the roots that came with it)."""
-    roots = [sealer.certificate, *[c for c in sealer.signer.cert_registry if c.self_signed != "no"]]
+    return _validation_context(_trust_roots(sealer))
+
+
+def _validation_context(roots) -> ValidationContext:
     return ValidationContext(trust_roots=roots, allow_fetching=False)
 
 

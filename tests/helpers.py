@@ -442,6 +442,93 @@ def edited_as_word_does(docx: bytes) -> bytes:
     return out.getvalue()
 
 
+def with_updates(pdf: bytes, updates: int) -> bytes:
+    """`pdf` followed by `updates` incremental updates, each rewriting one small object,
+    written directly (about 200 bytes each): the shape of the /verifiera CPU attack."""
+    root = re.findall(rb"/Root\s+(\d+\s+\d+\s+R)", pdf)[-1]
+    size = max(int(n) for n in re.findall(rb"/Size\s+(\d+)", pdf))
+    prev = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    out = io.BytesIO()
+    out.write(pdf if pdf.endswith(b"\n") else pdf + b"\n")
+    for i in range(updates):
+        offset = out.tell()
+        out.write(b"%d 0 obj\n<< /N %d >>\nendobj\n" % (size, i))
+        xref = out.tell()
+        out.write(b"xref\n0 1\n0000000000 65535 f \n%d 1\n%010d 00000 n \n" % (size, offset))
+        out.write(b"trailer\n<< /Size %d /Root %s /Prev %d >>\nstartxref\n%d\n%%%%EOF\n" % (size + 1, root, prev, xref))
+        prev = xref
+    return out.getvalue()
+
+
+def xlsx_with_member(member: str, write, patch=None) -> bytes:
+    """A one-row Excel list with `member` replaced by what `write(file)` writes into it
+    (streamed, so a member may unpack to gigabytes while the list stays small); `patch`
+    maps other members' names to a function that changes their bytes."""
+    patch = patch or {}
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["Namn", "Organisationsnummer", "E-post", "Firmatecknare", "Titel"])
+    book.active.append(["Förening", "802000-0000", "a@example.se", "Anna", "Ordförande"])
+    plain = io.BytesIO()
+    book.save(plain)
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename != member:
+                target.writestr(info.filename, patch.get(info.filename, lambda x: x)(source.read(info)))
+        with target.open(member, "w", force_zip64=True) as f:
+            write(f)
+    return out.getvalue()
+
+
+def shared_strings_bomb(unpacked_bytes: int) -> bytes:
+    """An Excel list whose sharedStrings.xml unpacks to `unpacked_bytes` of one long string."""
+
+    def write(f):
+        f.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>')
+        chunk = b"A" * (1024 * 1024)
+        for _ in range(unpacked_bytes // len(chunk)):
+            f.write(chunk)
+        f.write(b"</t></si></sst>")
+
+    kind = "officeDocument/2006/relationships/sharedStrings"
+    patch = {  # openpyxl writes strings inline: declare the part so that it is read
+        "[Content_Types].xml": lambda x: x.replace(
+            b"</Types>",
+            b'<Override PartName="/xl/sharedStrings.xml" ContentType='
+            b'"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+        ),
+        "xl/_rels/workbook.xml.rels": lambda x: x.replace(
+            b"</Relationships>",
+            b'<Relationship Id="rIdSst" Type="http://schemas.openxmlformats.org/%s" Target="sharedStrings.xml"/>'
+            b"</Relationships>" % kind.encode(),
+        ),
+    }
+    return xlsx_with_member("xl/sharedStrings.xml", write, patch)
+
+
+def docx_with_linked_image(url: str) -> bytes:
+    """A document whose one picture is linked (`<a:blip r:link>`) to `url`, not embedded."""
+    from docx.opc.constants import RELATIONSHIP_TYPE as RT
+    from docx.oxml.ns import qn
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(png, "PNG")
+    doc = Document()
+    doc.add_paragraph("Länkad bild:")
+    doc.add_picture(io.BytesIO(png.getvalue()))
+    blip = doc.element.body.xpath(".//a:blip")[0]
+    blip.set(qn("r:link"), doc.part.relate_to(url, RT.IMAGE, is_external=True))
+    del blip.attrib[qn("r:embed")]
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
 def saved_by_libreoffice(docx: bytes, tmp_path) -> bytes:
     """The file opened and saved again by LibreOffice, with a profile of its own."""
     source = tmp_path / "mall.docx"
@@ -462,3 +549,30 @@ def saved_by_libreoffice(docx: bytes, tmp_path) -> bytes:
         timeout=120,
     )
     return (tmp_path / "out" / "mall.docx").read_bytes()
+
+
+class Listener:
+    """An HTTP server on loopback that records every request LibreOffice might send it."""
+
+    def __init__(self):
+        self.requests: list[str] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _record(self):
+                listener.requests.append(f"{self.command} {self.path}")
+                self.send_response(200)
+                self.end_headers()
+
+            do_GET = do_HEAD = do_OPTIONS = do_POST = _record
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()

@@ -13,7 +13,18 @@ from service import accession, audit, signing
 from service.errors import Conflict
 from service.models import Accession, Agreement, AgreementHandler, Party, SigningLink
 
-from .helpers import bearer, count, create_and_send, csrf_token, login, org_number, wait_for
+from .helpers import (
+    bearer,
+    count,
+    create_and_send,
+    csrf_token,
+    login,
+    org_number,
+    shared_strings_bomb,
+    stored_files,
+    wait_for,
+    xlsx_with_member,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -210,3 +221,39 @@ def test_an_api_list_with_a_bad_row_stores_nothing(app, client, api_token, open_
         {"pointer": "#/2", "message": "E-postadress måste fyllas i: länken skickas med e-post."},
     ]
     assert counts(app, open_agreement) == before
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY a "hahahahahahahahahaha">'
+    + b"".join(b'<!ENTITY %s "%s">' % (bytes([98 + i]), (b"&%s;" % bytes([97 + i])) * 10) for i in range(9))
+    + b']><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    + b'<row r="1"><c r="A1" t="inlineStr"><is><t>&j;</t></is></c></row></sheetData></worksheet>'
+)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (shared_strings_bomb(64 * 1024**2), "Filen blir för stor uppackad"),
+        (xlsx_with_member(SHEET, lambda f: f.write(b"<worksheet><sheetData><row><c>")), accession.NOT_AN_XLSX),
+        (xlsx_with_member(SHEET, lambda f: f.write(LAUGHS)), accession.NOT_AN_XLSX),
+    ],
+    ids=["unpacks-to-64-MB", "broken-xml", "billion-laughs"],
+)
+def test_a_hostile_excel_list_is_refused_in_swedish_and_nothing_is_stored(
+    app, client, official, open_agreement, content, message
+):
+    before = stored_files(app)
+    response = upload(client, open_agreement, content, "lista.xlsx")
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+    assert count(app, Accession) == 0 and stored_files(app) == before
+
+
+def test_a_stored_list_is_not_read_again_to_show_its_page(app, client, official, open_agreement):
+    location = upload(client, open_agreement, csv_bytes(organisations(3))).headers["Location"]
+    with app.extensions["db"].session() as session:
+        list_file = session.scalars(select(Accession.file_sha256)).one()
+    app.extensions["files"].path_for(list_file).unlink()  # the page must not need it
+    page = client.get(location)
+    assert page.status_code == 200 and "3 av 3 rader kan anslutas" in page.get_data(as_text=True)

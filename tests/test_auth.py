@@ -1,4 +1,5 @@
 import re
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -6,9 +7,9 @@ from sqlalchemy import select
 
 from service import create_app, users
 from service.limits import RateLimit
-from service.models import ApiToken, User
+from service.models import ApiToken, AuditEvent, User
 
-from .helpers import csrf_token, login
+from .helpers import confirm, create_and_send, csrf_token, login
 
 
 def test_login_shows_the_users_start_page(client, make_user):
@@ -140,7 +141,7 @@ def test_users_create_refuses_a_duplicate_email(runner):
 
 
 def test_users_demo_only_on_an_empty_database(app, runner, client):
-    result = runner.invoke(args=["users", "demo"])
+    result = runner.invoke(args=["users", "demo", "--show-passwords"])
     assert result.exit_code == 0, result.output
     password = re.search(r"handlaggare@example\.se \(handläggare\)  lösenord: (\S+)", result.output).group(1)
     assert "arkivarie@example.se (arkivarie)" in result.output and "admin@example.se (administratör)" in result.output
@@ -152,6 +153,12 @@ def test_users_demo_only_on_an_empty_database(app, runner, client):
     assert "inga demoanvändare skapades" in again.output
     with app.extensions["db"].session() as db:
         assert len(db.scalars(select(User)).all()) == 3
+
+
+def test_demo_passwords_are_never_written_into_a_log(runner):
+    result = runner.invoke(args=["users", "demo"])  # output to a pipe or file, as scripts/serve's log
+    assert result.exit_code == 0 and "handlaggare@example.se (handläggare)" in result.output
+    assert "lösenord:" not in result.output and "visas bara i en terminal" in result.output
 
 
 def test_start_page_leads_to_the_roles_section(client, make_user):
@@ -206,3 +213,68 @@ def test_a_password_change_ends_every_session(app, client, runner, make_user):
     assert other_device.get("/avtal").status_code == 302
     login(client, "anna@example.se", "ett-nytt-losenord")
     assert client.get("/avtal").status_code == 200
+
+
+def from_address(client, address, forwarded=False):
+    """`client` as seen from `address`: its own, or one a proxy forwards (X-Forwarded-For)."""
+    if forwarded:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+    else:
+        client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_guessing_from_other_addresses_never_keeps_the_right_password_out(app, make_user):
+    """Failures for one account from many addresses slow it down; they never refuse it."""
+    _, password = make_user("official", "anna@example.se")
+    for i in range(7):
+        attacker = from_address(app.test_client(), f"198.51.100.{i}")
+        assert "Fel e-postadress" in login(attacker, "anna@example.se", "fel-lösenord").get_data(as_text=True)
+    started = time.monotonic()
+    response = login(from_address(app.test_client(), "203.0.113.7"), "anna@example.se", password)
+    assert response.status_code == 302  # in, after a wait
+    assert time.monotonic() - started >= 0.9  # 7 failures: 0.25 s doubled twice
+
+
+def test_one_address_guessing_at_many_accounts_is_refused(app, make_user):
+    _, password = make_user("official", "anna@example.se")
+    attacker = from_address(app.test_client(), "198.51.100.9")
+    for i in range(30):
+        login(attacker, f"person{i}@example.se", "fel-lösenord")
+    assert login(attacker, "anna@example.se", password).status_code == 429
+    assert login(from_address(app.test_client(), "203.0.113.7"), "anna@example.se", password).status_code == 302
+
+
+def test_behind_trusted_proxies_the_client_address_counts(app, make_user):
+    """Behind a load balancer every request comes from its address: with AVTAL_TRUSTED_PROXIES
+    the throttle sees each client's own, so one client's failures do not lock out another."""
+    _, password = make_user("official", "anna@example.se")
+    behind = create_app({"TESTING": True, "TRUSTED_PROXIES": 1}, office=app.extensions["office"])
+    try:
+        attacker = from_address(behind.test_client(), "198.51.100.1", forwarded=True)
+        for _ in range(5):
+            login(attacker, "anna@example.se", "fel-lösenord")
+        assert login(attacker, "anna@example.se", password).status_code == 429
+        user = from_address(behind.test_client(), "203.0.113.7", forwarded=True)
+        assert login(user, "anna@example.se", password).status_code == 302
+    finally:
+        behind.extensions["jobs"].close()
+    # without the setting the header is not believed: both are the balancer's address
+    for _ in range(5):
+        login(from_address(app.test_client(), "198.51.100.2", forwarded=True), "anna@example.se", "fel-lösenord")
+    user = from_address(app.test_client(), "203.0.113.8", forwarded=True)
+    assert login(user, "anna@example.se", password).status_code == 429
+
+
+@pytest.mark.slow
+def test_evidence_records_the_clients_address_behind_a_proxy(app, make_user, iop_data, api_token):
+    behind = create_app({"TESTING": True, "TRUSTED_PROXIES": 1}, office=app.extensions["office"])
+    try:
+        client = from_address(behind.test_client(), "203.0.113.44", forwarded=True)
+        _, links = create_and_send(client, api_token, iop_data)
+        assert confirm(client, links[0]["url"], "Lund").status_code == 200
+        with app.extensions["db"].session() as session:
+            event = session.scalars(select(AuditEvent).where(AuditEvent.event == "confirmed")).one()
+            assert event.ip == "203.0.113.44"
+    finally:
+        behind.extensions["jobs"].close()

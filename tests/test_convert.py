@@ -6,7 +6,9 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from .helpers import docx_with, pdf_text
+from service.documents.convert import can_isolate_network
+
+from .helpers import Listener, docx_with, docx_with_linked_image, pdf_text
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -26,6 +28,18 @@ def test_converts_docx_to_pdf(office):
     pdf = office.convert(docx_with("Hej Malmö & Växjö"))
     assert pdf.startswith(b"%PDF")
     assert "Hej Malmö & Växjö" in pdf_text(pdf)
+
+
+@pytest.mark.skipif(not can_isolate_network(), reason="needs root, unshare and ip for a network namespace")
+def test_libreoffice_reaches_no_network_even_for_a_linked_image(office):
+    """Without its own network namespace LibreOffice sent OPTIONS, HEAD and GET for the picture."""
+    listener = Listener()
+    try:
+        pdf = office.convert(docx_with_linked_image(f"{listener.url}/intern/bild.png"))
+    finally:
+        listener.stop()
+    assert "Länkad bild" in pdf_text(pdf)
+    assert listener.requests == []
 
 
 def test_killed_libreoffice_is_restarted_and_next_conversion_succeeds(office):

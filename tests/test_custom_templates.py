@@ -10,10 +10,11 @@ from docx.oxml import parse_xml
 from service import agreements, forms, signing
 from service.audit import Actor
 from service.custom_templates import TemplateRejected, check_template, store_template
-from service.documents.fill import MAX_FILLED_BYTES, TEMPLATE_DIR, jinja_environment
+from service.documents.fill import MAX_FILLED_BYTES, TEMPLATE_DIR, TemplateFillError, fill_agreement, jinja_environment
 from service.models import CustomTemplate
+from service.schema import validate_agreement
 
-from .helpers import count, csrf_token, docx_with, flat, pdf_text, send_for_signature, upload_template
+from .helpers import PARTIES_LOOP, count, csrf_token, docx_with, flat, pdf_text, send_for_signature, upload_template
 
 
 def reasons(data, kind="iop"):
@@ -144,6 +145,23 @@ def docx_with_construct(xml) -> bytes:
     paragraph = doc.add_paragraph(CLAUSE)
     for element in parse_xml(f"<w:root {W_NS}>{xml}</w:root>"):
         paragraph._p.append(element)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def docx_linking(element: str, rel_type=RT.HYPERLINK, target="http://10.0.0.5/intern") -> bytes:
+    """A template with an external relationship `rId` (a hyperlink's type unless said) and
+    `element` in its body, where {rid} is that relationship's id."""
+    doc = Document()
+    doc.add_paragraph("{{ title }}")
+    doc.add_paragraph(PARTIES_LOOP)
+    rid = doc.part.relate_to(target, rel_type, is_external=True)
+    doc.paragraphs[0]._p.append(parse_xml(element.format(rid=rid)))
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
@@ -306,3 +324,35 @@ def test_repeating_a_text_past_the_cap_is_refused_before_it_is_built():
     with pytest.raises(OverflowError):
         template.render(title="x" * 100, n=MAX_FILLED_BYTES // 50)
     assert template.render(title="ab", n=3) == "ababab"
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        f'<a:blip xmlns:a="{A_NS}" xmlns:r="{R_NS}" r:link="{{rid}}"/>',
+        f'<a:blip xmlns:a="{A_NS}" xmlns:r="{R_NS}" r:embed="{{rid}}"/>',
+        '<v:imagedata xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
+        'o:href="http://10.0.0.5/intern"/>',
+    ],
+    ids=["blip-r-link-to-a-hyperlink-relationship", "blip-embeds-a-hyperlink-relationship", "vml-o-href"],
+)
+def test_a_linked_image_is_refused_whatever_relationship_it_names(element):
+    assert "extern adress (http://10.0.0.5/intern)" in reasons(docx_linking(element))
+
+
+def test_a_hyperlink_may_name_an_external_address():
+    link = (
+        '<w:hyperlink xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        f'xmlns:r="{R_NS}" r:id="{{rid}}"><w:r><w:t>webbplats</w:t></w:r></w:hyperlink>'
+    )
+    assert check_template(docx_linking(link, target="https://example.se/"), "iop").variables == ["parties", "title"]
+
+
+@pytest.mark.slow
+def test_a_link_that_appears_only_when_filled_is_refused(iop_data):
+    """The relationship id is written by Jinja: the upload check cannot see it, the filled one does."""
+    jinja_id = "{{{{ '{rid}' }}}}"  # {{ 'rId9' }} once formatted
+    template = docx_linking(f'<a:blip xmlns:a="{A_NS}" xmlns:r="{R_NS}" r:embed="{jinja_id}"/>')
+    assert check_template(template, "iop").variables == ["parties", "title"]
+    with pytest.raises(TemplateFillError, match="http://10.0.0.5/intern"):
+        fill_agreement(validate_agreement(iop_data), template=template)

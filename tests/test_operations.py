@@ -66,6 +66,19 @@ def test_metrics_on_their_own_bind(app, client, api_token, iop_data, monkeypatch
     assert "/metrics" not in [r.rule for r in app.url_map.iter_rules()]  # not on the public port
 
 
+def test_invented_methods_get_405_and_add_no_series(app, client):
+    statuses = {client.open(path, method=f"FOO{i}").status_code for i in range(50) for path in ("/login", "/x")}
+    assert statuses == {405}
+    assert client.open("/login", method="GET").status_code == 200
+    methods = {
+        sample.labels["method"]
+        for family in app.extensions["metrics"].registry.collect()
+        if family.name == "avtal_request_seconds"
+        for sample in family.samples
+    }
+    assert methods == {"GET", "OTHER"}
+
+
 def _start(env_changes, command):
     env = dict(os.environ, **env_changes)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

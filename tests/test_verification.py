@@ -9,6 +9,7 @@ our text sealed with someone else's key.
 import io
 import json
 import re
+import time
 
 import pikepdf
 import pytest
@@ -26,7 +27,17 @@ from service.models import AuditEvent, FinalDocument, Version
 from service.schema import validate_agreement
 from service.web import verify as verify_page
 
-from .helpers import axe_check, complete_iop, count, csrf_token, flat, pdf_text, screenshot, stored_files
+from .helpers import (
+    axe_check,
+    complete_iop,
+    count,
+    csrf_token,
+    flat,
+    pdf_text,
+    screenshot,
+    stored_files,
+    with_updates,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -225,3 +236,32 @@ def test_verification_page_in_a_browser_is_accessible(page, issued, tmp_path):
     assert "RS 2020/2741" in page.content()
     axe_check(page)
     screenshot(page, "verify-genuine-final")
+
+
+def test_bytes_after_the_seal_are_not_covered(runner, tmp_path, client, issued):
+    appended = issued["final"] + b"twelve bytes"
+    result = run_verify(runner, tmp_path, appended)
+    assert result.exit_code == 1 and verification.NOT_COVERED in result.output
+    report = json.loads(run_verify(runner, tmp_path, appended, "--json").output)
+    assert report["intact"] and not report["covers_whole_file"] and not report["ok"]
+    assert verification.NOT_COVERED in upload(client, appended).get_data(as_text=True)
+
+
+def test_a_file_of_many_updates_is_too_complex_and_answered_at_once(app, client, runner, tmp_path, issued):
+    """Each incremental update made pyHanko slower, faster than linearly: counted before parsing."""
+    many = with_updates(issued["final"], verification.MAX_REVISIONS)
+    started = time.monotonic()
+    page = upload(client, many)
+    assert page.status_code == 200 and verification.TOO_COMPLEX in page.get_data(as_text=True)
+    assert time.monotonic() - started < 2
+    report = json.loads(run_verify(runner, tmp_path, many, "--json").output)
+    assert not report["ok"] and verification.TOO_COMPLEX in report["problems"]
+
+    few = with_updates(issued["final"], 3)  # within the bounds: checked, and the updates are seen
+    assert verification.NOT_COVERED in upload(client, few).get_data(as_text=True)
+
+
+def test_a_check_past_its_time_budget_is_too_complex(app, client, issued, monkeypatch):
+    monkeypatch.setattr(verification, "CHECK_SECONDS", 0)
+    page = upload(client, issued["final"])
+    assert page.status_code == 200 and verification.TOO_COMPLEX in page.get_data(as_text=True)

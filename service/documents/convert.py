@@ -20,6 +20,7 @@ import logging
 import os
 import queue
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -54,12 +55,28 @@ def _free_port(other_than=None) -> int:
             return port
 
 
+class _UnixConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket: how the service reaches a LibreOffice without network."""
+
+    def __init__(self, socket_path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = socket_path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
 class _TimeoutTransport(xmlrpc.client.Transport):
-    def __init__(self, timeout):
+    def __init__(self, timeout, socket_path=None):
         super().__init__()
         self.timeout = timeout
+        self.socket_path = socket_path
 
     def make_connection(self, host):
+        if self.socket_path:
+            return _UnixConnection(self.socket_path, self.timeout)
         conn = super().make_connection(host)
         conn.timeout = self.timeout
         return conn
@@ -80,7 +97,17 @@ def _prepare_child(memory_bytes=None):
 
 
 def _proxy(host, port, timeout):
+    """unoserver at host:port, or through the unix socket `host` names as "unix:PATH"."""
+    if host.startswith("unix:"):
+        transport = _TimeoutTransport(timeout, socket_path=host.removeprefix("unix:"))
+        return xmlrpc.client.ServerProxy("http://localhost/", allow_none=True, transport=transport)
     return xmlrpc.client.ServerProxy(f"http://{host}:{port}", allow_none=True, transport=_TimeoutTransport(timeout))
+
+
+def can_isolate_network() -> bool:
+    """Whether LibreOffice can be started in a network namespace of its own: this needs
+    root (CAP_SYS_ADMIN), util-linux's unshare and iproute2's ip."""
+    return os.geteuid() == 0 and bool(shutil.which("unshare")) and bool(shutil.which("ip"))
 
 
 def _convert(host, port, data: bytes, filter_options, timeout) -> bytes:
@@ -99,8 +126,10 @@ def _is_unreadable(fault: xmlrpc.client.Fault) -> bool:
 class OfficeProcess:
     """One unoserver with its own LibreOffice, ports and profile directory.
 
-    Within the service it listens on loopback on free ports; scripts/office-host starts
-    one on a given interface and port, where unoserver itself stops a conversion that
+    Within the service it listens on loopback on free ports, and where the platform
+    allows (can_isolate_network) runs in a network namespace of its own, reached through
+    a unix socket, so that no document can make it fetch from the network; scripts/office-host
+    starts one on a given interface and port, where unoserver itself stops a conversion that
     runs longer than `conversion_timeout` and exits after `stop_after` conversions."""
 
     def __init__(
@@ -115,6 +144,8 @@ class OfficeProcess:
         self.process = None
         self.port = None
         self.conversions = 0
+        self.isolated = interface == "127.0.0.1" and port is None and can_isolate_network()
+        self.address = interface  # "unix:PATH" once started isolated
 
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -122,11 +153,21 @@ class OfficeProcess:
         self.port = self.fixed_port or _free_port()
         uno_port = _free_port(other_than=self.port)
         log_file = open(self.workdir / "unoserver.log", "ab")  # noqa: SIM115 (owned by the child)
+        server = [sys.executable, "-m", "unoserver.server"]
+        if self.isolated:
+            socket_path = self.workdir / "unoserver.sock"
+            server = [
+                "unshare",
+                "--net",
+                "--",
+                sys.executable,
+                str(Path(__file__).with_name("netless.py")),
+                str(socket_path),
+            ]
+            self.address = f"unix:{socket_path}"
         self.process = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "unoserver.server",
+                *server,
                 "--interface",
                 self.interface,
                 "--uno-interface",
@@ -155,7 +196,7 @@ class OfficeProcess:
             if self.process.poll() is not None:
                 raise ConversionError("LibreOffice kunde inte startas.")
             try:
-                _proxy(self.interface, self.port, 5).info()
+                _proxy(self.address, self.port, 5).info()
                 return
             except (OSError, http.client.HTTPException, xmlrpc.client.Error):
                 time.sleep(0.25)
@@ -163,7 +204,7 @@ class OfficeProcess:
         raise ConversionError("LibreOffice startade inte i tid.")
 
     def convert(self, data: bytes, filter_options, timeout) -> bytes:
-        pdf = _convert(self.interface, self.port, data, filter_options, timeout)
+        pdf = _convert(self.address, self.port, data, filter_options, timeout)
         self.conversions += 1
         return pdf
 

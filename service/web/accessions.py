@@ -28,7 +28,6 @@ def upload(agreement_id):
                 if not upload or not upload.filename:
                     raise accession.AccessionError("Välj en fil med organisationerna (.csv eller .xlsx).")
                 content = upload.read()
-                accession.read_rows(upload.filename, content)  # refuse an unreadable list at once
                 stored = accession.store(session, files(), agreement, upload.filename, content, g.user)
             except AvtalError as exc:
                 problem, status = exc.message, 400

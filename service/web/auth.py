@@ -2,6 +2,7 @@
 
 import functools
 import re
+import time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,7 +28,7 @@ _UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
 
 @bp.record_once
 def _init_throttle(state):
-    state.app.extensions["login_throttle"] = limits.login_throttle(state.app.extensions["db"])
+    state.app.extensions["login_throttle"] = limits.LoginThrottle(state.app.extensions["db"])
 
 
 @bp.before_app_request
@@ -101,13 +102,14 @@ def login():
     if throttle.blocked(*key):
         message = "För många misslyckade inloggningsförsök. Vänta en kvart och försök igen."
         return _login_page(email, {"form": message}, status=429)
+    time.sleep(throttle.delay(key[0]))
     with current_app.extensions["db"].session() as db:
         user = users.authenticate(db, email, password)
     if user is None:
-        throttle.record(*key)
+        throttle.failed(*key)
         return _login_page(email, {"form": "Fel e-postadress eller lösenord."})
 
-    throttle.reset(*key)
+    throttle.succeeded(*key)
     session.clear()  # start a fresh session: nothing from before the login carries over
     session["user_id"] = user.id
     session["generation"] = user.session_generation

@@ -7,10 +7,10 @@ import re
 import time
 import uuid
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from .. import readiness
+from .. import metrics, readiness
 from .security import error_response
 
 bp = Blueprint("operations", __name__)
@@ -42,6 +42,8 @@ def _start():
     given = request.headers.get("X-Request-Id", "")
     g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     g.started = time.perf_counter()
+    if request.method not in metrics.METHODS:
+        abort(405)
 
 
 @bp.after_app_request
@@ -49,8 +51,13 @@ def _finish(response):
     response.headers["X-Request-Id"] = g.get("request_id", "")
     route = request.url_rule.rule if request.url_rule else "unmatched"  # never the URL: it may hold a token
     seconds = time.perf_counter() - g.get("started", time.perf_counter())
-    current_app.extensions["metrics"].requests.labels(route, request.method).observe(seconds)
-    fields = {"method": request.method, "route": route, "status": response.status_code, "ms": round(seconds * 1000)}
+    current_app.extensions["metrics"].request(route, request.method, seconds)
+    fields = {
+        "method": metrics.method_label(request.method),
+        "route": route,
+        "status": response.status_code,
+        "ms": round(seconds * 1000),
+    }
     log.info("request", extra={"fields": fields, "request_id": g.get("request_id")})
     return response
 

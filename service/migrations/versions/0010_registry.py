@@ -1,7 +1,7 @@
 """each agreement's own audit chain; the registry's classification list; drafts removed by retention
 
 Revision ID: 0010_registry
-Revises: 0008_version_change_note
+Revises: 0009_accession_rows
 
 An agreement's events also carry the hash of its previous event, so its archive package
 can be checked alone. Events recorded before keep their hashes (the field is left out of
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_registry"
-down_revision = "0008_version_change_note"
+down_revision = "0009_accession_rows"
 branch_labels = None
 depends_on = None
 
