@@ -22,7 +22,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from lxml import etree
 from sqlalchemy import select
 
-from . import audit, text
+from . import audit, text, zips
 from .documents.constructs import unshown_constructs
 from .documents.fields import FETCHING, external_links, field_instructions, field_type
 from .documents.fill import CONTEXT_NAMES, agreement_context, builtin_template, jinja_environment
@@ -73,18 +73,6 @@ def _jinja_source(data: bytes) -> str:
     return source
 
 
-def _zip_problems(data: bytes) -> list[str]:
-    """Sizes as the zip directory states them, read before any member is unpacked (a 1 MB
-    upload may unpack to gigabytes); zipfile stops reading a member at its stated size."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        members = archive.infolist()
-    if len(members) > MAX_MEMBERS:
-        return [f"Filen innehåller för många delar ({len(members)}, högst {MAX_MEMBERS})."]
-    if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
-        return [f"Filen blir för stor uppackad (högst {MAX_UNCOMPRESSED_BYTES // 1024**2} MB)."]
-    return []
-
-
 def _external_fetches(data: bytes) -> list[str]:
     """External images, objects and linked parts (any external relationship but a hyperlink's,
     r:link, VML hrefs), and field codes that fetch files (runs joined, any case), or whose
@@ -121,7 +109,8 @@ def check_template(data: bytes, kind: str) -> TemplateReport:
     try:
         if not zipfile.is_zipfile(io.BytesIO(data)):
             raise ValueError
-        if too_big := _zip_problems(data):
+        # Sizes as the zip directory states them, read before any member is unpacked.
+        if too_big := zips.unpack_problems(data, MAX_MEMBERS, MAX_UNCOMPRESSED_BYTES):
             raise TemplateRejected(too_big)
         source = _jinja_source(data)
         env = jinja_environment()

@@ -350,70 +350,66 @@ def _store_answer(session, link, actor, **answer) -> Confirmation:
     return row
 
 
-def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
-    """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
+def _answer(session, serializer, token, client, decision, recorded: dict, **answer) -> tuple[Confirmation, Agreement]:
+    """Consume the link and store the party's answer (`decision`, with `answer`'s fields), noted in
+    the audit trail with the text it concerned and `recorded`; the agreement's status follows.
+    The one way both answers go."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
-    answer = _store_answer(
+    row = _store_answer(session, link, actor, decision=decision, **answer)
+    agreement = session.get(Agreement, link.party.agreement_id)
+    agreement.updated_at = utcnow()  # lists and the API's updated_since see every answer
+    audit.record(
         session,
-        link,
+        decision,
         actor,
-        decision="confirmed",
+        agreement.id,
+        link_id=link.id,
+        party=link.party.name,
+        name=answer["signer_name"],
+        title=answer["signer_title"],
+        version=link.version.number,
+        pdf_sha256=link.version.pdf_sha256,
+        **recorded,
+    )
+    change(agreement, status_after_answer(session, agreement))
+    return row, agreement
+
+
+def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
+    """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
+    answer, agreement = _answer(
+        session,
+        serializer,
+        token,
+        client,
+        "confirmed",
+        {"place": place},
         signer_name=signer_name,
         signer_title=signer_title,
         place=place,
         receipt_email=receipt_email,
     )
-    agreement = session.get(Agreement, link.party.agreement_id)
-    agreement.updated_at = utcnow()  # lists and the API's updated_since see every answer
-    audit.record(
-        session,
-        "confirmed",
-        actor,
-        agreement.id,
-        link_id=link.id,
-        party=link.party.name,
-        name=signer_name,
-        title=signer_title,
-        place=place,
-        version=link.version.number,
-        pdf_sha256=link.version.pdf_sha256,
-    )
-    change(agreement, status_after_answer(session, agreement))
     if agreement.status == "completed":
         parties = len(agreement.data["parties"])
-        audit.record(session, "completed", audit.SYSTEM, agreement.id, version=link.version.number, parties=parties)
+        version = answer.version.number
+        audit.record(session, "completed", audit.SYSTEM, agreement.id, version=version, parties=parties)
     return answer
 
 
 def decline(session, serializer, token, signer_name, signer_title, reason, client, receipt_email="") -> Confirmation:
     """Record a decline with the person who declined, as carefully as a confirmation."""
-    link = _consume(session, serializer, token)
-    actor = _party_actor(link, client)
-    answer = _store_answer(
+    answer, _ = _answer(
         session,
-        link,
-        actor,
-        decision="declined",
+        serializer,
+        token,
+        client,
+        "declined",
+        {"reason": reason},
         signer_name=signer_name,
         signer_title=signer_title,
         reason=reason,
         receipt_email=receipt_email,
-    )
-    agreement = session.get(Agreement, link.party.agreement_id)
-    change(agreement, status_after_answer(session, agreement))
-    agreement.updated_at = utcnow()
-    audit.record(
-        session,
-        "declined",
-        actor,
-        agreement.id,
-        link_id=link.id,
-        party=link.party.name,
-        name=signer_name,
-        title=signer_title,
-        reason=reason,
-        version=link.version.number,
     )
     return answer
 
