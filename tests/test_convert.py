@@ -6,7 +6,7 @@ import time
 import pytest
 from pypdf import PdfReader
 
-from service.documents.convert import can_isolate_network
+from service.documents.convert import OfficePool, can_isolate_network
 
 from .helpers import Listener, docx_with, docx_with_linked_image, pdf_text
 
@@ -40,6 +40,18 @@ def test_libreoffice_reaches_no_network_even_for_a_linked_image(office):
         listener.stop()
     assert "Länkad bild" in pdf_text(pdf)
     assert listener.requests == []
+
+
+@pytest.mark.skipif(not can_isolate_network(), reason="needs root, unshare and ip for a network namespace")
+def test_libreoffice_without_network_starts_in_a_deep_instance_folder(tmp_path):
+    """The unix socket's path may be at most 107 bytes; an instance folder may be far longer."""
+    pool = OfficePool(tmp_path / ("instans-" * 10) / ("office-" * 10), size=1, timeout=60)
+    try:
+        pool.start()
+        assert pool.processes()[0].address.startswith("unix:")
+        assert "Djupt ner" in pdf_text(pool.convert(docx_with("Djupt ner i mappträdet")))
+    finally:
+        pool.stop()
 
 
 def test_killed_libreoffice_is_restarted_and_next_conversion_succeeds(office):

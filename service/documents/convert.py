@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import xmlrpc.client
@@ -146,6 +147,7 @@ class OfficeProcess:
         self.conversions = 0
         self.isolated = interface == "127.0.0.1" and port is None and can_isolate_network()
         self.address = interface  # "unix:PATH" once started isolated
+        self.socket_dir: Path | None = None
 
     def start(self):
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +157,10 @@ class OfficeProcess:
         log_file = open(self.workdir / "unoserver.log", "ab")  # noqa: SIM115 (owned by the child)
         server = [sys.executable, "-m", "unoserver.server"]
         if self.isolated:
-            socket_path = self.workdir / "unoserver.sock"
+            # A private folder with a short path: a unix socket's path may be at most 107 bytes,
+            # which an instance folder deep in a file system can pass.
+            self.socket_dir = Path(tempfile.mkdtemp(prefix="avtal-uno-"))
+            socket_path = self.socket_dir / "s"
             server = [
                 "unshare",
                 "--net",
@@ -260,6 +265,9 @@ class OfficeProcess:
         self.process.wait()
         self._kill_leftover()  # anything that left the process group
         self.process = None
+        if self.socket_dir is not None:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
+            self.socket_dir = None
 
 
 class OfficePool:

@@ -24,14 +24,20 @@ def _pump(source, target):
         target.close()
 
 
-def _relay(path: str, port: int) -> None:
-    """Each connection to the unix socket goes on to unoserver's port on this loopback."""
+def _listen(path: str) -> socket.socket:
+    """The unix socket the service connects to; an error here ends the process, so the service
+    sees at once that LibreOffice did not start."""
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
         os.unlink(path)
     server.bind(path)
     os.chmod(path, 0o600)
     server.listen(16)
+    return server
+
+
+def _relay(server: socket.socket, port: int) -> None:
+    """Each connection to the unix socket goes on to unoserver's port on this loopback."""
     while True:
         client, _ = server.accept()
         try:
@@ -46,7 +52,8 @@ def _relay(path: str, port: int) -> None:
 def main() -> int:
     path, args = sys.argv[1], sys.argv[2:]
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)  # LibreOffice and unoserver talk over it
-    threading.Thread(target=_relay, args=(path, int(args[args.index("--port") + 1])), daemon=True).start()
+    server = _listen(path)
+    threading.Thread(target=_relay, args=(server, int(args[args.index("--port") + 1])), daemon=True).start()
     sys.argv = ["unoserver", *args]
     from unoserver.server import main as serve
 
