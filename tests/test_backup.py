@@ -69,6 +69,11 @@ def test_restore_into_an_empty_instance_keeps_the_chain_and_every_file(
         restored.extensions["db"].engine.dispose()
 
 
+def restored_tables(app) -> list[str]:
+    """The service's tables in the app's database (on PostgreSQL the job queue's are there too)."""
+    return [t for t in inspect(app.extensions["db"].engine).get_table_names() if not t.startswith("huey_")]
+
+
 def serve(app):
     """`app` on a port of its own; returns (base URL, stop)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -93,7 +98,7 @@ def get(url, headers=None):
 @pytest.mark.slow
 @pytest.mark.parametrize("passphrase", ["", "en lång lösenfras för nycklarna"], ids=["plain", "encrypted"])
 def test_a_restored_instance_carries_on_with_the_old_keys(
-    app, client, runner, api_token, iop_data, run_jobs, tmp_path, monkeypatch, passphrase
+    app, client, runner, api_token, iop_data, run_jobs, tmp_path, monkeypatch, passphrase, empty_database_url
 ):
     """Restored into an empty instance on a second port: the seal is still the service's, the
     outstanding signing link opens, and the API token works."""
@@ -111,7 +116,7 @@ def test_a_restored_instance_carries_on_with_the_old_keys(
     assert (app.config["SECRET_KEY"] in keys) is not bool(passphrase)  # encrypted when a passphrase is set
 
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "restored"))
-    monkeypatch.setenv("AVTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'restored' / 'avtal.sqlite3'}")
+    monkeypatch.setenv("AVTAL_DATABASE_URL", empty_database_url)
     empty = create_app({"TESTING": True}, office=app.extensions["office"])
     result = empty.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
     empty.extensions["jobs"].close()
@@ -134,39 +139,41 @@ def test_a_restored_instance_carries_on_with_the_old_keys(
         restored.extensions["db"].engine.dispose()
 
 
-def test_restore_refuses_a_backup_that_does_not_match_its_manifest(app, runner, tmp_path, monkeypatch):
+def test_restore_refuses_a_backup_that_does_not_match_its_manifest(
+    app, runner, tmp_path, monkeypatch, empty_database_url
+):
     assert runner.invoke(args=["backup", str(tmp_path / "backup")]).exit_code == 0
-    database = tmp_path / "backup" / "database.sqlite3"
+    (database,) = (tmp_path / "backup").glob("database.*")  # SQLite's file or pg_dump's
     changed = bytearray(database.read_bytes())
     changed[-1] ^= 0x01
     database.write_bytes(bytes(changed))
 
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "restored"))
-    monkeypatch.setenv("AVTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'restored' / 'avtal.sqlite3'}")
+    monkeypatch.setenv("AVTAL_DATABASE_URL", empty_database_url)
     empty = create_app({"TESTING": True}, office=app.extensions["office"])
     key_before = (tmp_path / "restored" / "secret_key").read_bytes()
     try:
         result = empty.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
         assert result.exit_code == 1 and "stämmer inte med manifestets SHA-256" in result.output
-        assert not inspect(empty.extensions["db"].engine).get_table_names()  # nothing restored
+        assert restored_tables(empty) == []  # nothing restored
         assert (tmp_path / "restored" / "secret_key").read_bytes() == key_before
     finally:
         empty.extensions["jobs"].close()
         empty.extensions["db"].engine.dispose()
 
 
-def test_encrypted_keys_need_the_passphrase(app, runner, tmp_path, monkeypatch):
+def test_encrypted_keys_need_the_passphrase(app, runner, tmp_path, monkeypatch, empty_database_url):
     app.config["BACKUP_PASSPHRASE"] = "rätt lösenfras"
     assert runner.invoke(args=["backup", str(tmp_path / "backup")]).exit_code == 0
     monkeypatch.setenv("AVTAL_INSTANCE", str(tmp_path / "restored"))
-    monkeypatch.setenv("AVTAL_DATABASE_URL", f"sqlite:///{tmp_path / 'restored' / 'avtal.sqlite3'}")
+    monkeypatch.setenv("AVTAL_DATABASE_URL", empty_database_url)
     for passphrase, message in (("", "AVTAL_BACKUP_PASSPHRASE"), ("fel lösenfras", "Fel lösenfras")):
         monkeypatch.setenv("AVTAL_BACKUP_PASSPHRASE", passphrase)
         empty = create_app({"TESTING": True}, office=app.extensions["office"])
         try:
             result = empty.test_cli_runner().invoke(args=["restore", str(tmp_path / "backup")])
             assert result.exit_code == 1 and message in result.output
-            assert not inspect(empty.extensions["db"].engine).get_table_names()
+            assert restored_tables(empty) == []
         finally:
             empty.extensions["jobs"].close()
             empty.extensions["db"].engine.dispose()
