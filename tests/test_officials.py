@@ -10,7 +10,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from service import agreements, forms, mail, signing, starting_text, users
+from service import agreements, forms, mail, signing, starting_text
 from service.audit import Actor
 from service.models import Agreement, AgreementHandler, AuditEvent, Confirmation, SigningLink, User, Version
 
@@ -28,7 +28,9 @@ from .helpers import (
     login,
     path_of,
     pdf_text,
+    post_on_page,
     swedish_today,
+    user_client,
     visible_text,
     wait_for,
 )
@@ -186,40 +188,25 @@ def test_a_final_pdf_larger_than_the_setting_is_linked_not_attached(
     assert f"{app.config['PUBLIC_URL']}/avtal/{agreement_id}/slutlig/1.pdf" in message.get_content()
 
 
-def signed_in(app, make_user, email, role="official"):
-    """A logged-in test client of its own and an API token, for a new user."""
-    user, password = make_user(role, email)
-    browser = app.test_client()
-    login(browser, email, password)
-    with app.extensions["db"].session() as session:
-        token = users.issue_api_token(session, session.get(User, user.id))
-    return browser, token
-
-
-def post_on(browser, page_url, action_url, **form):
-    token = csrf_token(browser.get(page_url).get_data(as_text=True))
-    return browser.post(action_url, data={"csrf_token": token, **form})
-
-
 def test_a_handläggare_chooses_what_to_hear_and_the_registry_address_on_the_agreement_page(app, make_user, iop_data):
-    anna, token = signed_in(app, make_user, "anna@example.se")
-    bertil, _ = signed_in(app, make_user, "bertil@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    bertil, _ = user_client(app, make_user, "official", "bertil@example.se")
     agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
     page_url = f"/avtal/{agreement_id}"
     page = visible_text(anna.get(page_url))
     assert "E-post till dig om avtalet" in page and "Registratur" in page and "Redigera" in page
-    assert post_on(anna, page_url, page_url + "/aviseringar", notify="daily").status_code == 302
+    assert post_on_page(anna, page_url, page_url + "/aviseringar", notify="daily").status_code == 302
     assert "Sparat. E-post om avtalet: en sammanfattning per dag." in visible_text(anna.get(page_url))
     for bad in ("never", ""):
-        assert post_on(anna, page_url, page_url + "/aviseringar", notify=bad).status_code == 302
+        assert post_on_page(anna, page_url, page_url + "/aviseringar", notify=bad).status_code == 302
         assert "Välj ett av alternativen" in visible_text(anna.get(page_url))
     with app.extensions["db"].session() as session:
         assert session.scalar(select(AgreementHandler.notify)) == "daily"
 
     for bad in ("a@b.se, c@d.se", "registrator", "Reg <reg@region.se>"):
-        post_on(anna, page_url, page_url + "/registratur", registry_email=bad)
+        post_on_page(anna, page_url, page_url + "/registratur", registry_email=bad)
         assert "Skriv en e-postadress som registrator@region.se" in visible_text(anna.get(page_url))
-    post_on(anna, page_url, page_url + "/registratur", registry_email="diarium@region.example.se")
+    post_on_page(anna, page_url, page_url + "/registratur", registry_email="diarium@region.example.se")
     with app.extensions["db"].session() as session:
         assert session.get(Agreement, agreement_id).registry_email == "diarium@region.example.se"
     assert [e["email"] for e in events(app, agreement_id, "registry_email_set")] == ["diarium@region.example.se"]
@@ -227,7 +214,7 @@ def test_a_handläggare_chooses_what_to_hear_and_the_registry_address_on_the_agr
     seen_by_bertil = visible_text(bertil.get(page_url))  # not its handläggare: offered nothing he may not do
     for action in ("Redigera", "E-post till dig om avtalet", "Registraturens e-postadress"):
         assert action not in seen_by_bertil
-    assert post_on(bertil, page_url, page_url + "/registratur", registry_email="x@example.se").status_code == 302
+    assert post_on_page(bertil, page_url, page_url + "/registratur", registry_email="x@example.se").status_code == 302
     with app.extensions["db"].session() as session:
         assert session.get(Agreement, agreement_id).registry_email == "diarium@region.example.se"
 
@@ -241,13 +228,13 @@ def swedish_day(days_from_today=0):
 
 def send_on_page(app, browser, agreement_id, **typed):
     page_url = f"/avtal/{agreement_id}"
-    return post_on(browser, page_url, page_url + "/skicka", **typed)
+    return post_on_page(browser, page_url, page_url + "/skicka", **typed)
 
 
 def test_sending_with_a_message_and_a_last_day_shows_both_in_the_invitation_and_on_the_page(
     app, client, make_user, iop_data, smtp_server
 ):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
     last_day = swedish_day(10)
     message = "Hej! Vi behöver ert svar före styrelsemötet.\nRing mig vid frågor."
@@ -282,7 +269,7 @@ def test_sending_with_a_message_and_a_last_day_shows_both_in_the_invitation_and_
     ],
 )
 def test_bad_sending_terms_send_nothing_and_change_nothing(app, make_user, iop_data, smtp_server, typed, said):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
     days = {"yesterday": swedish_day(-1).isoformat(), "far": swedish_day(31).isoformat()}
     typed = {key: days.get(value, value) for key, value in typed.items()}
@@ -365,16 +352,16 @@ def test_an_outdated_link_is_never_reminded(app, api_token, iop_data, smtp_serve
 
 
 def test_an_official_reminds_a_party_by_hand_and_not_one_that_answered(app, client, make_user, iop_data, smtp_server):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id, links = create_and_send(anna, token, iop_data)
     assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
     page_url = f"/avtal/{agreement_id}"
     assert visible_text(anna.get(page_url)).count("Påminn ") == 1  # only the party still waited for
     with app.extensions["db"].session() as session:
         parties = signing.active_parties(session, session.get(Agreement, agreement_id))
-    assert post_on(anna, page_url, f"{page_url}/parter/{parties[1].id}/paminn").status_code == 302
+    assert post_on_page(anna, page_url, f"{page_url}/parter/{parties[1].id}/paminn").status_code == 302
     assert f"En påminnelse är skickad till {parties[1].name}" in visible_text(anna.get(page_url))
-    post_on(anna, page_url, f"{page_url}/parter/{parties[0].id}/paminn")
+    post_on_page(anna, page_url, f"{page_url}/parter/{parties[0].id}/paminn")
     assert "Parten har ingen öppen länk som väntar på svar" in visible_text(anna.get(page_url))
     assert [m["To"] for m in reminders(smtp_server)] == [parties[1].contact_email]
     [event] = [e for e in audit_rows(app, agreement_id) if e.event == "reminder_sent"]
@@ -416,7 +403,7 @@ def forward(client, url, name, email):
 def test_the_invitation_names_the_representative_and_the_party_forwards_to_the_person_who_may_sign(
     app, client, make_user, iop_data, smtp_server
 ):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
     assert send_on_page(app, anna, agreement_id).status_code == 200
     kansli = iop_data["parties"][1]["contact_email"]
@@ -457,7 +444,7 @@ def test_the_invitation_names_the_representative_and_the_party_forwards_to_the_p
 def test_a_confirmation_by_someone_else_than_the_named_representative_is_flagged_on_the_page_and_in_the_appendix(
     app, client, make_user, iop_data
 ):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id, links = create_and_send(anna, token, iop_data)
     assert confirm(client, links[0]["url"], "Kristianstad", name="Carl  johan sonesson").status_code == 200
     assert confirm(client, links[1]["url"], "Malmö", name="Kim Kansli", title="Kanslist").status_code == 200
@@ -513,12 +500,12 @@ def test_a_bad_forward_sends_nothing_and_changes_nothing(app, client, api_token,
 
 
 def test_kopiera_starts_a_new_draft_with_the_text_and_none_of_the_answers(app, client, make_user, iop_data):
-    anna, token = signed_in(app, make_user, "anna@example.se")
-    bertil, _ = signed_in(app, make_user, "bertil@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    bertil, _ = user_client(app, make_user, "official", "bertil@example.se")
     agreement_id, links = create_and_send(anna, token, iop_data)
     assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
     page_url = f"/avtal/{agreement_id}"
-    copied = post_on(bertil, page_url, page_url + "/kopiera")  # any official may start from it
+    copied = post_on_page(bertil, page_url, page_url + "/kopiera")  # any official may start from it
     assert copied.status_code == 302
     copy_id = int(copied.headers["Location"].split("/avtal/")[1].split("/")[0])
     assert copy_id != agreement_id
@@ -549,7 +536,7 @@ def test_the_överenskommelse_form_starts_with_hallands_principles(client, make_
 
 
 def test_the_preview_says_utkast_on_every_page_and_is_not_sealed(app, make_user, iop_data):
-    anna, token = signed_in(app, make_user, "anna@example.se")
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
     agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
     html = anna.get(f"/avtal/{agreement_id}/forhandsgranska").get_data(as_text=True)
     key = re.search(r"/forhandsgranska/([0-9a-f]{64})", html).group(1)
