@@ -350,9 +350,9 @@ def _store_answer(session, link, actor, **answer) -> Confirmation:
     return row
 
 
-def _answer(session, serializer, token, client, decision, recorded: dict, **answer) -> tuple[Confirmation, Agreement]:
+def _answer(session, serializer, token, client, decision, **answer) -> tuple[Confirmation, Agreement]:
     """Consume the link and store the party's answer (`decision`, with `answer`'s fields), noted in
-    the audit trail with the text it concerned and `recorded`; the agreement's status follows.
+    the audit trail with the text it concerned and the place or reason given; the status follows.
     The one way both answers go."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
@@ -370,7 +370,7 @@ def _answer(session, serializer, token, client, decision, recorded: dict, **answ
         title=answer["signer_title"],
         version=link.version.number,
         pdf_sha256=link.version.pdf_sha256,
-        **recorded,
+        **{key: value for key, value in answer.items() if key in ("place", "reason")},
     )
     change(agreement, status_after_answer(session, agreement))
     return row, agreement
@@ -384,7 +384,6 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         token,
         client,
         "confirmed",
-        {"place": place},
         signer_name=signer_name,
         signer_title=signer_title,
         place=place,
@@ -405,7 +404,6 @@ def decline(session, serializer, token, signer_name, signer_title, reason, clien
         token,
         client,
         "declined",
-        {"reason": reason},
         signer_name=signer_name,
         signer_title=signer_title,
         reason=reason,
