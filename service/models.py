@@ -3,7 +3,8 @@ final documents, audit events) are only ever inserted, never updated or deleted.
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -81,6 +82,8 @@ class Agreement(Base):
     # A draft never sent whose content retention removed (retention.py); the row and its trail stay.
     removed_at: Mapped[datetime | None]
     registry_email: Mapped[str] = mapped_column(String(254), default="", server_default="")  # its registratur
+    # Organisations that joined the completed överenskommelse later: rows of `parties`, never in `data`.
+    acceded_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     versions: Mapped[list["Version"]] = relationship(back_populates="agreement", order_by="Version.number")
     parties: Mapped[list["Party"]] = relationship(back_populates="agreement", order_by="Party.position")
@@ -143,8 +146,16 @@ class Rendition(Base):
 
 
 class Party(Base):
+    """A party: one named in the agreement's text (its data's list, by position), or an
+    organisation that joined the completed överenskommelse later (`acceded`), whose details
+    live only here, so the text and the agreement's data never grow with accession."""
+
     __tablename__ = "parties"
-    __table_args__ = (UniqueConstraint("agreement_id", "position"),)
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "position"),
+        Index("ix_parties_agreement_org_number", "agreement_id", "org_number"),
+        Index("ix_parties_agreement_acceded_position", "agreement_id", "acceded", "position"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
@@ -155,6 +166,9 @@ class Party(Base):
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     accession_id: Mapped[int | None] = mapped_column(ForeignKey("accessions.id"), index=True)
     invited_at: Mapped[datetime | None]  # claimed for its one link by a bulk accession
+    acceded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    representative_name: Mapped[str] = mapped_column(String(300), default="", server_default="")  # acceded
+    representative_title: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     agreement: Mapped[Agreement] = relationship(back_populates="parties")
     links: Mapped[list["SigningLink"]] = relationship(back_populates="party", order_by="SigningLink.id")
@@ -166,7 +180,7 @@ class SigningLink(Base):
     __tablename__ = "signing_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
     nonce_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -181,6 +195,9 @@ class SigningLink(Base):
     # Where a link passed on by the party went ("Skicka vidare"); None: the party's contact address.
     sent_to: Mapped[str | None] = mapped_column(String(254))
     recipient_name: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # The evidence an accession record shows, kept on the link so it is read without the trail.
+    issued_by: Mapped[str] = mapped_column(String(320), default="", server_default="")  # the audit actor
+    first_opened_at: Mapped[datetime | None]
 
     party: Mapped[Party] = relationship(back_populates="links")
     version: Mapped[Version] = relationship()
@@ -199,6 +216,10 @@ class Accession(Base):
     # the rows read from the list at upload (JSON in the file store), so it is never parsed again
     rows_sha256: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="checked")  # checked, sending, done
+    # The list's rows, and those the job has handled so far (joined or skipped), claimed a batch at a time.
+    rows_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rows_done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted_at: Mapped[datetime | None]
@@ -211,7 +232,7 @@ class Confirmation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     link_id: Mapped[int] = mapped_column(ForeignKey("signing_links.id"), unique=True)
-    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"), index=True)
     decision: Mapped[str] = mapped_column(String(20))  # confirmed, declined
     signer_name: Mapped[str] = mapped_column(String(300), default="")
@@ -245,6 +266,42 @@ class FinalDocument(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     agreement: Mapped[Agreement] = relationship(back_populates="final_documents")
+
+
+class AccessionRecord(Base):
+    """The sealed record of one organisation's accession: made from its confirmation, once."""
+
+    __tablename__ = "accession_records"
+    __table_args__ = (UniqueConstraint("agreement_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    number: Mapped[int] = mapped_column(Integer)  # "Anslutning N": the Nth organisation to join by confirming
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    confirmation_id: Mapped[int] = mapped_column(ForeignKey("confirmations.id"), unique=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("versions.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    party: Mapped[Party] = relationship()
+
+
+class PartyRegister(Base):
+    """A sealed "Förteckning över undertecknande organisationer" with its CSV and XLSX, as it
+    stood when made: every confirmation up to `last_confirmation_id`."""
+
+    __tablename__ = "party_registers"
+    __table_args__ = (UniqueConstraint("agreement_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    last_confirmation_id: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    csv_sha256: Mapped[str] = mapped_column(String(64))
+    xlsx_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditEvent(Base):
