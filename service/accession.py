@@ -1,15 +1,16 @@
-"""Bulk accession: a list of organisations joins an open överenskommelse together.
+"""Bulk accession: a list of organisations joins a completed överenskommelse.
 
 1. `check` reads the list (CSV, XLSX, or the API's JSON) and validates every row:
    the schema's party rules (Luhn, email syntax, names), an email address to send the
    link to, and no organisation twice, in the list or among the parties. Nothing but
    the list itself (in the file store) is kept, so the official sees the report first.
-2. `accept` re-checks and adds the valid rows as parties in one transaction.
-3. `send_links`, run by the job queue, gives each new party its one link and emails it.
-   A party is claimed by an atomic update of `invited_at` in the same transaction that
-   issues its link, so a job that runs again after a restart, or twice at once, never
-   gives an organisation a second link. Mail goes out after that commit; a crash in
-   between leaves a link whose delivery is unknown, shown as such, never resent.
+2. `accept` marks the list for joining and returns at once, whatever its length.
+3. `join_and_send`, run by the job queue, takes the list BATCH rows at a time: each valid
+   row becomes a party with its one link, in one transaction that also moves the list's
+   `rows_done` on by an atomic compare-and-set, so a job that runs again after a restart, or
+   twice at once, never joins an organisation twice or gives it a second link. Mail goes out
+   after that commit; a crash in between leaves links whose delivery is unknown, shown as
+   such, never resent.
 """
 
 import csv
@@ -190,27 +191,19 @@ def _check_size(parties):
 
 def check(session, agreement, rows) -> list[RowReport]:
     """A report per row: what is wrong with it, or the party as it will be stored."""
-    existing = set(
-        session.scalars(
-            select(Party.org_number).where(
-                Party.agreement_id == agreement.id, Party.position < len(agreement.data["parties"])
-            )
-        )
-    )
+    reports = [_check_row(line, data) for line, data in rows]
+    numbers = [r.party["org_number"] if r.party else org_number_or_blank(r.org_number) for r in reports]
+    existing = agreements.joined_org_numbers(session, agreement, numbers)
     first_line: dict[str, int] = {}
-    reports = []
-    for line, data in rows:
-        report = _check_row(line, data)
-        number = report.party["org_number"] if report.party else org_number_or_blank(_text(data, "org_number"))
+    for report, number in zip(reports, numbers, strict=True):
         if number in existing:
             report.errors.append("Organisationen är redan part i överenskommelsen.")
         elif number and number in first_line:
             report.errors.append(f"Samma organisationsnummer som rad {first_line[number]}.")
         elif number:
-            first_line[number] = line
+            first_line[number] = report.line
         if report.errors:
             report.party = None
-        reports.append(report)
     return reports
 
 
@@ -246,6 +239,7 @@ def store(session, files, agreement, filename, content, user) -> Accession:
         filename=filename[:300],
         file_sha256=files.put(content),
         rows_sha256=files.put(json.dumps(rows, ensure_ascii=False).encode()),
+        rows_total=len(rows),
         status="checked",
         created_by_id=user.id if user else None,
     )
@@ -283,8 +277,9 @@ def stored_rows(files, accession) -> list[tuple[int, dict]]:
     return [(line, data) for line, data in json.loads(files.get(accession.rows_sha256))]
 
 
-def accept(session, files, accession, actor, can_email) -> list[Party]:
-    """Add the list's valid rows as parties (checked again: parties may have joined since).
+def accept(session, accession, actor, can_email) -> int:
+    """Mark the list for joining by the job queue; returns its number of rows. Quick whatever
+    the list's length: the rows are checked again as they join (parties may have joined since).
     `can_email`: whether mail is set up; a list's links go out by email only."""
     if accession.status != "checked":
         raise Conflict("Listan är redan ansluten.")
@@ -293,18 +288,20 @@ def accept(session, files, accession, actor, can_email) -> list[Party]:
             "E-post är inte inställd för tjänsten, så länkarna kan inte skickas till listans organisationer. "
             "Be administratören ställa in SMTP, eller anslut organisationerna en och en."
         )
-    reports = report_for(session, files, accession)
-    valid = [r.party for r in reports if r.ok]
-    if not valid:
-        raise InvalidInput("Ingen rad i listan kan anslutas.")
     agreement = session.get(Agreement, accession.agreement_id)
-    added = agreements.add_parties(session, files, agreement, valid, actor, accession_id=accession.id)
+    agreements.check_open_for_accession(agreement)
+    agreements.check_room_for(agreement, accession.rows_total)
     accession.status = "sending"
     accession.accepted_at = utcnow()
     audit.record(
-        session, "accession_accepted", actor, agreement.id, file_sha256=accession.file_sha256, parties=len(added)
+        session,
+        "accession_accepted",
+        actor,
+        agreement.id,
+        file_sha256=accession.file_sha256,
+        rows=accession.rows_total,
     )
-    return added
+    return accession.rows_total
 
 
 def unfinished(session) -> list[int]:
@@ -312,22 +309,26 @@ def unfinished(session) -> list[int]:
     return list(session.scalars(select(Accession.id).where(Accession.status == "sending")))
 
 
-def send_links(app, accession_id) -> int:
-    """Issue and email the links still owed to an accession's parties, BATCH at a time.
-    Safe to run again or concurrently. Returns how many links this run issued."""
-    db = app.extensions["db"]
+def join_and_send(app, accession_id) -> int:
+    """Join the list's rows and email their links, BATCH at a time. Safe to run again or
+    concurrently. Returns how many organisations this run joined."""
+    db, files = app.extensions["db"], app.extensions["files"]
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
-    issued_total = 0
+    with db.session() as session:
+        rows = stored_rows(files, session.get(Accession, accession_id))
+    joined_total = 0
     while True:
         with db.session() as session:
             accession = session.get(Accession, accession_id)
             agreement = session.get(Agreement, accession.agreement_id)
             sender = session.get(User, accession.created_by_id) if accession.created_by_id else None
             actor = audit.Actor(f"user:{sender.email}" if sender else "system")
-            issued = _issue_batch(session, serializer, agreement, accession, app.config["LINK_MAX_AGE_DAYS"], actor)
-            if not issued:
+            batch = _claim_batch(session, accession, rows)
+            if batch is None:
                 accession.status = "done"
-                return issued_total
+                audit.record(session, "accession_done", actor, agreement.id, file_sha256=accession.file_sha256)
+                return joined_total
+            issued = _join_batch(session, serializer, agreement, accession, batch, app.config, actor)
         failed = set(mail.send_link_emails(app, agreement, issued, sender.email if sender else app.config["MAIL_FROM"]))
         if not mail.is_configured(app):
             failed = {link.party.contact_email for link in issued}
@@ -336,33 +337,50 @@ def send_links(app, accession_id) -> int:
                 session,
                 {link.link_id: "failed" if link.party.contact_email in failed else "emailed" for link in issued},
             )
-        issued_total += len(issued)
+        joined_total += len(issued)
 
 
-def _issue_batch(session, serializer, agreement, accession, max_age_days, actor) -> list[signing.IssuedLink]:
+def _claim_batch(session, accession, rows) -> list[tuple[int, dict]] | None:
+    """The next BATCH rows of the list, claimed for this transaction; None when none are left
+    (or another run got the list's last rows)."""
+    start = accession.rows_done
+    if start >= len(rows):
+        return None
+    end = min(start + BATCH, len(rows))
+    claimed = session.execute(
+        update(Accession).where(Accession.id == accession.id, Accession.rows_done == start).values(rows_done=end)
+    )
+    if claimed.rowcount != 1:
+        session.rollback()
+        session.refresh(accession)
+        return _claim_batch(session, accession, rows)
+    return rows[start:end]
+
+
+def _join_batch(session, serializer, agreement, accession, batch, config, actor) -> list[signing.IssuedLink]:
+    """The batch's valid rows as parties with their links; the others counted as skipped."""
+    valid = [r.party for r in check(session, agreement, batch) if r.ok]
+    room = MAX_ACCEDED_PARTIES - agreement.acceded_count
+    valid = valid[: max(room, 0)]
+    accession.rows_skipped += len(batch) - len(valid)
+    if not valid:
+        return []
     version = signing.latest_version(session, agreement.id)
-    candidates = session.scalars(
-        select(Party)
-        .where(Party.accession_id == accession.id, Party.invited_at.is_(None))
-        .order_by(Party.position)
-        .limit(BATCH)
-    ).all()
+    added = agreements.add_parties(session, agreement, valid, actor, accession_id=accession.id)
     issued = []
-    for party in candidates:
-        claimed = session.execute(
-            update(Party).where(Party.id == party.id, Party.invited_at.is_(None)).values(invited_at=utcnow())
-        )
-        if claimed.rowcount == 1:
-            issued.append(signing.issue_link(session, serializer, party, version, max_age_days, actor))
+    for party in added:
+        party.invited_at = utcnow()
+        issued.append(signing.issue_link(session, serializer, party, version, config["LINK_MAX_AGE_DAYS"], actor))
     return issued
 
 
 @dataclass
 class Progress:
-    total: int
+    total: int  # the list's rows that join (all but those skipped so far)
     emailed: int
     failed: int
     unknown: int  # issued, but the run stopped before its email was confirmed
+    skipped: int = 0  # rows found wrong when they came to join (e.g. the organisation had joined since)
 
     @property
     def waiting(self) -> int:
@@ -378,6 +396,6 @@ def progress(session, accession) -> Progress:
         .group_by(SigningLink.delivery)
     ).all()
     counts = dict(rows)
-    total = session.scalar(select(func.count(Party.id)).where(Party.accession_id == accession.id))
     unknown = counts.get("", 0) if accession.status == "done" else 0
-    return Progress(total, counts.get("emailed", 0), counts.get("failed", 0), unknown)
+    total = accession.rows_total - accession.rows_skipped
+    return Progress(total, counts.get("emailed", 0), counts.get("failed", 0), unknown, accession.rows_skipped)

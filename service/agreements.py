@@ -12,14 +12,22 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import audit, custom_templates, final, listing, renditions, roles, signing, text
 from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
-from .schema import SchemaError, is_mailbox, org_number_or_blank, validate_agreement, validate_draft
+from .schema import (
+    MAX_ACCEDED_PARTIES,
+    SchemaError,
+    is_mailbox,
+    org_number_or_blank,
+    validate_agreement,
+    validate_draft,
+    validate_party,
+)
 from .status import LABELS, Status, change
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
@@ -29,10 +37,6 @@ STATUS_LABELS = {status.value: label for status, label in LABELS.items()}
 def _keep_data(files, data) -> str:
     """Every saved draft is kept in the file store, so no edit loses what was there."""
     return files.put(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
-
-
-def _normalised(data) -> dict:
-    return validate_agreement(data).model_dump(mode="json")
 
 
 def _store_data(files, agreement, data):
@@ -383,32 +387,68 @@ def get_party(session, agreement, party_id) -> Party:
 
 
 def check_open_for_accession(agreement):
-    """Only a sent or completed överenskommelse takes new parties (Conflict otherwise)."""
+    """Only a completed överenskommelse takes new parties (Conflict otherwise): the founding
+    parties' text is signed, and each organisation that joins confirms that same frozen text."""
     if agreement.kind != "overenskommelse":
-        raise Conflict("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
-    if agreement.status not in ("sent", "completed"):
-        raise Conflict("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
+        raise Conflict("Bara en överenskommelse kan ta emot nya parter.")
+    if agreement.status != Status.COMPLETED:
+        raise Conflict("Avtalet måste vara klart, alla parter ha bekräftat, innan fler organisationer kan anslutas.")
 
 
-def add_parties(session, files, agreement, parties, actor, accession_id=None) -> list[Party]:
-    """Accession: organisations join a sent or completed överenskommelse without changing
-    its text; they confirm the same frozen version. Returns their new Party rows."""
+def check_room_for(agreement, count) -> None:
+    """InvalidInput if `count` more organisations would take the agreement past MAX_ACCEDED_PARTIES."""
+    if agreement.acceded_count + count > MAX_ACCEDED_PARTIES:
+        room = MAX_ACCEDED_PARTIES - agreement.acceded_count
+        raise InvalidInput(
+            f"Högst {MAX_ACCEDED_PARTIES} organisationer kan ansluta sig till överenskommelsen. "
+            f"{agreement.acceded_count} har redan anslutit sig, så det finns plats för {room} till."
+        )
+
+
+def joined_org_numbers(session, agreement, org_numbers) -> set[str]:
+    """Which of `org_numbers` are already parties of the agreement, read by index."""
+    wanted = [n for n in org_numbers if n]
+    if not wanted:
+        return set()
+    found = select(Party.org_number).where(Party.agreement_id == agreement.id, Party.org_number.in_(wanted))
+    return set(session.scalars(found))
+
+
+def add_parties(session, agreement, parties, actor, accession_id=None) -> list[Party]:
+    """Accession: organisations (validated party data) join a completed överenskommelse. They
+    become party rows of their own, never part of its text or data, and confirm the same frozen
+    version; the agreement stays completed. Costs the same whatever the number already joined."""
     check_open_for_accession(agreement)
-    before = len(agreement.data["parties"])
-    data = dict(agreement.data, parties=[*agreement.data["parties"], *parties])
-    _store_data(files, agreement, _normalised(data))
-    change(agreement, Status.SENT)
-    agreement.updated_at = utcnow()
-    added = _sync_parties(session, agreement)[before:]
-    for party in added:
-        party.accession_id = accession_id
+    check_room_for(agreement, len(parties))
+    if joined := joined_org_numbers(session, agreement, [p["org_number"] for p in parties]):
+        raise Conflict(f"Organisationen med organisationsnummer {', '.join(sorted(joined))} är redan part.")
+    last = session.scalar(select(func.max(Party.position)).where(Party.agreement_id == agreement.id))
+    added = []
+    for position, data in enumerate(parties, start=(last or 0) + 1):
+        representative = data.get("representative") or {}
+        party = Party(
+            agreement_id=agreement.id,
+            position=position,
+            name=data["name"][:300],
+            org_number=data["org_number"],
+            contact_email=data["contact_email"][:254],
+            representative_name=representative.get("name", "")[:300],
+            representative_title=representative.get("title", "")[:300],
+            acceded=True,
+            accession_id=accession_id,
+        )
+        session.add(party)
+        added.append(party)
         audit.record(session, "party_added", actor, agreement.id, party=party.name, org_number=party.org_number)
+    agreement.acceded_count += len(added)
+    agreement.updated_at = utcnow()
+    session.flush()
     return added
 
 
-def add_party(session, files, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
+def add_party(session, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
     """One organisation joins, and gets its link at once."""
-    party = add_parties(session, files, agreement, [party_data], actor)[0]
+    party = add_parties(session, agreement, [validate_party(party_data)], actor)[0]
     version = signing.latest_version(session, agreement.id)
     return signing.issue_link(session, serializer, party, version, max_age_days, actor)
 

@@ -5,7 +5,8 @@ The agreement text is never filled or laid out again: what the parties confirmed
 PDF, and the final PDF is composed from its pages (documents/compose.py). Only the signing sheet
 and the appendix are made now, from the confirmations, in one LibreOffice conversion.
 
-Made by a background job when the last party confirms, and again after each accession.
+Made by a background job when the last party confirms; organisations that join later get
+records of their own (accession_records.py), so it is never made again because of them.
 The job is idempotent: a final document is keyed by the number of confirmations it
 covers, so a job delivered twice (a queue may do that after a crash) stores one file.
 """
@@ -56,40 +57,34 @@ def _final_exists(session, agreement_id, confirmation_count) -> bool:
     )
 
 
-def _party_evidence(session, agreement, parties, confirmations, events) -> list[PartyEvidence]:
-    """Per confirming party: where its link went, who sent it, when it was opened and confirmed.
-    Text stored before the forms refused XML-illegal characters is made printable."""
-    issued = {e.details.get("link_id"): e for e in events if e.event == "link_issued"}
-    opens: dict[int, list[AuditEvent]] = {}
-    for e in events:
-        if e.event == "link_opened":
-            opens.setdefault(e.details.get("link_id"), []).append(e)
-    evidence = []
-    for party in parties:
-        c = confirmations.get(party.id)
-        if c is None:
-            continue
-        sent, opened = issued.get(c.link_id), opens.get(c.link_id, [])
-        link = session.get(SigningLink, c.link_id)
-        evidence.append(
-            PartyEvidence(
-                party=xml_text(party.name),
-                org_number=party.org_number,
-                email=xml_text(signing.link_address(link)),
-                signer=xml_text(", ".join(x for x in (c.signer_name, c.signer_title) if x)),
-                place=xml_text(c.place),
-                confirmed_at=c.created_at,
-                ip=xml_text(c.ip),
-                browser=xml_text(c.user_agent),
-                sent_at=sent.created_at if sent else None,
-                sent_by=xml_text(audit.actor_label(sent.actor)) if sent else "",
-                opened_at=opened[0].created_at if opened else None,
-                # every open is counted on the link; the audit trail notes one per day
-                opened_count=max(link.open_count, len(opened)),
-                flag=xml_text(signing.confirmed_by_other(agreement, party, c)),
-            )
-        )
-    return evidence
+def party_evidence(agreement, party, confirmation, link) -> PartyEvidence:
+    """What one party's confirmation shows as evidence: where its link went, who sent it, when it
+    was opened and confirmed, read from the link itself. Text stored before the forms refused
+    XML-illegal characters is made printable. The final appendix and accession records share it."""
+    c = confirmation
+    return PartyEvidence(
+        party=xml_text(party.name),
+        org_number=party.org_number,
+        email=xml_text(signing.link_address(link)),
+        signer=xml_text(", ".join(x for x in (c.signer_name, c.signer_title) if x)),
+        place=xml_text(c.place),
+        confirmed_at=c.created_at,
+        ip=xml_text(c.ip),
+        browser=xml_text(c.user_agent),
+        sent_at=link.created_at,
+        sent_by=xml_text(audit.actor_label(link.issued_by)) if link.issued_by else "",
+        opened_at=link.first_opened_at,
+        opened_count=link.open_count,  # every open is counted on the link; the trail notes one per day
+        flag=xml_text(signing.confirmed_by_other(agreement, party, c)),
+    )
+
+
+def _party_evidence(session, agreement, parties, confirmations) -> list[PartyEvidence]:
+    return [
+        party_evidence(agreement, party, c, session.get(SigningLink, c.link_id))
+        for party in parties
+        if (c := confirmations.get(party.id)) is not None
+    ]
 
 
 def _label_with_version(event) -> str:
@@ -121,7 +116,7 @@ def gather(session, agreement) -> dict:
             frozen_at=version.created_at,
             frozen_sha256=version.pdf_sha256,
             attachment_name=f"avtal-version-{version.number}.pdf",
-            parties=_party_evidence(session, agreement, parties, confirmations, events),
+            parties=_party_evidence(session, agreement, parties, confirmations),
             events=[
                 {
                     "at": e.created_at,

@@ -5,12 +5,12 @@ database and needs no server; with PostgreSQL the queue lives in the same databa
 Each app gets its own Huey bound to its configuration. The embedded default runs the
 consumer as threads inside the service process (`start_consumer`); on many machines
 `flask --app service worker` runs it on its own and web hosts run none. Every minute a
-periodic sweep re-enqueues final PDFs that a crash may have lost between the last
-confirmation's commit and the enqueue, sends the reminders that are due, removes what the
-retention rules say is due (retention.py), resumes the
-links of accession lists a restart interrupted, and picks up
-webhook deliveries that are due (their state lives in the database, not in the queue);
-every consumer schedules it, and a claim in the queue's storage lets one per minute run.
+periodic sweep re-enqueues final PDFs and accession records that a crash may have lost between
+a confirmation's commit and the enqueue, makes the registers of parties that are due, sends the
+reminders that are due, removes what the retention rules say is due (retention.py), resumes the
+links of accession lists a restart interrupted, and picks up webhook deliveries that are due
+(their state lives in the database, not in the queue); every consumer schedules it, and a claim
+in the queue's storage lets one per minute run.
 """
 
 import logging
@@ -20,7 +20,7 @@ from huey import PostgresHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 from sqlalchemy.engine import make_url
 
-from . import accession, final, mail, retention, webhooks
+from . import accession, accession_records, audit, final, mail, party_register, retention, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class Jobs:
         # Retried by the sweep, at most final.MAX_ATTEMPTS times for each state of an agreement.
         self.assemble_task = self.huey.task(name="assemble_final")(self._assemble)
         self.accession_task = self.huey.task(retries=3, retry_delay=30, name="accession_links")(self._send_accession)
+        # Missing records and due registers are also found by the sweep, so a lost job is made up for.
+        self.record_task = self.huey.task(retries=3, retry_delay=30, name="accession_record")(self._make_record)
+        self.register_task = self.huey.task(name="party_register")(self._make_register)
         self.huey.periodic_task(crontab(minute="*"), name="sweep")(self._periodic_sweep)
         # webhooks go ahead of queued final PDFs: a delivery takes milliseconds, LibreOffice seconds
         self.fan_out_task = self.huey.task(name="webhook_fan_out", priority=10)(self._fan_out)
@@ -74,10 +77,32 @@ class Jobs:
 
     def _send_accession(self, accession_id):
         with self.app.app_context():
-            accession.send_links(self.app, accession_id)
+            accession.join_and_send(self.app, accession_id)
 
     def enqueue_accession(self, accession_id):
         self.accession_task(accession_id)
+
+    def _make_record(self, confirmation_id):
+        app = self.app
+        with app.app_context():
+            record = accession_records.make_record(*self._documents(), confirmation_id)
+            if record is not None:
+                mail.send_accession_record(app, record.id)
+
+    def enqueue_record(self, confirmation_id):
+        self.record_task(confirmation_id)
+
+    def _make_register(self, agreement_id, actor_name="system"):
+        with self.app.app_context():
+            party_register.make(*self._documents(), agreement_id, audit.Actor(actor_name))
+
+    def enqueue_register(self, agreement_id, actor_name="system"):
+        self.register_task(agreement_id, actor_name)
+
+    def _documents(self):
+        """What making a sealed document takes: the database, the files, LibreOffice, the seal."""
+        ext = self.app.extensions
+        return ext["db"], ext["files"], ext["office"], ext["seal"]
 
     def enqueue_final(self, agreement_id):
         """Queue the final PDF, unless it is already waiting in the queue."""
@@ -105,6 +130,13 @@ class Jobs:
             sending = accession.unfinished(session)
         for accession_id in sending:  # a restart lost their job; the claims make a rerun safe
             self.enqueue_accession(accession_id)
+        with app.extensions["db"].session() as session:
+            unrecorded = accession_records.missing_records(session)
+            registers = party_register.due(session)
+        for confirmation_id in unrecorded:  # a crash between a confirmation and its record
+            self.enqueue_record(confirmation_id)
+        for agreement_id in registers:
+            self.enqueue_register(agreement_id)
         self._fan_out()
         with app.extensions["db"].session() as session:
             due = webhooks.due_deliveries(session)

@@ -21,6 +21,7 @@ from .agreements import NOTIFY_CHOICES, handlers, notice_recipients
 from .errors import Conflict, Unavailable
 from .formatting import iso_date, local_minute, local_time
 from .models import (
+    AccessionRecord,
     Agreement,
     AgreementHandler,
     AuditEvent,
@@ -595,13 +596,61 @@ Tidpunkt: {local_time(answer.created_at).strftime("%Y-%m-%d kl. %H:%M")}
 Version: {version.number}
 Avtalstextens SHA-256: {version.pdf_sha256}
 
-Den bifogade PDF-filen är exakt den text ni bekräftade. När alla parter har bekräftat \
-får ni det slutliga avtalet med en egen länk.
+Den bifogade PDF-filen är exakt den text ni bekräftade. {_what_follows(party)}
 
 {SIGNATURE}
 """
     attachment = (f"avtal-version-{version.number}.pdf", pdf)
     return _deliver(app, [Outgoing(to, f"Kvitto: {agreement.title}", text, attachments=(attachment,))])
+
+
+def _what_follows(party) -> str:
+    if party.acceded:
+        return "Ert anslutningsbevis, förseglat av tjänsten, skickas till er när det är klart."
+    return "När alla parter har bekräftat får ni det slutliga avtalet med en egen länk."
+
+
+def send_accession_record(app, record_id) -> list[str]:
+    """An organisation's sealed accession record to the organisation (its receipt address) and to
+    registraturen, with the diarienummer leading the registry's subject; each registry delivery audited."""
+    if not is_configured(app):
+        return []
+    with app.extensions["db"].session() as session:
+        record = session.get(AccessionRecord, record_id)
+        confirmation = session.get(Confirmation, record.confirmation_id)
+        party, agreement = record.party, session.get(Agreement, record.agreement_id)
+        registry = [a for a in dict.fromkeys((app.config["REGISTRY_EMAIL"], agreement.registry_email)) if a]
+        dnr, title, number, sha256 = agreement.registration_number, agreement.title, record.number, record.sha256
+        attachment = (f"avtal-{agreement.id}-anslutning-{number}.pdf", app.extensions["files"].get(sha256))
+        text = f"""Hej!
+
+{party.name} ({party.org_number}) har anslutit sig till överenskommelsen "{title}"\
+{f" ({dnr})" if dnr else ""}. Bekräftat av {confirmation.signer_name} i {confirmation.place} \
+{local_minute(confirmation.created_at)}.
+
+Anslutningsbeviset (anslutning {number}, SHA-256 {sha256}) är bifogat. Det är förseglat av \
+tjänsten och hänvisar till den avtalstext som bekräftades.
+
+{SIGNATURE}
+"""
+        messages = [
+            Outgoing(
+                receipts.receipt_address(confirmation, party), f"Anslutning: {title}", text, attachments=(attachment,)
+            )
+        ]
+        messages += [
+            Outgoing(
+                to, f"{dnr or 'Utan diarienummer'} – anslutning {number}: {party.name}", text, attachments=(attachment,)
+            )
+            for to in registry
+        ]
+        agreement_id = agreement.id
+    failed = _deliver(app, messages)
+    with app.extensions["db"].session() as session:
+        for to in registry:
+            if to not in failed:
+                audit.record(session, "sent_to_registry", audit.SYSTEM, agreement_id, email=to, sha256=sha256)
+    return failed
 
 
 def send_decline_receipt(app, to, done) -> list[str]:

@@ -288,7 +288,7 @@ class AccessionRecord(Base):
 
 class PartyRegister(Base):
     """A sealed "Förteckning över undertecknande organisationer" with its CSV and XLSX, as it
-    stood when made: every confirmation up to `last_confirmation_id`."""
+    stood when made: every confirmation up to `last_record_id`."""
 
     __tablename__ = "party_registers"
     __table_args__ = (UniqueConstraint("agreement_id", "number"),)
@@ -296,7 +296,7 @@ class PartyRegister(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
     number: Mapped[int] = mapped_column(Integer)
-    last_confirmation_id: Mapped[int] = mapped_column(Integer)
+    last_record_id: Mapped[int] = mapped_column(Integer)
     rows: Mapped[int] = mapped_column(Integer)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     csv_sha256: Mapped[str] = mapped_column(String(64))

@@ -29,7 +29,11 @@ def final_recipients(session, document: FinalDocument) -> list[tuple[Confirmatio
     rows = session.execute(
         select(Confirmation, Party)
         .join(Party, Confirmation.party_id == Party.id)
-        .where(Confirmation.version_id == document.version_id, Confirmation.decision == "confirmed")
+        .where(
+            Confirmation.version_id == document.version_id,
+            Confirmation.decision == "confirmed",
+            Party.acceded.is_(False),  # organisations that joined later get their accession record
+        )
         .order_by(Party.position)
     ).all()
     return [(c, p, address) for c, p in rows if (address := receipt_address(c, p))]

@@ -164,6 +164,7 @@ def issue_link(
         expires_at=link_expiry(version, now, max_age_days),
         sent_to=to,
         recipient_name=name,
+        issued_by=actor.name[:320],
     )
     session.add(link)
     session.flush()
@@ -192,12 +193,22 @@ def issue_link(
 
 
 def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
-    """A new link for a party of a sent or declined agreement; its earlier open links are revoked."""
+    """A new link for a party of a sent or declined agreement, or for an organisation that joined
+    a completed one and has not confirmed yet; its earlier open links are revoked."""
     agreement = session.get(Agreement, party.agreement_id)
     version = latest_version(session, agreement.id)
-    if version is None or agreement.status not in ("sent", "declined"):
+    if party.acceded and agreement.status == Status.COMPLETED:
+        if party_answer(session, party, version) is not None:
+            raise Conflict("Organisationen har redan svarat på avtalet, så det finns ingen länk att förnya.")
+    elif version is None or agreement.status not in ("sent", "declined"):
         raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
     return issue_link(session, serializer, party, version, max_age_days, actor)
+
+
+def party_answer(session, party: Party, version: Version) -> Confirmation | None:
+    """The party's current answer to `version`: its latest, read by its own index."""
+    latest = select(Confirmation).where(Confirmation.party_id == party.id, Confirmation.version_id == version.id)
+    return session.scalar(latest.order_by(Confirmation.id.desc()).limit(1))
 
 
 def read_token(serializer, token) -> tuple[int, str, str]:
@@ -288,7 +299,11 @@ def open_link(session, serializer, token, client) -> SigningLink:
     session.execute(
         update(SigningLink)
         .where(SigningLink.id == link.id)
-        .values(open_count=SigningLink.open_count + 1, last_opened_at=now)
+        .values(
+            open_count=SigningLink.open_count + 1,
+            last_opened_at=now,
+            first_opened_at=func.coalesce(SigningLink.first_opened_at, now),
+        )
     )
     if first_today:
         actor = _party_actor(link, client)
@@ -352,7 +367,9 @@ def _store_answer(session, link, actor, **answer) -> Confirmation:
 
 def _answer(session, serializer, token, client, decision, **answer) -> tuple[Confirmation, Agreement]:
     """Consume the link and store the party's answer (`decision`, with `answer`'s fields), noted in
-    the audit trail with the text it concerned and the place or reason given; the status follows.
+    the audit trail with the text it concerned and the place or reason given; the status follows
+    the answers of the parties in the text. An organisation that joined later answers for itself
+    alone: its answer leaves the agreement as it is, and costs the same at 30 000 parties as at 10.
     The one way both answers go."""
     link = _consume(session, serializer, token)
     actor = _party_actor(link, client)
@@ -372,13 +389,23 @@ def _answer(session, serializer, token, client, decision, **answer) -> tuple[Con
         pdf_sha256=link.version.pdf_sha256,
         **{key: value for key, value in answer.items() if key in ("place", "reason")},
     )
-    change(agreement, status_after_answer(session, agreement))
+    if not link.party.acceded:
+        _follow_answers(session, agreement, link.version)
     return row, agreement
+
+
+def _follow_answers(session, agreement, version) -> None:
+    """Set the status the answers of the parties in the text give; note when that completes it."""
+    after = status_after_answer(session, agreement)
+    if after == Status.COMPLETED and agreement.status != Status.COMPLETED:
+        parties = len(agreement.data["parties"])
+        audit.record(session, "completed", audit.SYSTEM, agreement.id, version=version.number, parties=parties)
+    change(agreement, after)
 
 
 def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
     """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
-    answer, agreement = _answer(
+    answer, _ = _answer(
         session,
         serializer,
         token,
@@ -389,10 +416,6 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         place=place,
         receipt_email=receipt_email,
     )
-    if agreement.status == "completed":
-        parties = len(agreement.data["parties"])
-        version = answer.version.number
-        audit.record(session, "completed", audit.SYSTEM, agreement.id, version=version, parties=parties)
     return answer
 
 
@@ -413,6 +436,8 @@ def decline(session, serializer, token, signer_name, signer_title, reason, clien
 
 
 def _named(agreement, party) -> dict:
+    if party.acceded:
+        return {"name": party.representative_name, "title": party.representative_title}
     parties = agreement.data.get("parties") or []
     return (parties[party.position].get("representative") or {}) if party.position < len(parties) else {}
 
@@ -510,12 +535,22 @@ def current_answer_ids(version_id):
 
 
 def answers_by_party(session, agreement) -> dict[int, Confirmation]:
-    """Each party's current answer to the current version, by party id."""
+    """Each party in the text's current answer to the current version, by party id (the
+    organisations that joined later are read a page at a time: accession_records.joined_page)."""
     version = latest_version(session, agreement.id)
     if version is None:
         return {}
-    rows = session.scalars(select(Confirmation).where(Confirmation.id.in_(current_answer_ids(version.id))))
+    rows = session.scalars(
+        select(Confirmation)
+        .join(Party, Confirmation.party_id == Party.id)
+        .where(Confirmation.id.in_(current_answer_ids(version.id)), _in_text(agreement))
+    )
     return {c.party_id: c for c in rows}
+
+
+def _in_text(agreement):
+    """SQL: a party named in the agreement's data (rows past its list are stale or joined later)."""
+    return and_(Party.agreement_id == agreement.id, Party.position < len(agreement.data["parties"]))
 
 
 def confirmations_by_party(session, agreement) -> dict[int, Confirmation]:
@@ -606,9 +641,4 @@ def party_statuses(session, agreement) -> list[PartyStatus]:
 
 def active_parties(session, agreement) -> list[Party]:
     """The parties named in the agreement's data, in order (rows past its list are stale)."""
-    count = len(agreement.data["parties"])
-    return list(
-        session.scalars(
-            select(Party).where(Party.agreement_id == agreement.id, Party.position < count).order_by(Party.position)
-        )
-    )
+    return list(session.scalars(select(Party).where(_in_text(agreement)).order_by(Party.position)))

@@ -98,6 +98,13 @@ EVENTS = (
     EventType("agreement.completed", "completed", "Alla parter har bekräftat", ("version", "parties")),
     EventType("final.ready", "final_assembled", "Den slutliga PDF:en är klar", ("number", "sha256", "url")),
     EventType("final.retried", "final_retried", "En handläggare har bett om ett nytt försök med den slutliga PDF:en"),
+    EventType(
+        "party.joined",
+        "accession_recorded",
+        "En organisation har anslutit sig: dess anslutningsbevis är förseglat",
+        ("party", "org_number", "number", "sha256", "record_url"),
+    ),
+    EventType("register.made", "register_made", "En ny förteckning över parterna är gjord", ("number", "rows")),
 )
 TYPE_LABELS = {event.name: event.label for event in EVENTS}
 AUDIT_EVENTS = {event.audit_event for event in EVENTS}
@@ -126,6 +133,8 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "number": 1,
     "sha256": "7d865e959b2466918c9863afca942d0f" * 2,
     "url": "https://avtal.example.se/api/agreements/42/final.pdf",
+    "record_url": "https://avtal.example.se/api/agreements/42/records/1.pdf",
+    "rows": 3,
 }
 FAN_OUT_BATCH = 500
 LOG_PAGE = 50
@@ -239,7 +248,11 @@ def _data(session, row: AuditEvent, kind: EventType, public_url: str) -> dict:
             "url": api,
         }
     }
-    computed = {"at": _iso(row.created_at), "url": f"{api}/final.pdf"}
+    computed = {
+        "at": _iso(row.created_at),
+        "url": f"{api}/final.pdf",
+        "record_url": f"{api}/records/{row.details.get('number')}.pdf",
+    }
     for name in kind.fields:
         data[name] = row.details[name] if name in row.details else computed[name]
     return data

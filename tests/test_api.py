@@ -143,6 +143,9 @@ def test_openapi_description(app, client):
         "/api/agreements/{agreement_id}/parties",
         "/api/agreements/{agreement_id}/accessions/{accession_id}",
         "/api/agreements/{agreement_id}/final.pdf",
+        "/api/agreements/{agreement_id}/joined",
+        "/api/agreements/{agreement_id}/records/{number}.pdf",
+        "/api/agreements/{agreement_id}/register.{ending}",
     }
     assert "IopAgreement" in doc["components"]["schemas"] and "Party" in doc["components"]["schemas"]
     assert "$defs" not in str(doc)
@@ -155,10 +158,13 @@ def test_openapi_description_is_what_client_generators_need(client):
     assert sorted(op["operationId"] for op in operations) == [
         "addParties",
         "createAgreement",
+        "downloadAccessionRecord",
         "downloadFinalPdf",
+        "downloadRegister",
         "getAccession",
         "getAgreement",
         "listAgreements",
+        "listJoined",
         "sendAgreement",
     ]
     declared_tags = {tag["name"] for tag in doc["tags"]}

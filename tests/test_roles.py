@@ -52,6 +52,9 @@ ACCESS = {
     "accessions.upload": DRAFTERS,
     "accessions.show": DRAFTERS,
     "accessions.accept": DRAFTERS,
+    "accessions.record_pdf": READERS,
+    "accessions.register_file": READERS,
+    "accessions.request_register": DRAFTERS,
     "archive.index": READERS,
     "archive.show": READERS,
     "archive.final_pdf": READERS,
@@ -96,6 +99,9 @@ ACCESS = {
     "api.show": READERS,
     "api.accession_status": READERS,
     "api.final_pdf": READERS,
+    "api.joined": READERS,
+    "api.record_pdf": READERS,
+    "api.register_file": READERS,
 }
 VISITORS = ("anonymous", "party", *ROLES)
 
@@ -128,6 +134,7 @@ def world(app, client, api_token, halland_data):
             "party_id": party.id,
             "accession_id": 1,
             "number": 1,
+            "ending": "pdf",
             "sha": "0" * 64,
             "sha256": "0" * 64,
             "filename": "style.css",

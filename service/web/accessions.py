@@ -1,18 +1,20 @@
-"""Bulk accession for officials: upload a list of organisations, read the report per
-row, then let the job queue send the links and follow its progress."""
+"""Open accession for officials: upload a list of organisations, read the report per row,
+then let the job queue join them and send the links and follow its progress; the accession
+records and the register of parties, for officials and archivists."""
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from .. import accession, mail
+from .. import accession, accession_records, mail, party_register, registry
 from ..agreements import get_agreement, handled_agreement, require_handler
 from ..errors import AvtalError
 from ..models import Accession
-from ..roles import DRAFTERS
+from ..roles import DRAFTERS, READERS
 from .auth import login_required
-from .context import db, files, request_actor
+from .context import attachment, db, files, request_actor
 
 bp = Blueprint("accessions", __name__, url_prefix="/avtal")
+SHOWN_ROWS = 200  # a longer list's report shows its rows with errors only, at most this many
 
 
 @bp.route("/<int:agreement_id>/anslut-lista", methods=("GET", "POST"))
@@ -52,11 +54,13 @@ def show(agreement_id, accession_id):
         agreement = get_agreement(session, agreement_id)
         found = accession.get_accession(session, agreement_id, accession_id)
         reports = accession.report_for(session, files(), found) if found.status == "checked" else []
+        shown = reports if len(reports) <= SHOWN_ROWS else [r for r in reports if not r.ok][:SHOWN_ROWS]
         return render_template(
             "drafting/accession.html",
             agreement=agreement,
             accession=found,
             reports=reports,
+            shown=shown,
             valid=sum(1 for r in reports if r.ok),
             progress=accession.progress(session, found) if found.status != "checked" else None,
             can_email=mail.is_configured(current_app),
@@ -70,12 +74,45 @@ def accept(agreement_id, accession_id):
         with db().session() as session:
             handled_agreement(session, agreement_id, g.user)
             found = accession.get_accession(session, agreement_id, accession_id)
-            added = accession.accept(
-                session, files(), found, request_actor(), can_email=mail.is_configured(current_app)
-            )
+            rows = accession.accept(session, found, request_actor(), can_email=mail.is_configured(current_app))
     except AvtalError as exc:
         flash(exc.message, "error")
     else:
         current_app.extensions["jobs"].enqueue_accession(accession_id)
-        flash(f"{len(added)} organisationer är anslutna. Länkarna skickas nu med e-post.")
+        flash(f"Listans {rows} rader ansluts nu, och länkarna skickas med e-post. Förloppet syns här.")
     return redirect(url_for(".show", agreement_id=agreement_id, accession_id=accession_id))
+
+
+@bp.get("/<int:agreement_id>/anslutning-<int:number>.pdf")
+@login_required(*READERS)
+def record_pdf(agreement_id, number):
+    with db().session() as session:
+        record, data = accession_records.download_record(session, files(), agreement_id, number, request_actor())
+        stem = registry.file_stem(get_agreement(session, agreement_id))
+    return attachment(data, "application/pdf", f"{stem}-anslutning-{record.number}.pdf")
+
+
+@bp.get("/<int:agreement_id>/forteckning-<int:number>.<ending>")
+@login_required(*READERS)
+def register_file(agreement_id, number, ending):
+    with db().session() as session:
+        register, data, content_type = party_register.download(
+            session, files(), agreement_id, number, ending, request_actor()
+        )
+        stem = registry.file_stem(get_agreement(session, agreement_id))
+    return attachment(data, content_type, f"{stem}-forteckning-{register.number}.{ending}")
+
+
+@bp.post("/<int:agreement_id>/forteckning")
+@login_required(*DRAFTERS)
+def request_register(agreement_id):
+    """A handläggare asks for the register of parties as it stands now."""
+    try:
+        with db().session() as session:
+            party_register.request(session, handled_agreement(session, agreement_id, g.user), request_actor())
+    except AvtalError as exc:
+        flash(exc.message, "error")
+    else:
+        current_app.extensions["jobs"].enqueue_register(agreement_id, f"user:{g.user.email}")
+        flash("Förteckningen görs nu. Ladda om sidan om en stund för att hämta den.")
+    return redirect(url_for("drafting.show", agreement_id=agreement_id, _anchor="anslutna"))

@@ -10,7 +10,19 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
-from .. import accession, agreements, final, idempotency, listing, mail, registry, signing, users
+from .. import (
+    accession,
+    accession_records,
+    agreements,
+    final,
+    idempotency,
+    listing,
+    mail,
+    party_register,
+    registry,
+    signing,
+    users,
+)
 from ..errors import (
     BadRequest,
     Conflict,
@@ -18,6 +30,7 @@ from ..errors import (
     InvalidInput,
     NotAcceptable,
     NotAllowed,
+    NotFound,
     TooLarge,
     Unauthenticated,
 )
@@ -27,6 +40,7 @@ from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
 from . import api_schema, problems
 from .context import (
+    attachment,
     db,
     files,
     final_pdf_download,
@@ -238,7 +252,94 @@ def show(agreement_id):
             parties=[_party_entry(standing) for standing in signing.party_statuses(session, agreement)],
             final=_final_entry(final.current_final(session, agreement)),
             final_documents=[api_schema.FinalPdf(number=f.number, sha256=f.sha256) for f in agreement.final_documents],
+            joined=_joined_summary(session, agreement),
         ).model_dump(mode="json")
+
+
+def _joined_summary(session, agreement) -> api_schema.JoinedSummary | None:
+    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+        return None
+    counts = accession_records.counts(session, agreement)
+    register = party_register.latest(session, agreement.id)
+    register_url = _api_url(".register_file", agreement.id, ending="pdf") if register else None
+    return api_schema.JoinedSummary(
+        joined=counts.joined,
+        confirmed=counts.confirmed,
+        declined=counts.declined,
+        records=counts.records,
+        url=_api_url(".joined", agreement.id),
+        register=register_url,
+    )
+
+
+def _api_url(endpoint, agreement_id, **values) -> str:
+    return absolute_url(current_app, url_for(endpoint, agreement_id=agreement_id, **values))
+
+
+@bp.get("/agreements/<int:agreement_id>/joined")
+@described(
+    "listJoined",
+    "parties",
+    "Organisationer som anslutit sig senare, en sida i taget",
+    query=api_schema.JoinedQuery,
+    ok={200: api_schema.JoinedPage},
+    errors=(400, 401, 403, 404),
+)
+@token_required(*READERS)
+def joined(agreement_id):
+    cursor = request.args.get("cursor", "")
+    if cursor and not cursor.isdigit():
+        raise BadRequest("cursor ska vara next_cursor från föregående sida.")
+    with db().session() as session:
+        agreement = agreements.get_agreement(session, agreement_id)
+        page = accession_records.joined_page(session, agreement, int(cursor) if cursor else None)
+        items = [_joined_entry(agreement_id, row) for row in page.rows]
+    next_cursor = str(page.next_after) if page.next_after is not None else None
+    return api_schema.JoinedPage(items=items, next_cursor=next_cursor).model_dump(mode="json")
+
+
+def _joined_entry(agreement_id, row) -> api_schema.JoinedEntry:
+    entry = _party_entry(row)
+    record = None
+    if row.record is not None:
+        url = _api_url(".record_pdf", agreement_id, number=row.record.number)
+        record = api_schema.AccessionRecordRef(number=row.record.number, sha256=row.record.sha256, url=url)
+    return api_schema.JoinedEntry(**entry.model_dump(), record=record)
+
+
+@bp.get("/agreements/<int:agreement_id>/records/<int:number>.pdf")
+@described(
+    "downloadAccessionRecord",
+    "documents",
+    "En anslutnings förseglade bevis (PDF/A)",
+    ok={200: "application/pdf"},
+    errors=(401, 403, 404),
+)
+@token_required(*READERS)
+def record_pdf(agreement_id, number):
+    with db().session() as session:
+        record, data = accession_records.download_record(session, files(), agreement_id, number, request_actor())
+    return attachment(data, "application/pdf", f"avtal-{agreement_id}-anslutning-{record.number}.pdf")
+
+
+@bp.get("/agreements/<int:agreement_id>/register.<ending>")
+@described(
+    "downloadRegister",
+    "documents",
+    "Den senaste förteckningen över parterna: pdf, csv eller xlsx",
+    ok={200: "application/pdf"},
+    errors=(401, 403, 404),
+)
+@token_required(*READERS)
+def register_file(agreement_id, ending):
+    with db().session() as session:
+        latest = party_register.latest(session, agreement_id)
+        if latest is None:
+            raise NotFound("Ingen förteckning över parterna är gjord ännu.")
+        register, data, content_type = party_register.download(
+            session, files(), agreement_id, latest.number, ending, request_actor()
+        )
+    return attachment(data, content_type, f"avtal-{agreement_id}-forteckning-{register.number}.{ending}")
 
 
 def _party_entry(standing) -> api_schema.PartyEntry:
@@ -309,9 +410,7 @@ def add_party(agreement_id):
         return _add_parties(agreement_id)
     with db().session() as session:
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
-        issued = agreements.add_party(
-            session, files(), link_serializer(), agreement, body, link_max_age(), request_actor()
-        )
+        issued = agreements.add_party(session, link_serializer(), agreement, body, link_max_age(), request_actor())
         return _links(agreement.status, [issued]), 201
 
 
@@ -327,11 +426,11 @@ def _add_parties(agreement_id):
             rows = {str(int(line) - 1): problem for line, problem in refused.errors.items()}
             raise InvalidInput(refused.message, rows) from None
         stored = accession.store(session, files(), agreement, "api.json", raw, g.user)
-        added = accession.accept(session, files(), stored, request_actor(), can_email=mail.is_configured(current_app))
+        added = accession.accept(session, stored, request_actor(), can_email=mail.is_configured(current_app))
         accession_id = stored.id
     current_app.extensions["jobs"].enqueue_accession(accession_id)
     url = absolute_url(current_app, url_for(".accession_status", agreement_id=agreement_id, accession_id=accession_id))
-    started = api_schema.AccessionStarted(id=accession_id, status="sending", parties=len(added), url=url)
+    started = api_schema.AccessionStarted(id=accession_id, status="sending", parties=added, url=url)
     return started.model_dump(mode="json"), 202
 
 
@@ -356,6 +455,7 @@ def accession_status(agreement_id, accession_id):
             emailed=progress.emailed if progress else 0,
             failed=progress.failed if progress else 0,
             unknown=progress.unknown if progress else 0,
+            skipped=progress.skipped if progress else 0,
         ).model_dump(mode="json")
 
 

@@ -136,6 +136,39 @@ class LatestFinalPdf(FinalPdf):
     url: str
 
 
+class AccessionRecordRef(BaseModel):
+    number: int
+    sha256: str
+    url: str
+
+
+# An organisation that joined the completed överenskommelse later, with its answer and record.
+class JoinedEntry(PartyEntry):
+    record: AccessionRecordRef | None = Field(
+        description="null tills organisationen har bekräftat och beviset är gjort"
+    )
+
+
+# The organisations that joined later, counted; their list is read a page at a time at `url`.
+class JoinedSummary(BaseModel):
+    joined: int
+    confirmed: int
+    declined: int
+    records: int
+    url: str
+    register: str | None = Field(description="Den senaste förteckningen över parterna (PDF), null om ingen är gjord")
+
+
+# One page of the organisations that joined; `next_cursor` is null on the last page.
+class JoinedPage(BaseModel):
+    items: list[JoinedEntry]
+    next_cursor: str | None
+
+
+class JoinedQuery(BaseModel):
+    cursor: str | None = Field(None, description="next_cursor från föregående sida")
+
+
 # Where an agreement stands: its status, each party's answer and its final PDFs.
 class AgreementStatus(BaseModel):
     id: int
@@ -149,6 +182,9 @@ class AgreementStatus(BaseModel):
         description="null tills avtalet är klart och jobbet har gjort dess slutliga PDF"
     )
     final_documents: list[FinalPdf]
+    joined: JoinedSummary | None = Field(
+        None, description="Organisationer som anslutit sig till en klar överenskommelse; null för andra avtal"
+    )
 
 
 # A list has joined whole; its links go out by email through the job queue.
@@ -167,3 +203,4 @@ class AccessionProgress(BaseModel):
     emailed: int
     failed: int
     unknown: int
+    skipped: int = 0  # rows that could not join when their turn came (e.g. the organisation had joined since)

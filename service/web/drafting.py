@@ -17,7 +17,18 @@ from flask import (
     url_for,
 )
 
-from .. import agreements, audit, custom_templates, final, forms, listing, registry, signing
+from .. import (
+    accession_records,
+    agreements,
+    audit,
+    custom_templates,
+    final,
+    forms,
+    listing,
+    party_register,
+    registry,
+    signing,
+)
 from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
@@ -224,6 +235,21 @@ def _link_issuers(session, agreement) -> dict[int, str]:
     }
 
 
+def _joined(session, agreement) -> dict:
+    """The organisations that joined later, a page at a time (?anslutna_efter=position), their
+    counts and the latest register of parties; empty for an agreement no one can join."""
+    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+        return {}
+    after = request.args.get("anslutna_efter", type=int)
+    return {
+        "joined": accession_records.joined_page(session, agreement, after),
+        "joined_counts": accession_records.counts(session, agreement),
+        "joined_from_start": after is not None,
+        "register": party_register.latest(session, agreement.id),
+        "register_current": party_register.is_current(session, agreement),
+    }
+
+
 def overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
     answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
@@ -237,7 +263,7 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
     ]
     new_index = len(agreement.data["parties"])
     accession = None
-    if agreement.kind == "overenskommelse" and agreement.status in ("sent", "completed"):
+    if agreement.kind == "overenskommelse" and agreement.status == "completed":
         accession = forms.FormState(
             kind=agreement.kind,
             values=party_form or {f"parties-{new_index}-kind": "idéburen"},
@@ -263,6 +289,7 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             registry_default=current_app.config["REGISTRY_EMAIL"],
             reminder_days=current_app.config["REMINDER_DAYS_BEFORE"],
             flags={party.id: signing.confirmed_by_other(agreement, party, answer) for party, answer, _ in parties},
+            **_joined(session, agreement),
         ),
         status,
     )

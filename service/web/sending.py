@@ -9,7 +9,7 @@ from ..models import utcnow
 from ..roles import DRAFTERS
 from ..schema import SchemaError
 from .auth import login_required
-from .context import db, files, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
+from .context import db, link_max_age, link_serializer, request_actor, send_for_signature, sign_url
 from .drafting import missing_text, overview
 
 bp = Blueprint("sending", __name__, url_prefix="/avtal")
@@ -129,10 +129,11 @@ def add_party(agreement_id):
         party_data = forms.party_from_form(request.form, index)
         try:
             issued = agreements.add_party(
-                session, files(), link_serializer(), agreement, party_data, link_max_age(), request_actor()
+                session, link_serializer(), agreement, party_data, link_max_age(), request_actor()
             )
         except SchemaError as exc:
             typed = {k: v for k, v in request.form.items() if k.startswith(f"parties-{index}-")}
-            return overview(session, agreement, typed, exc.errors, status=400)
+            errors = {f"parties.{index}.{field}": message for field, message in exc.errors.items()}
+            return overview(session, agreement, typed, errors, status=400)
     deliveries = _notify_parties(agreement, [issued])
     return _links_page(agreement, [issued], f"{issued.party.name} är ansluten", deliveries)

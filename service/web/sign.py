@@ -8,7 +8,7 @@ they are cached for good; the pages that carry the token are never cached.
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from .. import mail, receipts, signing
+from .. import accession_records, mail, receipts, signing
 from ..models import Agreement, SigningLink
 from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor, sign_url
 from .problems import status_for
@@ -124,7 +124,9 @@ def confirm(token):
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
         done = _done_context(session, answer)
-    if done["agreement"].status == "completed":
+    if accession_records.needs_record(answer):
+        current_app.extensions["jobs"].enqueue_record(answer.id)
+    elif done["agreement"].status == "completed":
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
     mail.send_confirmation_notice(current_app, done["agreement"], done["party"], answer)
     if answer.receipt_email:

@@ -56,7 +56,7 @@ def upgrade():
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("agreement_id", sa.Integer(), sa.ForeignKey("agreements.id"), nullable=False),
         sa.Column("number", sa.Integer(), nullable=False),
-        sa.Column("last_confirmation_id", sa.Integer(), nullable=False),
+        sa.Column("last_record_id", sa.Integer(), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
         sa.Column("pdf_sha256", sa.String(64), nullable=False),
         sa.Column("csv_sha256", sa.String(64), nullable=False),
