@@ -448,6 +448,7 @@ def add_parties(session, agreement, parties, actor, accession_id=None) -> list[P
 
 def add_party(session, serializer, agreement, party_data, max_age_days, actor) -> signing.IssuedLink:
     """One organisation joins, and gets its link at once."""
+    check_open_for_accession(agreement)  # before its details: whether anyone may join comes first
     party = add_parties(session, agreement, [validate_party(party_data)], actor)[0]
     version = signing.latest_version(session, agreement.id)
     return signing.issue_link(session, serializer, party, version, max_age_days, actor)

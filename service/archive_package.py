@@ -24,7 +24,7 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import select
 
-from . import audit, fgs, registry, trail_check
+from . import accession_records, audit, fgs, party_register, registry, trail_check
 from .agreements import STATUS_LABELS
 from .formatting import STOCKHOLM
 from .models import Agreement, FinalDocument, utcnow
@@ -57,6 +57,7 @@ MIME_TYPES = {
     ".csv": "text/csv",
     ".txt": "text/plain",
     ".py": "text/x-python",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 VERIFIER = "verifiera_granskningslogg.py"  # service/trail_check.py, shipped as it is
 
@@ -135,6 +136,15 @@ def build_package(session, files, agreement: Agreement, now=None, submission_agr
         path = f"data/{stem}-version-{version.number}.pdf"
         content.add(path, files.get(version.pdf_sha256), version.created_at)
         kinds[path] = "Låst version (det parterna bekräftade)"
+    for record in accession_records.records_of(session, agreement.id):
+        path = f"data/{stem}-anslutning-{record.number}.pdf"
+        content.add(path, files.get(record.sha256), record.created_at)
+        kinds[path] = "Anslutning (en organisation som anslutit sig)"
+    if (register := party_register.latest(session, agreement.id)) is not None:
+        for ending, (column, _) in party_register.FORMATS.items():
+            path = f"data/{stem}-forteckning-{register.number}.{ending}"
+            content.add(path, files.get(getattr(register, column)), register.created_at)
+            kinds[path] = "Förteckning över undertecknande organisationer"
     for suffix in ("json", "csv"):
         kinds[f"data/{stem}-granskningslogg.{suffix}"] = "Granskningslogg"
     content.add(f"data/{stem}-granskningslogg.json", audit.trail_json(agreement, events), now)
@@ -457,7 +467,9 @@ def _documentation(agreement, events, stem) -> str:
         f"Diarienummer: {agreement.registration_number or '–'}\n\n"
         "Paketet följer E-ARK SIP 2.1.0 och CSIP 2.1.0 (FGS Paketstruktur 2.0).\n"
         "representations/rep1/data/ innehåller de slutliga PDF-filerna och varje låst version av avtalstexten,\n"
-        "alla förseglade med tjänstens elektroniska sigill (PAdES), samt granskningsloggen som JSON och CSV.\n"
+        "ett anslutningsbevis för varje organisation som anslutit sig senare och den senaste förteckningen\n"
+        "över undertecknande organisationer (PDF, CSV, Excel), alla PDF-filer förseglade med tjänstens\n"
+        "elektroniska sigill (PAdES), samt granskningsloggen som JSON och CSV.\n"
         f"Filnamnen börjar med avtalets nummer och diarienummer ({stem}).\n"
         "metadata/descriptive/dc.xml beskriver avtalet (Dublin Core), metadata/descriptive/arende.json\n"
         "ärendet för diariet (diarienummer, klassificering, handlingstyp, handläggare, enhet, period,\n"

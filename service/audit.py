@@ -113,6 +113,18 @@ def count(session) -> int:
     return session.scalar(select(func.count(AuditEvent.id)))
 
 
+EVENTS_PAGE = 200  # events per page of a trail shown on a page
+
+
+def events_page(session, agreement_id, after_id=None, size=EVENTS_PAGE) -> tuple[list[AuditEvent], int | None]:
+    """A page of the agreement's events in order, after event `after_id`, and the id to go on from."""
+    query = select(AuditEvent).where(AuditEvent.agreement_id == agreement_id)
+    if after_id is not None:
+        query = query.where(AuditEvent.id > after_id)
+    events = list(session.scalars(query.order_by(AuditEvent.id).limit(size + 1)))
+    return events[:size], (events[size - 1].id if len(events) > size else None)
+
+
 def events_for(session, agreement_id):
     return list(
         session.scalars(select(AuditEvent).where(AuditEvent.agreement_id == agreement_id).order_by(AuditEvent.id))

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from service import agreements, users
 from service.audit import CSV_COLUMNS, SYSTEM
-from service.models import Agreement, AuditEvent, Base, FinalDocument, User, Version
+from service.models import AccessionRecord, Agreement, AuditEvent, Base, FinalDocument, User, Version
 
 from .helpers import (
     bearer,
@@ -23,6 +23,7 @@ from .helpers import (
     login,
     org_number,
     pdf_text,
+    wait_for,
     wait_for_finals,
 )
 
@@ -86,7 +87,9 @@ def test_invalid_dates_are_explained_in_swedish(archivist):
 
 
 @pytest.mark.slow
-def test_every_final_version_can_be_downloaded(app, client, api_token, halland_data, run_jobs, archivist):
+def test_the_final_pdf_and_every_accession_record_can_be_downloaded(
+    app, client, api_token, halland_data, run_jobs, archivist
+):
     agreement_id, links = create_and_send(client, api_token, halland_data)
     for link in links:
         assert confirm(client, link["url"], "Halmstad", "Eva Ek", "Ordförande").status_code == 200
@@ -94,27 +97,27 @@ def test_every_final_version_can_be_downloaded(app, client, api_token, halland_d
     newcomer = dict(halland_data["parties"][1], name="Nya Föreningen i Varberg", org_number=org_number("802479456"))
     added = client.post(f"/api/agreements/{agreement_id}/parties", json=newcomer, headers=bearer(api_token))
     assert confirm(client, added.json["links"][0]["url"], "Varberg", "Ola Öst").status_code == 200
-    wait_for_finals(app, agreement_id, number=2)
+    wait_for(lambda: count(app, AccessionRecord, AccessionRecord.agreement_id == agreement_id) == 1)
 
     html = archivist.get(f"/arkiv/{agreement_id}").get_data(as_text=True)
     assert "Granskningsloggen är hel" in html
     assert "Nya Föreningen i Varberg" in html and "Ola Öst" in html and "Varberg" in html and "Eva Ek" in html
     with app.extensions["db"].session() as session:
-        documents = session.scalars(select(FinalDocument).where(FinalDocument.agreement_id == agreement_id)).all()
-    assert [d.number for d in documents] == [1, 2]
-    for document in documents:
-        assert document.sha256 in html
-        response = archivist.get(f"/arkiv/{agreement_id}/slutlig/{document.number}.pdf")
-        assert response.status_code == 200 and response.mimetype == "application/pdf"
-        assert response.data.startswith(b"%PDF") and hashlib.sha256(response.data).hexdigest() == document.sha256
-        text = flat(pdf_text(response.data))
-        assert text.count("Bekräftat elektroniskt") == 11 + document.number and "Halmstad" in text
-        assert ("Ola Öst" in text) == (document.number == 2)
+        document = session.scalars(select(FinalDocument).where(FinalDocument.agreement_id == agreement_id)).one()
+    assert document.sha256 in html
+    response = archivist.get(f"/arkiv/{agreement_id}/slutlig/1.pdf")
+    assert response.status_code == 200 and hashlib.sha256(response.data).hexdigest() == document.sha256
+    text = flat(pdf_text(response.data))
+    assert text.count("Bekräftat elektroniskt") == 12 and "Ola Öst" not in text  # as the founding parties signed
+
+    record = archivist.get(f"/avtal/{agreement_id}/anslutning-1.pdf")
+    assert record.status_code == 200 and "Ola Öst" in flat(pdf_text(record.data))
     by_archivist = AuditEvent.actor == "user:arkivarie@example.se"
     assert count(app, AuditEvent, AuditEvent.event == "downloaded", by_archivist) == 2
 
-    missing = archivist.get(f"/arkiv/{agreement_id}/slutlig/3.pdf")
-    assert missing.status_code == 404 and "Avtalet har ingen slutlig version 3." in missing.get_data(as_text=True)
+    missing = archivist.get(f"/arkiv/{agreement_id}/slutlig/2.pdf")
+    assert missing.status_code == 404 and "Avtalet har ingen slutlig version 2." in missing.get_data(as_text=True)
+    assert archivist.get(f"/avtal/{agreement_id}/anslutning-2.pdf").status_code == 404
 
 
 @pytest.mark.slow

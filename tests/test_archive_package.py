@@ -17,10 +17,22 @@ import pytest
 from lxml import etree
 from sqlalchemy import select, update
 
-from service import archive_package
-from service.models import AuditEvent, FinalDocument, Version
+from service import archive_package, audit, party_register
+from service.models import AccessionRecord, AuditEvent, FinalDocument, Version
 
-from .helpers import ROOT, complete_iop, login, swedish_today
+from .helpers import (
+    ROOT,
+    bearer,
+    complete_iop,
+    confirm,
+    count,
+    login,
+    org_number,
+    send_and_confirm,
+    swedish_today,
+    wait_for,
+    wait_for_finals,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -310,3 +322,38 @@ def test_archivist_downloads_the_packages_of_a_period(app, client, api_token, io
     assert backwards.status_code == 400 and "Slutdatumet kan inte vara före startdatumet." in backwards.get_data(
         as_text=True
     )
+
+
+def test_an_open_agreement_package_holds_every_accession_record_and_the_latest_register(
+    app, client, api_token, halland_data, run_jobs, tmp_path, eark_python
+):
+    agreement_id, _ = send_and_confirm(client, api_token, halland_data)
+    wait_for_finals(app, agreement_id)
+    newcomer = dict(halland_data["parties"][1], name="Nya Föreningen i Varberg", org_number=org_number("802479456"))
+    added = client.post(f"/api/agreements/{agreement_id}/parties", json=newcomer, headers=bearer(api_token))
+    assert confirm(client, added.json["links"][0]["url"], "Varberg").status_code == 200
+    wait_for(lambda: count(app, AccessionRecord, AccessionRecord.agreement_id == agreement_id) == 1)
+    x = app.extensions
+    register = party_register.make(x["db"], x["files"], x["office"], x["seal"], agreement_id, audit.SYSTEM)
+
+    package = archive_package.export_agreement(x["db"], x["files"], agreement_id, audit.Actor("user:arkiv@example.se"))
+    path = archive_package.write_package(package, tmp_path / "ut")
+    with zipfile.ZipFile(path) as archive:
+        archive.extractall(tmp_path / "uppackat")
+    root = tmp_path / "uppackat" / package.name
+    data = root / "representations" / "rep1" / "data"
+    with x["db"].session() as session:
+        record = session.scalars(select(AccessionRecord).where(AccessionRecord.agreement_id == agreement_id)).one()
+    stem = f"avtal-{agreement_id}-RH-2019-0412"
+    assert (data / f"{stem}-anslutning-1.pdf").read_bytes() == x["files"].get(record.sha256)
+    for ending in ("pdf", "csv", "xlsx"):
+        assert (data / f"{stem}-forteckning-1.{ending}").exists()
+    assert (data / f"{stem}-forteckning-1.pdf").read_bytes() == x["files"].get(register.pdf_sha256)
+    case = json.loads((root / "metadata" / "descriptive" / "arende.json").read_text(encoding="utf-8"))
+    kinds = {d["handlingstyp"] for d in case["arende"]["handlingar"]}
+    assert {"Anslutning (en organisation som anslutit sig)", "Förteckning över undertecknande organisationer"} <= kinds
+    report = eark_report(eark_python, root)
+    assert report["structure"]["status"] == "WellFormed", report["structure"]
+    assert report["metadata"]["schema_results"]["status"] == "VALID", report["metadata"]["schema_results"]
+    messages = report["structure"]["messages"] + report["metadata"]["schematron_results"]["messages"]
+    assert {m["rule_id"] for m in messages if m["severity"] in ("Error", "Warn")} <= {"SIP14"}, messages

@@ -416,9 +416,12 @@ def test_completed_agreement_final_pdf_and_log(app, client, official, iop_data, 
 
 
 @pytest.mark.slow
-def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, halland_data):
+def test_a_new_organisation_joins_a_completed_overenskommelse(app, client, official, halland_data):
     agreement_id = create(client, halland_data)
-    send(client, agreement_id)
+    links = send(client, agreement_id)
+    assert "Anslut ny part" not in client.get(f"/avtal/{agreement_id}").get_data(as_text=True)  # not complete yet
+    for link in links:
+        assert confirm(client, link, "Halmstad").status_code == 200
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)
     assert "Anslut ny part" in overview and 'id="parties-12-name"' in overview
     newcomer = {
@@ -440,7 +443,9 @@ def test_a_new_organisation_joins_a_sent_overenskommelse(app, client, official, 
     assert "Nya Föreningen i Varberg är ansluten" in text_of(joined)
     link = re.findall(r'value="(http://[^"]+/sign/[^"]+)"', joined.get_data(as_text=True))[0]
     assert client.get(path_of(link)).status_code == 200
-    assert "Nya Föreningen i Varberg" in text_of(client.get(f"/avtal/{agreement_id}"))
+    page = text_of(client.get(f"/avtal/{agreement_id}"))
+    assert "Nya Föreningen i Varberg" in page and "1 organisationer har anslutits" in page
+    assert stored(app, agreement_id).status == "completed" and len(stored(app, agreement_id).data["parties"]) == 12
 
 
 @pytest.mark.slow

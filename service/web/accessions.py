@@ -17,6 +17,22 @@ bp = Blueprint("accessions", __name__, url_prefix="/avtal")
 SHOWN_ROWS = 200  # a longer list's report shows its rows with errors only, at most this many
 
 
+def joined_context(session, agreement) -> dict:
+    """For an agreement page (the official's or the archive's): the organisations that joined
+    later, a page at a time (?anslutna_efter=position), their counts and the latest register of
+    parties; empty for an agreement no one can join."""
+    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+        return {}
+    after = request.args.get("anslutna_efter", type=int)
+    return {
+        "joined": accession_records.joined_page(session, agreement, after),
+        "joined_counts": accession_records.counts(session, agreement),
+        "joined_from_start": after is not None,
+        "register": party_register.latest(session, agreement.id),
+        "register_current": party_register.is_current(session, agreement),
+    }
+
+
 @bp.route("/<int:agreement_id>/anslut-lista", methods=("GET", "POST"))
 @login_required(*DRAFTERS)
 def upload(agreement_id):

@@ -15,6 +15,7 @@ from ..errors import Conflict
 from ..models import FinalDocument
 from ..roles import READERS
 from ..schema import KIND_LABELS
+from .accessions import joined_context
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, request_actor
 from .security import error_response
@@ -95,6 +96,8 @@ def _final_counts(session, agreement_ids) -> dict[int, int]:
 def show(agreement_id):
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
+        after = request.args.get("logg_efter", type=int)
+        events, events_next = audit.events_page(session, agreement.id, after)
         return render_template(
             "archive/show.html",
             agreement=agreement,
@@ -102,10 +105,14 @@ def show(agreement_id):
             status_label=agreements.STATUS_LABELS.get(agreement.status, agreement.status),
             parties=signing.active_parties(session, agreement),
             answers=signing.answers_by_party(session, agreement),
-            events=audit.events_for(session, agreement.id),
+            events=events,
+            events_next=events_next,
+            events_from_start=after is not None,
             event_labels=EVENT_LABELS,
             broken=audit.verify_chain(session),
             process=registry.label_of(session, agreement.data.get("classification", "")),
+            may_change=False,
+            **joined_context(session, agreement),
         )
 
 

@@ -17,24 +17,14 @@ from flask import (
     url_for,
 )
 
-from .. import (
-    accession_records,
-    agreements,
-    audit,
-    custom_templates,
-    final,
-    forms,
-    listing,
-    party_register,
-    registry,
-    signing,
-)
+from .. import agreements, audit, custom_templates, final, forms, listing, registry, signing
 from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
 from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
+from .accessions import joined_context
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, previews, request_actor
 from .security import error_response
@@ -226,30 +216,6 @@ def edit(agreement_id):
 # --- the overview and its handläggare ---
 
 
-def _link_issuers(session, agreement) -> dict[int, str]:
-    """Who issued each link, by link id, as the audit trail records it."""
-    return {
-        e.details.get("link_id"): audit.actor_label(e.actor)
-        for e in audit.events_for(session, agreement.id)
-        if e.event == "link_issued"
-    }
-
-
-def _joined(session, agreement) -> dict:
-    """The organisations that joined later, a page at a time (?anslutna_efter=position), their
-    counts and the latest register of parties; empty for an agreement no one can join."""
-    if agreement.kind != "overenskommelse" or agreement.status != "completed":
-        return {}
-    after = request.args.get("anslutna_efter", type=int)
-    return {
-        "joined": accession_records.joined_page(session, agreement, after),
-        "joined_counts": accession_records.counts(session, agreement),
-        "joined_from_start": after is not None,
-        "register": party_register.latest(session, agreement.id),
-        "register_current": party_register.is_current(session, agreement),
-    }
-
-
 def overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
     answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
@@ -282,14 +248,13 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             missing=missing_for_sending(agreement.data) if agreement.status == "draft" else {},
             handlers=agreements.handlers(session, agreement),
             may_change=agreements.is_handler(session, g.user, agreement),
-            issuers=_link_issuers(session, agreement),
             final_problem=final.final_problem(session, agreement),
             my_notify=agreements.notify_choice(session, agreement, g.user),
             notify_labels=agreements.NOTIFY_LABELS,
             registry_default=current_app.config["REGISTRY_EMAIL"],
             reminder_days=current_app.config["REMINDER_DAYS_BEFORE"],
             flags={party.id: signing.confirmed_by_other(agreement, party, answer) for party, answer, _ in parties},
-            **_joined(session, agreement),
+            **joined_context(session, agreement),
         ),
         status,
     )
@@ -463,5 +428,13 @@ def _details(event) -> list[tuple[str, str, bool]]:
 def log(agreement_id):
     with db().session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
-        events = [(event, _details(event)) for event in audit.events_for(session, agreement.id)]
-        return render_template("drafting/log.html", agreement=agreement, events=events, labels=audit.EVENT_LABELS)
+        after = request.args.get("efter", type=int)
+        page, next_after = audit.events_page(session, agreement.id, after)
+        return render_template(
+            "drafting/log.html",
+            agreement=agreement,
+            events=[(event, _details(event)) for event in page],
+            next_after=next_after,
+            from_start=after is not None,
+            labels=audit.EVENT_LABELS,
+        )
