@@ -1,5 +1,6 @@
 """Signed webhooks to a real HTTP receiver on loopback, verified with the standardwebhooks package."""
 
+import hashlib
 import json
 import re
 import threading
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service import agreements, signing, webhooks
+from service import accession_records, agreements, signing, webhooks
 from service.audit import Actor
 from service.models import (
     Agreement,
@@ -23,7 +24,17 @@ from service.models import (
     utcnow,
 )
 
-from .helpers import Receiver, bearer, confirm, count, create_and_send, decline, wait_for
+from .helpers import (
+    Receiver,
+    bearer,
+    confirm,
+    count,
+    create_and_send,
+    decline,
+    org_number,
+    send_and_confirm,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -323,3 +334,30 @@ def test_an_officials_changes_reach_the_integration_as_documented(app, client, a
         assert payload["data"]["agreement"]["id"] == agreement_id
     assert payloads[4]["data"]["email"] == colleague.email
     assert payloads[5]["data"]["party"] == payloads[6]["data"]["party"] == party.name
+
+
+@pytest.mark.slow
+def test_an_organisation_that_joins_reaches_the_integration_with_its_record(
+    app, client, api_token, halland_data, receivers
+):
+    agreement_id, _ = send_and_confirm(client, api_token, halland_data)
+    newcomer = dict(halland_data["parties"][1], name="Nya Föreningen i Varberg", org_number=org_number("802479456"))
+    added = client.post(f"/api/agreements/{agreement_id}/parties", json=newcomer, headers=bearer(api_token))
+    assert confirm(client, added.json["links"][0]["url"], "Varberg").status_code == 200
+    receiver = receivers()
+    endpoint_id, secret = add_endpoint(app, receiver.url, ["party.joined"])
+    receiver.secrets.append(secret)
+    receiver.start()
+    x = app.extensions
+    with x["db"].session() as session:
+        [confirmation_id] = accession_records.missing_records(session)
+    record = accession_records.make_record(x["db"], x["files"], x["office"], x["seal"], confirmation_id)
+
+    (delivery_id,) = fan_out(app)  # the record made after the endpoint was added, nothing else
+    assert webhooks.deliver(x["db"], delivery_id, policy(app)).delivered
+    ((_, payload),) = receiver.received
+    assert payload["type"] == "party.joined"
+    data = payload["data"]
+    assert (data["party"], data["number"], data["sha256"]) == ("Nya Föreningen i Varberg", 1, record.sha256)
+    fetched = client.get(data["record_url"].removeprefix(app.config["PUBLIC_URL"]), headers=bearer(api_token))
+    assert fetched.status_code == 200 and hashlib.sha256(fetched.data).hexdigest() == record.sha256
