@@ -490,7 +490,9 @@ def send_confirmation_notice(app, agreement, party, answer) -> list[str]:
         f"Ort: {answer.place}",
         f"Tidpunkt: {_when(answer.created_at)}",
     ]
-    if agreement.status == "completed":
+    if party.acceded:
+        closing = "Organisationen har anslutit sig till överenskommelsen. Dess anslutningsbevis görs nu."
+    elif agreement.status == "completed":
         closing = "Alla parter har nu bekräftat. Du får ett meddelande när det slutliga avtalet är klart."
     else:
         closing = "Avtalet väntar på svar från fler parter."
