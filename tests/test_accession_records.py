@@ -3,6 +3,7 @@ with a sealed record of its own; the founding final PDF is never made again beca
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -173,6 +174,17 @@ def test_the_register_lists_every_party_and_is_made_again_only_when_changed(
     made = party_register.make(x["db"], x["files"], x["office"], x["seal"], completed, audit.SYSTEM)
     assert made is not None and made.rows == len(halland_data["parties"]) + 2
     assert party_register.make(x["db"], x["files"], x["office"], x["seal"], completed, audit.SYSTEM) is None
+
+    # A third joins: the sweep makes a new register only once the last is a day old.
+    joined = join(client, api_token, completed, joining(3))
+    assert confirm(client, joined.json["links"][0]["url"], "Laholm").status_code == 200
+    wait_for(lambda: len(records(app, completed)) == 3)
+    with x["db"].session() as session:
+        assert completed not in party_register.due(session)
+        register = session.scalars(select(PartyRegister)).one()
+        register.created_at -= timedelta(days=1)
+        session.flush()
+        assert completed in party_register.due(session)
 
     pdf = client.get(f"/api/agreements/{completed}/register.pdf", headers=bearer(api_token))
     text = " ".join(pdf_text(pdf.data).split())
