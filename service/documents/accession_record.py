@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from docx import Document
 from docx.oxml.ns import qn
 
-from ..formatting import local_minute, local_time, place_and_date, short_title
+from ..formatting import local_minute, local_time, place_and_date, short_title, xml_text
 from .appendix import PROOF, VERIFY_HOW, PartyEvidence, digest_paragraph, paragraph, party_table, running_header
 from .assemble import ensure_styles
 from .fill import builtin_template
@@ -45,7 +45,7 @@ def accession_record_docx(facts: AccessionFacts) -> bytes:
         doc.sections[0], f"Anslutning {facts.number} · {short_title(facts.title)}", facts.registration_number
     )
 
-    doc.add_heading(f"Anslutning till {facts.title}", level=1)
+    doc.add_heading(xml_text(f"Anslutning till {facts.title}"), level=1)
     if facts.registration_number:
         paragraph(doc, f"Diarienummer: {facts.registration_number}")
     paragraph(doc, f"Handling: anslutning nummer {facts.number} till överenskommelsen.")

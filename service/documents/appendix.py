@@ -70,7 +70,7 @@ def _clean(text) -> str:
 
 
 def paragraph(container, text="", keep_with_next=False):
-    p = container.addparagraph()
+    p = container.add_paragraph()
     if text:
         p.add_run(_clean(text))
     if keep_with_next:
@@ -100,7 +100,7 @@ def _table(doc, header, widths_cm, rows):
         _row_flags(row)
         for cell, cell_lines in zip(row.cells, lines):
             for i, (text, bold) in enumerate(cell_lines):
-                p = cell.paragraphs[0] if i == 0 else cell.addparagraph()
+                p = cell.paragraphs[0] if i == 0 else cell.add_paragraph()
                 p.add_run(_clean(text)).bold = bold or None
     for column, width in zip(table.columns, widths_cm):
         column.width = Cm(width)  # the grid, which LibreOffice reads
@@ -189,9 +189,7 @@ def append_appendix(doc, evidence: Evidence):
         "SHA-256-kontrollsumma är:",
         keep_with_next=True,
     )
-    digest = doc.addparagraph().add_run(evidence.frozen_sha256)
-    digest.font.name = "Liberation Mono"
-    digest.font.size = Pt(9)
+    digest_paragraph(doc, evidence.frozen_sha256)
     paragraph(
         doc,
         f"Den låsta avtalstexten är bifogad i denna PDF-fil som {evidence.attachment_name}. "
