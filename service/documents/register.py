@@ -1,17 +1,17 @@
 """The register of every party of an open överenskommelse, "Förteckning över undertecknande
 organisationer": as CSV and XLSX for reading in Excel, and as PDF/A-2b for the archive.
 
-The PDF is laid out by Typst, not LibreOffice: LibreOffice needs 2.4 s for 500 rows of a Writer
-table and 15 s for 2 000 (it grows faster than the rows), so 30 000 rows would take minutes even
-in chunks; Typst lays out 1 000 rows in 0.4 s and writes PDF/A-2b itself (fonts embedded, an
-output intent, XMP). Typst keeps every layout it made in memory for the life of the process
-(about 100 MB per 1 000 rows), so each chunk of rows is laid out in a child process of its own.
+The PDF is laid out by Typst, not LibreOffice. LibreOffice needed 2.4 s for a Writer table of 500
+rows and 15 s for 2 000 (it grows faster than the rows), so 30 000 rows would take minutes even in
+chunks; Typst lays out 1 000 rows in about 0.4 s and writes PDF/A-2b itself (fonts embedded, an
+output intent, XMP). Typst keeps every layout it made until its process ends (about 100 MB per
+1 000 rows), so each chunk of rows is laid out in a child process of its own.
 
-Chunks are cut at page breaks, so the joined file reads as one table: a first pass lays out each
-chunk and finds the first row on its last page, which then begins the next chunk; the second
-pass makes each chunk's PDF knowing its first page number and the total ("sida 7 av 715"), and
-pikepdf joins them. The chunks' structure trees could not be joined as simply (each has its own
-ID tree), and tags made the file 16 times larger, so the register is an untagged PDF/A-2b.
+Chunks end at page breaks, so the joined file reads as one table: a chunk's layout also tells
+which row begins its last page, and that page is left out and its rows begin the next chunk. The
+page numbers ("sida 7 av 715") are known only then: they are typeset once for the whole file and
+laid over its pages. The register is untagged: tags made it 16 times larger, and each chunk's
+structure tree has an ID tree of its own that would have to be merged.
 """
 
 import csv
@@ -38,7 +38,7 @@ from ..formatting import NBSP, local_minute, local_time, short_title, xml_text
 TITLE = "Förteckning över undertecknande organisationer"
 COLUMNS = ("Organisation", "Organisationsnummer", "Bekräftad av", "Ort", "Bekräftad", "Handling")
 NO_PARTIES = "Ännu har ingen organisation undertecknat överenskommelsen."
-CHUNK_ROWS = 2000  # a child's layout of this many rows stays near 250 MB
+CHUNK_ROWS = 1500  # Typst takes about 250 MB more for a chunk of this many two-line rows
 FONTS = ("Carlito", "DejaVu Sans")  # DejaVu Sans shows what Carlito lacks, and U+FFFD
 XMP_PAGES = "{http://ns.adobe.com/xap/1.0/t/pg/}NPages"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
