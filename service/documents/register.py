@@ -22,6 +22,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from ..errors import Unavailable
 from ..formatting import NBSP, local_minute, local_time, short_title, xml_text
 
 TITLE = "Förteckning över undertecknande organisationer"
@@ -44,6 +46,12 @@ XMP_PAGES = "{http://ns.adobe.com/xap/1.0/t/pg/}NPages"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _children = multiprocessing.get_context("forkserver")
+
+
+class RegisterError(Unavailable):
+    """A child that lays out the register ended before it was done (out of memory, killed)."""
+
+    message = "Förteckningen över organisationerna kunde inte göras just nu. Försök igen om en stund."
 
 
 @dataclass(frozen=True)
@@ -201,6 +209,14 @@ class _Chunk:
 def register_pdf(facts: RegisterFacts, rows: Iterable[RegisterRow], office=None) -> bytes:
     """The register as PDF/A-2b (unsealed: the caller seals it). `office` is not needed: the
     register is laid out without LibreOffice (see the module's note)."""
+    try:
+        return _join(*_typeset(facts, rows))
+    except BrokenProcessPool:
+        raise RegisterError() from None
+
+
+def _typeset(facts: RegisterFacts, rows: Iterable[RegisterRow]) -> tuple[list[_Chunk], bytes]:
+    """The chunks' PDFs and the page numbers' PDF."""
     texts = [[n, *(_shown(t) for t in _texts(row))] for n, row in enumerate(rows)]
     inputs = _inputs(facts)
     moment = int(facts.made_at.replace(tzinfo=UTC).timestamp())
@@ -220,7 +236,7 @@ def register_pdf(facts: RegisterFacts, rows: Iterable[RegisterRow], office=None)
                 start = end
         total = sum(c.pages for c in chunks)
         numbers = children.submit(_typeset_page_numbers, dict(inputs, total=total), moment).result()
-    return _join(chunks, numbers)
+    return chunks, numbers
 
 
 def _inputs(facts: RegisterFacts) -> dict:
