@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from service.documents import register
+from service.documents import register, seal
 from service.documents.register import RegisterFacts, RegisterRow, register_csv, register_pdf, register_xlsx
 
 from .helpers import HOSTILE_TEXT, pdf_text, pdfa_problems
@@ -57,6 +57,13 @@ def test_the_pdf_shows_the_agreement_its_parties_and_page_numbers_as_pdfa():
     reader = PdfReader(io.BytesIO(pdf))
     assert reader.metadata.title == "Förteckning över undertecknande organisationer"
     assert pdfa_problems(pdf) == []
+
+
+def test_the_register_keeps_pdfa_when_the_service_seals_it(tmp_path):
+    config = {"SEAL_P12": "", "SEAL_PASSWORD": "", "SEAL_ORGANISATION": "Region Skåne", "TSA_URL": ""}
+    sealed = seal.load_sealer(config, tmp_path).seal(register_pdf(FACTS, [row(1), row(2)]))
+    assert sealed.startswith(b"%PDF-1.7") and pdfa_problems(sealed) == []
+    assert "Förening nummer 2 802000-0002" in pdf_text(sealed)
 
 
 def test_a_long_register_is_laid_out_in_chunks_that_read_as_one_table(monkeypatch):
