@@ -221,7 +221,9 @@ def _typeset(facts: RegisterFacts, rows: Iterable[RegisterRow]) -> tuple[list[_C
     inputs = _inputs(facts)
     moment = int(facts.made_at.replace(tzinfo=UTC).timestamp())
     chunks: list[_Chunk] = []
-    with ProcessPoolExecutor(1, mp_context=_children, max_tasks_per_child=1) as children:
+    # One chunk at a time (each begins where the last one's layout ended); the second process
+    # is the next one, started while this one works, since a child lays out one chunk only.
+    with ProcessPoolExecutor(2, mp_context=_children, max_tasks_per_child=1) as children:
         start = 0
         while start < len(texts) or not chunks:
             end = min(start + CHUNK_ROWS, len(texts))
