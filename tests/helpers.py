@@ -11,6 +11,7 @@ import time
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pikepdf
 from axe_playwright_python.sync_playwright import Axe
 from docx import Document
 from pypdf import PdfReader
@@ -69,6 +70,55 @@ def many_parties(halland_data, n):
         dict(template, name=f"Förening nummer {i}", org_number=org_number(f"802{i:06d}")) for i in range(n)
     ]
     return halland_data
+
+
+PDFA_ID = "{http://www.aiim.org/pdfa/ns/id/}"
+INFO_TO_XMP = {
+    "/Producer": "{http://ns.adobe.com/pdf/1.3/}Producer",
+    "/Creator": "{http://ns.adobe.com/xap/1.0/}CreatorTool",
+    "/Title": "{http://purl.org/dc/elements/1.1/}title",
+}
+FORBIDDEN_ANNOTATION_FLAGS = 1 | 2 | 32  # Invisible, Hidden, NoView
+PRINT = 4
+
+
+def pdfa_problems(pdf: bytes) -> list[str]:
+    """The PDF/A-2b rules a seal or a merge can break, as a list of what is wrong (empty: none)."""
+    problems = []
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        meta = doc.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False)
+        if (meta.get(PDFA_ID + "part"), meta.get(PDFA_ID + "conformance")) != ("2", "B"):
+            problems.append("XMP pdfaid is not part 2, conformance B")
+        for key, xmp_key in INFO_TO_XMP.items():
+            if key in doc.docinfo and str(doc.docinfo[key]) != meta.get(xmp_key):
+                problems.append(f"Info {key} {str(doc.docinfo[key])!r} differs from XMP {meta.get(xmp_key)!r}")
+        if "/OutputIntents" not in doc.Root:
+            problems.append("no /OutputIntents")
+        if "/Perms" in doc.Root and set(doc.Root.Perms.keys()) != {"/DocMDP"}:
+            problems.append(f"/Perms holds {set(doc.Root.Perms.keys())}")
+        for page in doc.pages:
+            for annot in page.get("/Annots", []):
+                flags = int(annot.get("/F", 0))
+                if not flags & PRINT or flags & FORBIDDEN_ANNOTATION_FLAGS:
+                    problems.append(f"annotation flags {flags}")
+                if annot.get("/Subtype") == "/Widget" and "/AP" not in annot and any(float(v) for v in annot.Rect):
+                    problems.append("a visible widget without an appearance")
+        for obj in doc.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font" and not _embedded(obj):
+                problems.append(f"font {obj.get('/BaseFont')} not embedded")
+        for name, spec in doc.attachments.items():
+            if "/F" not in spec.obj or "/UF" not in spec.obj:
+                problems.append(f"attachment {name} lacks /F or /UF")
+    return problems
+
+
+def _embedded(font) -> bool:
+    if font.get("/Subtype") == "/Type3":
+        return True
+    if font.get("/Subtype") == "/Type0":
+        return all(_embedded(d) for d in font.DescendantFonts)
+    descriptor = font.get("/FontDescriptor", {})
+    return any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3"))
 
 
 def pdf_text(pdf: bytes) -> str:

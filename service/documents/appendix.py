@@ -69,7 +69,7 @@ def _clean(text) -> str:
     return _XML_ILLEGAL.sub("", str(text))
 
 
-def _paragraph(container, text="", keep_with_next=False):
+def paragraph(container, text="", keep_with_next=False):
     p = container.add_paragraph()
     if text:
         p.add_run(_clean(text))
@@ -115,8 +115,10 @@ def _table(doc, header, widths_cm, rows):
     return table
 
 
-def _own_header(section, text, registration_number, width):
-    """The appendix's running header: its name and the agreement's, the diarienummer at the right."""
+def running_header(section, text, registration_number):
+    """A running header of the section's own: the document's name and the agreement's, the
+    diarienummer at the right."""
+    width = section.page_width - section.left_margin - section.right_margin
     section.header.is_linked_to_previous = True  # drop the definition the new section copied
     section.header.is_linked_to_previous = False  # and start one of its own
     p = section.header.paragraphs[0]
@@ -156,30 +158,39 @@ def _party_rows(parties):
         ]
 
 
+def party_table(doc, parties: list[PartyEvidence]):
+    """The evidence of each party's confirmation, a row a party: the appendix's table, and an accession record's."""
+    return _table(doc, ["Part", "Bekräftad av", "Länk och teknik"], [4.4, 4.4, 7.2], _party_rows(parties))
+
+
+def digest_paragraph(doc, sha256: str):
+    """A SHA-256 on a line of its own, in a monospaced font."""
+    digest = doc.add_paragraph().add_run(sha256)
+    digest.font.name = "Liberation Mono"
+    digest.font.size = Pt(9)
+
+
 def append_appendix(doc, evidence: Evidence):
     """Write the appendix into `doc` (a python-docx Document) as a new section."""
     section = doc.add_section(WD_SECTION.NEW_PAGE)
-    width = section.page_width - section.left_margin - section.right_margin
-    _own_header(section, f"Verifieringsbilaga · {evidence.running_title}", evidence.registration_number, width)
+    running_header(section, f"Verifieringsbilaga · {evidence.running_title}", evidence.registration_number)
 
     doc.add_heading("Verifieringsbilaga", level=1)
-    _paragraph(doc, f"Till avtalet: {evidence.title}")
+    paragraph(doc, f"Till avtalet: {evidence.title}")
     if evidence.registration_number:
-        _paragraph(doc, f"Diarienummer: {evidence.registration_number}")
-    _paragraph(doc, "Tidpunkter anges i svensk tid (Europe/Stockholm).")
+        paragraph(doc, f"Diarienummer: {evidence.registration_number}")
+    paragraph(doc, "Tidpunkter anges i svensk tid (Europe/Stockholm).")
 
     doc.add_heading("Det bekräftade avtalet", level=2)
-    _paragraph(
+    paragraph(
         doc,
         f"Version {evidence.version_number} av avtalstexten låstes för signering "
         f"{local_minute(evidence.frozen_at)}. Varje part har bekräftat exakt den text vars "
         "SHA-256-kontrollsumma är:",
         keep_with_next=True,
     )
-    digest = doc.add_paragraph().add_run(evidence.frozen_sha256)
-    digest.font.name = "Liberation Mono"
-    digest.font.size = Pt(9)
-    _paragraph(
+    digest_paragraph(doc, evidence.frozen_sha256)
+    paragraph(
         doc,
         f"Den låsta avtalstexten är bifogad i denna PDF-fil som {evidence.attachment_name}. "
         "Avtalstextens sidor (märkta Avtal 1, Avtal 2 och så vidare) är den låsta versionens egna sidor, "
@@ -188,36 +199,36 @@ def append_appendix(doc, evidence: Evidence):
 
     doc.add_heading("Så kontrollerar du kontrollsumman", level=2)
     name = evidence.attachment_name
-    _paragraph(doc, f"1. Öppna bilagorna i PDF-läsaren (ofta en gem-ikon) och spara filen {name}.")
-    _paragraph(doc, "2. Beräkna filens SHA-256 i ett kommandofönster:", keep_with_next=True)
+    paragraph(doc, f"1. Öppna bilagorna i PDF-läsaren (ofta en gem-ikon) och spara filen {name}.")
+    paragraph(doc, "2. Beräkna filens SHA-256 i ett kommandofönster:", keep_with_next=True)
     for system, command in (
         ("Windows", f"certutil -hashfile {name} SHA256"),
         ("macOS", f"shasum -a 256 {name}"),
         ("Linux", f"sha256sum {name}"),
     ):
-        p = _paragraph(doc, f"{system}: ", keep_with_next=True)
+        p = paragraph(doc, f"{system}: ", keep_with_next=True)
         p.paragraph_format.left_indent = Cm(0.6)
         p.paragraph_format.space_after = Pt(1)
         code = p.add_run(command)
         code.font.name = "Liberation Mono"
         code.font.size = Pt(9)
-    _paragraph(
+    paragraph(
         doc,
         "3. Jämför resultatet med kontrollsumman ovan. Stämmer alla 64 tecken är filen exakt den text "
         "som parterna bekräftade.",
     ).paragraph_format.space_before = Pt(5)
-    _paragraph(doc, VERIFY_HOW)
+    paragraph(doc, VERIFY_HOW)
 
     doc.add_heading("Vad en bekräftelse visar", level=2)
-    _paragraph(doc, PROOF)
+    paragraph(doc, PROOF)
 
     doc.add_heading("Bekräftelser", level=2)
-    _paragraph(
+    paragraph(
         doc,
         "Uppgifterna kommer från tjänstens hashkedjade granskningslogg, som arkivet kan hämta i sin helhet.",
         keep_with_next=True,
     )
-    _table(doc, ["Part", "Bekräftad av", "Länk och teknik"], [4.4, 4.4, 7.2], _party_rows(evidence.parties))
+    party_table(doc, evidence.parties)
 
     if evidence.events:
         doc.add_heading("Övriga händelser", level=2)
