@@ -101,15 +101,15 @@ def send_links(app, agreement, issued_links, sender, change_note="") -> dict[int
     return deliveries
 
 
-def send_next_links(app, agreement, version, issued_links) -> dict[int, str]:
+def send_next_links(app, agreement, version, issued_links) -> None:
     """The links the signing order let go after a confirmation, emailed as the invitations of the
     sending were, in the name of the agreement's first handläggare."""
     if not issued_links:
-        return {}
+        return
     with app.extensions["db"].session() as session:
         officials = handlers(session, agreement)
     sender = officials[0].email if officials else app.config["MAIL_FROM"]
-    return send_links(app, agreement, issued_links, sender, version.change_note)
+    send_links(app, agreement, issued_links, sender, version.change_note)
 
 
 def _link_subject(agreement, issued) -> str:

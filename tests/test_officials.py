@@ -737,3 +737,27 @@ def test_the_api_refuses_an_unknown_signing_order_with_a_problem_document(app, c
         f"/api/agreements/{agreement_id}/send", json={"signing_order": "region_last"}, headers=bearer(api_token)
     )
     assert [link["party"] for link in sent.json["links"]] == [iop_data["parties"][1]["name"]]
+
+
+def test_a_link_the_order_lets_go_in_a_new_version_says_what_changed_and_that_the_earlier_answer_is_void(
+    app, client, make_user, iop_data, smtp_server
+):
+    region, association = iop_data["parties"]
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    assert send_on_page(app, anna, agreement_id, signing_order="in_order").status_code == 200
+    assert confirm(client, invitations(smtp_server)[region["contact_email"]], "Kristianstad").status_code == 200
+    declined = decline(client, invitations(smtp_server)[association["contact_email"]], "Beloppet är fel.")
+    assert declined.status_code == 200
+    smtp_server.messages.clear()
+
+    resent = send_on_page(app, anna, agreement_id, signing_order="region_last", change_note="Beloppet är rättat.")
+    assert resent.status_code == 200
+    assert list(invitations(smtp_server)) == []  # a new version's subject says so
+    [first] = [m for m in smtp_server.messages if m["To"] == association["contact_email"]]
+    assert confirm(client, LINK_URL.search(first.get_content()).group(), "Malmö").status_code == 200
+    [later] = [m for m in smtp_server.messages if m["To"] == region["contact_email"]]
+    assert later["Subject"] == f"Avtalet har ändrats – version 2 att bekräfta: {iop_data['title']}"
+    text = flat(later.get_content())
+    assert "Det här har ändrats: Beloppet är rättat." in text
+    assert "Er bekräftelse av version 1 gäller inte längre." in text
