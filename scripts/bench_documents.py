@@ -78,7 +78,9 @@ def completed(app, data):
         with db.session() as session:
             signing.open_link(session, serializer, token, Client())
             party = data["parties"][i]["representative"]
-            signing.confirm(session, serializer, token, party["name"], party["title"], PLACES[i % 6], Client())
+            signing.confirm(
+                session, serializer, token, party["name"], party["title"], PLACES[i % 6], Client(), max_age_days=30
+            )
     with db.session() as session:
         frozen = files.get(signing.latest_version(session, agreement_id).pdf_sha256)
     return agreement_id, frozen

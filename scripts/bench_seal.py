@@ -49,7 +49,9 @@ def complete_agreement(app, data) -> int:
     _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, ACTOR)
     for link in issued:
         with db.session() as session:
-            signing.confirm(session, serializer, link.token, "Anna Andersson", "Ordförande", "Malmö", Client())
+            signing.confirm(
+                session, serializer, link.token, "Anna Andersson", "Ordförande", "Malmö", Client(), max_age_days=30
+            )
     final.assemble_final(db, files, office, sealer, agreement_id)
     return agreement_id
 

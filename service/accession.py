@@ -325,18 +325,12 @@ def join_and_send(app, accession_id) -> int:
             actor = audit.Actor(f"user:{sender.email}" if sender else "system")
             batch = _claim_batch(session, accession, rows)
             if batch is None:
-                accession.status = "done"
-                audit.record(session, "accession_done", actor, agreement.id, file_sha256=accession.file_sha256)
+                if accession.status != "done":  # a run at the same time may have got here first
+                    accession.status = "done"
+                    audit.record(session, "accession_done", actor, agreement.id, file_sha256=accession.file_sha256)
                 return joined_total
             issued = _join_batch(session, serializer, agreement, accession, batch, app.config, actor)
-        failed = set(mail.send_link_emails(app, agreement, issued, sender.email if sender else app.config["MAIL_FROM"]))
-        if not mail.is_configured(app):
-            failed = {link.party.contact_email for link in issued}
-        with db.session() as session:
-            signing.record_delivery(
-                session,
-                {link.link_id: "failed" if link.party.contact_email in failed else "emailed" for link in issued},
-            )
+        mail.send_links(app, agreement, issued, sender.email if sender else app.config["MAIL_FROM"])
         joined_total += len(issued)
 
 

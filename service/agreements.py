@@ -122,11 +122,13 @@ REMIND_EVERY_MAX = 60  # days between reminders, at most
 @dataclass(frozen=True)
 class SendingTerms:
     """What the official adds when sending: a personal message to the parties, a last day to
-    answer and how many days apart the parties are reminded (None: only before the last day)."""
+    answer, how many days apart the parties are reminded (None: only before the last day) and
+    in what order they get their links (signing.SIGNING_ORDERS)."""
 
     message: str = ""
     answer_by: date | None = None
     remind_every_days: int | None = None
+    signing_order: str = signing.TOGETHER
 
 
 def send_for_signature(
@@ -180,6 +182,7 @@ def send_for_signature(
             message=terms.message,
             answer_by=terms.answer_by,
             remind_every_days=terms.remind_every_days,
+            signing_order=terms.signing_order,
         )
         session.add(version)
         session.flush()
@@ -196,7 +199,9 @@ def send_for_signature(
         change(agreement, Status.SENT)
         agreement.updated_at = utcnow()
         issued = []
-        for party in _sync_parties(session, agreement):
+        parties = _sync_parties(session, agreement)
+        held_back = signing.waiting_for(version, parties, confirmed=set())  # by the signing order
+        for party in (party for party in parties if party.id not in held_back):
             link = signing.issue_link(session, serializer, party, version, max_age_days, actor)
             earlier = earlier_answers.get(party.id)
             link.earlier_answer = earlier.decision if earlier else None
@@ -204,9 +209,11 @@ def send_for_signature(
         return agreement, issued
 
 
-def check_sending_terms(message, answer_by, remind_every_days, today: date, max_age_days: int) -> SendingTerms:
-    """The sending form's message, last day (YYYY-MM-DD) and cadence (days), checked;
-    InvalidInput with a Swedish message per field if any cannot be used."""
+def check_sending_terms(
+    message, answer_by, remind_every_days, today: date, max_age_days: int, signing_order=signing.TOGETHER
+) -> SendingTerms:
+    """The sending form's message, last day (YYYY-MM-DD), cadence (days) and signing order,
+    checked; InvalidInput with a Swedish message per field if any cannot be used."""
     values, errors = text.field_errors({"message": ("Meddelandet", message, MESSAGE_MAX, False, False)})
     day = None
     if answer_by.strip():
@@ -229,9 +236,11 @@ def check_sending_terms(message, answer_by, remind_every_days, today: date, max_
             every = 0
         if not 1 <= every <= REMIND_EVERY_MAX:
             errors["remind_every_days"] = f"Påminn var 1–{REMIND_EVERY_MAX}:e dag, eller lämna fältet tomt."
+    if not isinstance(signing_order, str) or signing_order not in signing.SIGNING_ORDERS:
+        errors["signing_order"] = signing.UNKNOWN_ORDER
     if errors:
         raise InvalidInput(" ".join(errors.values()), errors)
-    return SendingTerms(values["message"], day, every)
+    return SendingTerms(values["message"], day, every, signing_order)
 
 
 def _terms_details(terms: SendingTerms) -> dict:
@@ -239,6 +248,7 @@ def _terms_details(terms: SendingTerms) -> dict:
     details = {
         "answer_by": terms.answer_by and terms.answer_by.isoformat(),
         "remind_every_days": terms.remind_every_days,
+        "signing_order": terms.signing_order if terms.signing_order != signing.TOGETHER else None,
     }
     if terms.message:
         details["message"] = terms.message

@@ -85,6 +85,34 @@ def send_link_emails(app, agreement, issued_links, sender, url_for_token=None, c
     return _deliver(app, messages)
 
 
+def send_links(app, agreement, issued_links, sender, change_note="") -> dict[int, str]:
+    """Email the links (after their transaction has committed) and note on each whether it went:
+    by link id, emailed, failed, no_address or no_smtp (nothing is sent without SMTP)."""
+    if not is_configured(app):
+        return {link.link_id: "no_smtp" for link in issued_links}
+    failed = send_link_emails(app, agreement, issued_links, sender, change_note=change_note)
+    deliveries = {
+        link.link_id: "no_address"
+        if not link.party.contact_email
+        else ("failed" if link.party.contact_email in failed else "emailed")
+        for link in issued_links
+    }
+    with app.extensions["db"].session() as session:
+        signing.record_delivery(session, {i: d for i, d in deliveries.items() if d in ("emailed", "failed")})
+    return deliveries
+
+
+def send_next_links(app, agreement, version, issued_links) -> None:
+    """The links the signing order let go after a confirmation, emailed as the invitations of the
+    sending were, in the name of the agreement's first handläggare."""
+    if not issued_links:
+        return
+    with app.extensions["db"].session() as session:
+        officials = handlers(session, agreement)
+    sender = officials[0].email if officials else app.config["MAIL_FROM"]
+    send_links(app, agreement, issued_links, sender, version.change_note)
+
+
 def _link_subject(agreement, issued) -> str:
     if issued.version_number > 1:
         return f"Avtalet har ändrats – version {issued.version_number} att bekräfta: {agreement.title}"

@@ -129,6 +129,8 @@ class Version(Base):
     message: Mapped[str] = mapped_column(Text, default="", server_default="")
     answer_by: Mapped[date | None]
     remind_every_days: Mapped[int | None] = mapped_column(Integer)
+    # In what order the parties get their links (signing.SIGNING_ORDERS): all at once by default.
+    signing_order: Mapped[str] = mapped_column(String(20), default="together", server_default="together")
 
     agreement: Mapped[Agreement] = relationship(back_populates="versions")
 

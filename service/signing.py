@@ -20,7 +20,7 @@ from sqlalchemy import and_, func, select, update
 
 from . import audit, text
 from .errors import Conflict, LinkProblem
-from .formatting import STOCKHOLM, local_time
+from .formatting import STOCKHOLM, join_sv, local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
 from .schema import is_mailbox
 from .status import Status, change
@@ -146,6 +146,59 @@ def reminder_due(link_created, expires_at, reminded_at, every_days, days_before,
     return every_days is not None and now >= (reminded_at or link_created) + timedelta(days=every_days)
 
 
+# In what order a version's parties get their links: the official's choice when sending.
+TOGETHER = "together"
+SIGNING_ORDERS = {
+    TOGETHER: "Alla samtidigt",
+    "region_last": "Regionen bekräftar sist",
+    "in_order": "I den ordning parterna står i avtalet",
+}
+UNKNOWN_ORDER = (
+    "Välj en ordning för länkarna: Alla samtidigt (together), Regionen bekräftar sist (region_last) "
+    "eller I den ordning parterna står i avtalet (in_order)."
+)
+
+
+def _step(order, kind, position) -> int:
+    """A party's step in the order: every step's parties get their links when all before have confirmed."""
+    if order == "in_order":
+        return position
+    return 1 if order == "region_last" and kind == "offentlig" else 0
+
+
+def _named_in(version: Version, parties: list[Party]) -> list[Party]:
+    """The parties named in the version's text: the only ones a signing order concerns."""
+    return [party for party in parties if party.position < len(version.data["parties"])]
+
+
+def waiting_now(session, agreement, version: Version | None) -> dict[int, list[Party]]:
+    """`waiting_for` with the agreement's parties and confirmations as they stand."""
+    if version is None or version.signing_order == TOGETHER:
+        return {}
+    return waiting_for(version, active_parties(session, agreement), set(confirmations_by_party(session, agreement)))
+
+
+def waiting_for(version: Version, parties: list[Party], confirmed: set[int]) -> dict[int, list[Party]]:
+    """The rule of the signing order: which parties are not due a link yet. For each party of
+    `version` that must wait (by party id), the parties of the nearest step before it that have
+    not confirmed (`confirmed`: party ids); the steps before those come first anyway. Every other
+    party is due its link now. Parties who joined later, outside the version's text, are never
+    part of an order; a decline holds up everyone after it, as it holds up completion."""
+    if version.signing_order == TOGETHER:
+        return {}
+    named = version.data["parties"]
+    steps: dict[int, list[Party]] = {}
+    for party in _named_in(version, parties):
+        step = _step(version.signing_order, named[party.position]["kind"], party.position)
+        steps.setdefault(step, []).append(party)
+    waiting: dict[int, list[Party]] = {}
+    holding: list[Party] = []
+    for step in sorted(steps):
+        waiting.update({party.id: holding for party in steps[step] if holding})
+        holding = [party for party in steps[step] if party.id not in confirmed] or holding
+    return waiting
+
+
 def issue_link(
     session, serializer, party: Party, version: Version, max_age_days: int, actor, to=None, name=""
 ) -> IssuedLink:
@@ -194,7 +247,8 @@ def issue_link(
 
 def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
     """A new link for a party of a sent or declined agreement, or for an organisation that joined
-    a completed one and has not confirmed yet; its earlier open links are revoked."""
+    a completed one and has not confirmed yet; its earlier open links are revoked. A party the
+    signing order still holds back gets none (Conflict)."""
     agreement = session.get(Agreement, party.agreement_id)
     version = latest_version(session, agreement.id)
     if party.acceded and agreement.status == Status.COMPLETED:
@@ -202,6 +256,11 @@ def reissue_link(session, serializer, party: Party, max_age_days: int, actor) ->
             raise Conflict("Organisationen har redan svarat på avtalet, så det finns ingen länk att förnya.")
     elif version is None or agreement.status not in ("sent", "declined"):
         raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
+    if before := waiting_now(session, agreement, version).get(party.id):
+        raise Conflict(
+            f"{party.name} får sin länk när {join_sv(p.name for p in before)} har bekräftat, "
+            "i den ordning avtalet skickades. Ingen länk skickades."
+        )
     return issue_link(session, serializer, party, version, max_age_days, actor)
 
 
@@ -209,6 +268,34 @@ def party_answer(session, party: Party, version: Version) -> Confirmation | None
     """The party's current answer to `version`: its latest, read by its own index."""
     latest = select(Confirmation).where(Confirmation.party_id == party.id, Confirmation.version_id == version.id)
     return session.scalar(latest.order_by(Confirmation.id.desc()).limit(1))
+
+
+def issue_due_links(session, serializer, agreement, version: Version, max_age_days: int) -> list[IssuedLink]:
+    """The links the signing order lets go now: one for each party of the version's text that is
+    due and has never had a link to it (the order held it back). Issued by the service; the
+    caller emails them after the commit, as the links of a sending."""
+    if version.signing_order == TOGETHER:
+        return []
+    parties = active_parties(session, agreement)
+    waiting = waiting_for(version, parties, set(confirmations_by_party(session, agreement)))
+    linked = set(session.scalars(select(SigningLink.party_id).where(SigningLink.version_id == version.id)))
+    earlier = _answers_to_version_before(session, version)
+    issued = []
+    for party in _named_in(version, parties):
+        if party.id not in waiting and party.id not in linked:
+            link = issue_link(session, serializer, party, version, max_age_days, audit.SYSTEM)
+            link.earlier_answer = earlier.get(party.id)
+            issued.append(link)
+    return issued
+
+
+def _answers_to_version_before(session, version: Version) -> dict[int, str]:
+    """Each party's current answer to the version before `version` (void now), by party id."""
+    same_agreement = Version.agreement_id == version.agreement_id
+    before = select(Version.id).where(same_agreement, Version.number == version.number - 1).scalar_subquery()
+    answers = current_answer_ids(before)
+    rows = session.scalars(select(Confirmation).where(Confirmation.id.in_(answers)))
+    return {row.party_id: row.decision for row in rows}
 
 
 def read_token(serializer, token) -> tuple[int, str, str]:
@@ -403,9 +490,12 @@ def _follow_answers(session, agreement, version) -> None:
     change(agreement, after)
 
 
-def confirm(session, serializer, token, signer_name, signer_title, place, client, receipt_email="") -> Confirmation:
-    """Record a confirmation. Returns it; the agreement is marked completed when it was the last."""
-    answer, _ = _answer(
+def confirm(
+    session, serializer, token, signer_name, signer_title, place, client, receipt_email="", *, max_age_days
+) -> tuple[Confirmation, list[IssuedLink]]:
+    """Record a confirmation. Returns it, and the links the signing order lets go now (to be
+    emailed after the commit); the agreement is marked completed when it was the last."""
+    answer, agreement = _answer(
         session,
         serializer,
         token,
@@ -416,7 +506,9 @@ def confirm(session, serializer, token, signer_name, signer_title, place, client
         place=place,
         receipt_email=receipt_email,
     )
-    return answer
+    if answer.party.acceded:  # an organisation that joined later is in no order
+        return answer, []
+    return answer, issue_due_links(session, serializer, agreement, answer.version, max_age_days)
 
 
 def decline(session, serializer, token, signer_name, signer_title, reason, client, receipt_email="") -> Confirmation:

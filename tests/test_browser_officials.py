@@ -28,8 +28,9 @@ def fits(page, size):
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
 
 
-def sent_by_official(app, browser, live_server, make_user, iop_data, size, **terms):
-    """Log in, create the Skåne IOP through the API and send it from its page: (official's page, agreement id)."""
+def sent_by_official(app, browser, live_server, make_user, iop_data, size, order=None, **terms):
+    """Log in, create the Skåne IOP through the API and send it from its page (with the terms
+    typed and the signing order chosen, if given): (official's page, agreement id)."""
     page = at(browser, live_server, size)
     log_in(page, make_user)
     with app.extensions["db"].session() as session:
@@ -39,6 +40,11 @@ def sent_by_official(app, browser, live_server, make_user, iop_data, size, **ter
     page.goto(f"/avtal/{agreement_id}")
     for label, value in terms.items():
         page.get_by_label(label).fill(value)
+    if order:
+        expect(page.get_by_label("Alla samtidigt")).to_be_checked()
+        page.get_by_label(order).check()
+        axe_check(page)
+        screenshot(page, f"sending-form-{size}")
     page.get_by_role("button", name="Skicka för signering").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("skickat för signering")
     return page, agreement_id
@@ -149,3 +155,46 @@ def test_a_party_passes_its_link_on_and_the_new_person_confirms(
     assert (OFFICIAL, f"Skickat vidare av {party['name']}") in subjects
     assert (OFFICIAL, f"Bekräftat av {party['name']}") in subjects
     assert (iop_data["parties"][0]["contact_email"], "Påminnelse") in subjects
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_official_sends_with_the_region_last_and_the_page_says_who_waits(
+    app, browser, live_server, make_user, iop_data, size, smtp_server
+):
+    region, association = iop_data["parties"]
+    official, agreement_id = sent_by_official(
+        app, browser, live_server, make_user, iop_data, size, order="Regionen bekräftar sist"
+    )
+    expect(official.get_by_text("Ordning för länkarna: Regionen bekräftar sist.")).to_be_visible()
+    axe_check(official)
+    fits(official, size)
+    assert [m["To"] for m in smtp_server.messages] == [association["contact_email"]]
+
+    official.goto(f"/avtal/{agreement_id}")
+    facts = flat(official.locator(".drafting-facts").inner_text())
+    assert "Ordning för länkarna Regionen bekräftar sist" in facts
+    row = official.get_by_role("row", name=re.compile(region["name"]))
+    expect(row).to_contain_text(f"Väntar på tur Får länken när {association['name']} har bekräftat")
+    expect(row.get_by_role("button")).to_have_count(0)  # no link to renew, revoke or remind of
+    axe_check(official)
+    fits(official, size)
+    screenshot(official, f"agreement-signing-order-{size}")
+
+    page = at(browser, live_server, size)
+    page.goto(emailed_link(smtp_server, association["contact_email"]))
+    page.get_by_label("Ditt namn").fill("Birthe Wallin")
+    page.get_by_label("Ort").fill("Malmö")
+    page.get_by_label(re.compile("Jag har läst avtalet")).check()
+    page.get_by_role("button", name="Bekräfta avtalet").click()
+    expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
+    page.context.close()
+
+    region_link = emailed_link(smtp_server, region["contact_email"])  # mailed once the association confirmed
+    official.reload()
+    expect(row).to_contain_text("Länken skickades av Tjänsten")
+    expect(row.get_by_role("button", name=re.compile("^Påminn"))).to_have_count(1)
+    official.context.close()
+    page = at(browser, live_server, size)
+    page.goto(region_link)
+    expect(page.get_by_role("button", name="Bekräfta avtalet")).to_be_visible()
+    page.context.close()

@@ -144,7 +144,7 @@ from service.audit import Actor
 app = create_app()
 with app.extensions["db"].session() as session:
     signing.confirm(session, signing.link_serializer(app.config["SECRET_KEY"]), sys.argv[1],
-                    "Anna", "Ordförande", "Lund", Actor("client", "127.0.0.1", "test"))
+                    "Anna", "Ordförande", "Lund", Actor("client", "127.0.0.1", "test"), max_age_days=30)
     print("inside", flush=True)
     time.sleep(120)  # killed here, before the commit
 """

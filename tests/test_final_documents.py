@@ -76,6 +76,7 @@ def complete(app, data, template=None, checked=True):
                 representative["title"],
                 PLACES[i % 4],
                 Client(),
+                max_age_days=30,
             )
     document = assemble_final(app, agreement_id)
     with db.session() as session:

@@ -26,9 +26,11 @@ from .helpers import (
     field_error,
     flat,
     login,
+    org_number,
     path_of,
     pdf_text,
     post_on_page,
+    problem_fields,
     swedish_today,
     user_client,
     visible_text,
@@ -266,6 +268,7 @@ def test_sending_with_a_message_and_a_last_day_shows_both_in_the_invitation_and_
         ({"remind_every_days": "-2"}, "Påminn var 1–60:e dag"),
         ({"remind_every_days": "tre"}, "Påminn var 1–60:e dag"),
         ({"message": "x" * 2001}, "Meddelandet"),
+        ({"signing_order": "backwards"}, "Välj en ordning för länkarna"),
     ],
 )
 def test_bad_sending_terms_send_nothing_and_change_nothing(app, make_user, iop_data, smtp_server, typed, said):
@@ -583,3 +586,178 @@ def test_the_reminder_rule():
     assert not due(month_ago, now + timedelta(days=20), None, None)  # far from its last day, no cadence
     assert due(now - timedelta(days=3), now + timedelta(days=20), None, 3)  # the cadence
     assert not due(now - timedelta(days=3), now + timedelta(days=20), now - timedelta(days=2), 3)
+
+
+# --- 6. the signing order ---
+
+
+TRYGGHET = "kansli@trygghet.example.se"
+
+
+def with_second_association(iop_data):
+    """Skåne's IOP with a second idéburen party: the region, NÄTVERKET, then Föreningen Trygghet."""
+    association = dict(
+        iop_data["parties"][1],
+        name="Föreningen Trygghet",
+        org_number=org_number("802400001"),
+        contact_email=TRYGGHET,
+        representative={"name": "Cecilia Ek", "title": "Ordförande"},
+    )
+    iop_data["parties"].append(association)
+    return iop_data
+
+
+def invitations(inbox) -> dict[str, str]:
+    """The signing link mailed to each address, by address."""
+    return {
+        m["To"]: LINK_URL.search(m.get_content()).group()
+        for m in inbox.messages
+        if m["Subject"].startswith("Avtal att bekräfta")
+    }
+
+
+def test_region_last_mails_the_region_its_link_when_every_idéburen_party_has_confirmed(
+    app, client, make_user, iop_data, smtp_server
+):
+    data = with_second_association(iop_data)
+    region, natverket = data["parties"][0], data["parties"][1]
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=data, headers=bearer(token)).json["id"]
+    sent = send_on_page(app, anna, agreement_id, signing_order="region_last", message="Välkomna!")
+    assert sent.status_code == 200
+    assert "Ordning för länkarna: Regionen bekräftar sist." in visible_text(sent)
+    assert sorted(invitations(smtp_server)) == sorted([natverket["contact_email"], TRYGGHET])
+    page_url = f"/avtal/{agreement_id}"
+    page = visible_text(anna.get(page_url))
+    assert "Ordning för länkarna Regionen bekräftar sist" in page
+    assert f"Väntar på tur Får länken när {natverket['name']} och Föreningen Trygghet har bekräftat" in page
+
+    links = invitations(smtp_server)
+    assert confirm(client, links[natverket["contact_email"]], "Malmö").status_code == 200
+    assert region["contact_email"] not in invitations(smtp_server)
+    assert "Får länken när Föreningen Trygghet har bekräftat" in visible_text(anna.get(page_url))
+    assert confirm(client, links[TRYGGHET], "Lund").status_code == 200
+
+    [message] = [m for m in smtp_server.messages if m["To"] == region["contact_email"]]
+    assert message["Subject"] == f"Avtal att bekräfta: {data['title']}" and message["Reply-To"] == "anna@example.se"
+    text = flat(message.get_content())
+    assert "anna@example.se har skickat avtalet" in text and "Meddelande från anna@example.se: Välkomna!" in text
+    assert "Väntar på tur" not in visible_text(anna.get(page_url))
+    assert confirm(client, invitations(smtp_server)[region["contact_email"]], "Kristianstad").status_code == 200
+    with app.extensions["db"].session() as session:
+        assert session.get(Agreement, agreement_id).status == "completed"
+        assert session.scalars(select(SigningLink.delivery)).all() == ["emailed"] * 3
+
+    [frozen] = events(app, agreement_id, "version_frozen")
+    assert frozen["signing_order"] == "region_last"
+    issued = [(row.actor, row.details["party"]) for row in audit_rows(app, agreement_id) if row.event == "link_issued"]
+    assert issued == [
+        ("user:anna@example.se", natverket["name"]),
+        ("user:anna@example.se", "Föreningen Trygghet"),
+        ("system", region["name"]),
+    ]
+    assert "Ordning för länkarna Regionen bekräftar sist" in visible_text(anna.get(page_url + "/logg"))
+
+
+def test_in_order_the_parties_get_their_links_one_at_a_time_and_the_api_answers_with_the_first(
+    app, client, api_token, iop_data, smtp_server
+):
+    data = with_second_association(iop_data)
+    agreement_id = client.post("/api/agreements", json=data, headers=bearer(api_token)).json["id"]
+    sent = client.post(
+        f"/api/agreements/{agreement_id}/send", json={"signing_order": "in_order"}, headers=bearer(api_token)
+    )
+    assert sent.status_code == 200
+    assert [link["party"] for link in sent.json["links"]] == ["Region Skåne"]
+    assert invitations(smtp_server) == {}  # links the API answers with are the client's to give
+    addresses = [party["contact_email"] for party in data["parties"]]
+    url = sent.json["links"][0]["url"]
+    for place, following in (("Kristianstad", 1), ("Malmö", 2)):
+        assert confirm(client, url, place).status_code == 200
+        mailed = invitations(smtp_server)
+        assert sorted(mailed) == sorted(addresses[1 : following + 1])  # the next party's, no one's after it
+        url = mailed[addresses[following]]
+    assert confirm(client, url, "Lund").status_code == 200
+    status = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert status["status"] == "completed"
+    assert events(app, agreement_id, "version_frozen")[0]["signing_order"] == "in_order"
+
+
+def test_a_waiting_party_gets_no_new_link_and_no_reminder(app, client, make_user, iop_data, smtp_server):
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    assert send_on_page(app, anna, agreement_id, signing_order="region_last").status_code == 200
+    page_url = f"/avtal/{agreement_id}"
+    with app.extensions["db"].session() as session:
+        region = signing.active_parties(session, session.get(Agreement, agreement_id))[0]
+    shown = visible_text(anna.get(page_url))
+    assert "Skicka ny länk till Region Skåne" not in shown and "Påminn Region Skåne" not in shown
+    assert f"Skicka ny länk till {iop_data['parties'][1]['name']}" in shown
+    smtp_server.messages.clear()
+    assert post_on_page(anna, page_url, f"{page_url}/parter/{region.id}/ny-lank").status_code == 302
+    said = visible_text(anna.get(page_url))
+    assert f"Region Skåne får sin länk när {iop_data['parties'][1]['name']} har bekräftat" in said
+    post_on_page(anna, page_url, f"{page_url}/parter/{region.id}/paminn")
+    assert "Parten har ingen öppen länk som väntar på svar" in visible_text(anna.get(page_url))
+    shift_links(app, created_at=-timedelta(days=26), expires_at=-timedelta(days=26))
+    assert mail.send_reminders(app) == 1  # the association's link, near its end; the region has none
+    assert [m["To"] for m in smtp_server.messages] == [iop_data["parties"][1]["contact_email"]]
+    assert count(app, SigningLink) == 1
+
+
+def test_a_decline_stops_the_order(app, client, make_user, iop_data, smtp_server):
+    data = with_second_association(iop_data)
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=data, headers=bearer(token)).json["id"]
+    assert send_on_page(app, anna, agreement_id, signing_order="region_last").status_code == 200
+    links = invitations(smtp_server)
+    assert decline(client, links[data["parties"][1]["contact_email"]], "Beloppet är fel.").status_code == 200
+    assert confirm(client, links[TRYGGHET], "Lund").status_code == 200
+    assert data["parties"][0]["contact_email"] not in invitations(smtp_server)
+    with app.extensions["db"].session() as session:
+        assert session.get(Agreement, agreement_id).status == "declined"
+    page = visible_text(anna.get(f"/avtal/{agreement_id}"))
+    assert f"Väntar på tur Får länken när {data['parties'][1]['name']} har bekräftat" in page
+    assert count(app, SigningLink) == 2
+
+
+def test_the_api_refuses_an_unknown_signing_order_with_a_problem_document(app, client, api_token, iop_data):
+    agreement_id = client.post("/api/agreements", json=iop_data, headers=bearer(api_token)).json["id"]
+    for order in ("backwards", "", ["in_order"], 2):
+        refused = client.post(
+            f"/api/agreements/{agreement_id}/send", json={"signing_order": order}, headers=bearer(api_token)
+        )
+        assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+        assert refused.json["code"] == "invalid-input"
+        assert problem_fields(refused) == {"#/signing_order": signing.UNKNOWN_ORDER}
+    assert count(app, Version) == 0 and count(app, SigningLink) == 0
+    described = client.get("/api/openapi.json").json["components"]["schemas"]["SendBody"]["properties"]
+    assert described["signing_order"]["enum"] == ["together", "region_last", "in_order"]
+    sent = client.post(
+        f"/api/agreements/{agreement_id}/send", json={"signing_order": "region_last"}, headers=bearer(api_token)
+    )
+    assert [link["party"] for link in sent.json["links"]] == [iop_data["parties"][1]["name"]]
+
+
+def test_a_link_the_order_lets_go_in_a_new_version_says_what_changed_and_that_the_earlier_answer_is_void(
+    app, client, make_user, iop_data, smtp_server
+):
+    region, association = iop_data["parties"]
+    anna, token = user_client(app, make_user, "official", "anna@example.se")
+    agreement_id = anna.post("/api/agreements", json=iop_data, headers=bearer(token)).json["id"]
+    assert send_on_page(app, anna, agreement_id, signing_order="in_order").status_code == 200
+    assert confirm(client, invitations(smtp_server)[region["contact_email"]], "Kristianstad").status_code == 200
+    declined = decline(client, invitations(smtp_server)[association["contact_email"]], "Beloppet är fel.")
+    assert declined.status_code == 200
+    smtp_server.messages.clear()
+
+    resent = send_on_page(app, anna, agreement_id, signing_order="region_last", change_note="Beloppet är rättat.")
+    assert resent.status_code == 200
+    assert list(invitations(smtp_server)) == []  # a new version's subject says so
+    [first] = [m for m in smtp_server.messages if m["To"] == association["contact_email"]]
+    assert confirm(client, LINK_URL.search(first.get_content()).group(), "Malmö").status_code == 200
+    [later] = [m for m in smtp_server.messages if m["To"] == region["contact_email"]]
+    assert later["Subject"] == f"Avtalet har ändrats – version 2 att bekräfta: {iop_data['title']}"
+    text = flat(later.get_content())
+    assert "Det här har ändrats: Beloppet är rättat." in text
+    assert "Er bekräftelse av version 1 gäller inte längre." in text

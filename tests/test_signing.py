@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from service import agreements, final, listing, mail, signing
 from service.audit import Actor
 from service.formatting import short_date
-from service.models import AccessionRecord, AuditEvent, Confirmation, FinalDocument, SigningLink, utcnow
+from service.models import AccessionRecord, AuditEvent, Confirmation, FinalDocument, Party, SigningLink, Version, utcnow
 
 from .helpers import (
     LINK_URL,
@@ -416,3 +416,22 @@ def test_a_partys_download_of_the_frozen_pdf_is_audited_once_a_day(app, client, 
         response = client.get(path_of(links[0]["url"]) + "/avtal.pdf")
         assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert count(app, AuditEvent, AuditEvent.event == "downloaded") == 1
+
+
+def test_the_signing_order_rule():
+    kinds = ["offentlig", "idéburen", "idéburen", "offentlig"]
+    parties = [Party(id=10 + i, position=i, name=f"P{i}") for i in range(4)]
+    parties.append(Party(id=99, position=4, name="Ansluten senare"))  # not in the version's text
+
+    def waiting(order, confirmed=()):
+        version = Version(signing_order=order, data={"parties": [{"kind": kind} for kind in kinds]})
+        held = signing.waiting_for(version, parties, set(confirmed))
+        return {party_id: [p.name for p in before] for party_id, before in held.items()}
+
+    assert waiting("together") == {}
+    assert waiting("region_last") == {10: ["P1", "P2"], 13: ["P1", "P2"]}
+    assert waiting("region_last", {11}) == {10: ["P2"], 13: ["P2"]}
+    assert waiting("region_last", {11, 12}) == {}
+    assert waiting("in_order") == {11: ["P0"], 12: ["P1"], 13: ["P2"]}
+    assert waiting("in_order", {10, 11}) == {13: ["P2"]}
+    assert waiting("in_order", {10, 11, 12}) == {}

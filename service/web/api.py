@@ -36,6 +36,7 @@ from ..errors import (
 )
 from ..formatting import local_time
 from ..mail import absolute_url
+from ..models import utcnow
 from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
 from . import api_schema, problems
@@ -373,7 +374,9 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
     "sendAgreement",
     "agreements",
     "Lås versionen och skicka länkar",
-    description="En ny version gör parternas svar på den förra ogiltiga; `change_note` säger vad som ändrats.",
+    description="En ny version gör parternas svar på den förra ogiltiga; `change_note` säger vad som ändrats. "
+    "Svaret har länkarna till de parter som får sina nu; med `signing_order` får de andra sina med e-post "
+    "när parterna före dem har bekräftat.",
     body=api_schema.SendBody,
     ok={200: api_schema.Links},
     errors=(400, 401, 403, 404, 409, 422, 503),
@@ -386,7 +389,9 @@ def send(agreement_id):
     note = body.get("change_note", "") if isinstance(body, dict) else ""
     if not isinstance(note, str):
         raise InvalidInput("Beskrivningen av ändringen ska vara en text.", {"change_note": "ska vara en text"})
-    agreement, issued = send_for_signature(agreement_id, agreements.check_change_note(note))
+    order = body.get("signing_order", signing.TOGETHER)
+    terms = agreements.check_sending_terms("", "", "", local_time(utcnow()).date(), link_max_age(), order)
+    agreement, issued = send_for_signature(agreement_id, agreements.check_change_note(note), terms)
     return _links(agreement.status, issued)
 
 

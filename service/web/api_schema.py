@@ -27,6 +27,12 @@ NewParties = Party | Annotated[list[Party], Field(min_length=1)]
 # Sending; the body may be left out.
 class SendBody(BaseModel):
     change_note: str = Field("", max_length=300, description="Vad som har ändrats sedan förra versionen, till parterna")
+    signing_order: Literal["together", "region_last", "in_order"] = Field(
+        "together",
+        description="I vilken ordning parterna får sina länkar: together alla samtidigt; region_last de "
+        "offentliga parterna när alla idéburna parter har bekräftat; in_order en i taget, i avtalets ordning. "
+        "En part som väntar på tur får sin länk med e-post när parterna före den har bekräftat.",
+    )
 
 
 # The list's query parameters, all optional.

@@ -20,7 +20,7 @@ from flask import (
 from .. import agreements, audit, custom_templates, final, forms, listing, registry, signing
 from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
-from ..formatting import local_minute
+from ..formatting import join_sv, local_minute
 from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
@@ -45,6 +45,7 @@ DETAIL_LABELS = {
     "title": "Titel",
     "place": "Ort",
     "reason": "Motivering",
+    "signing_order": "Ordning för länkarna",
 }
 
 
@@ -227,6 +228,7 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
         )
         for party in signing.active_parties(session, agreement)
     ]
+    held_back = signing.waiting_now(session, agreement, version) if agreement.status != "draft" else {}
     new_index = len(agreement.data["parties"])
     accession = None
     if agreement.kind == "overenskommelse" and agreement.status == "completed":
@@ -254,6 +256,8 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             registry_default=current_app.config["REGISTRY_EMAIL"],
             reminder_days=current_app.config["REMINDER_DAYS_BEFORE"],
             flags={party.id: signing.confirmed_by_other(agreement, party, answer) for party, answer, _ in parties},
+            signing_orders=signing.SIGNING_ORDERS,
+            waiting_for={party_id: join_sv(p.name for p in before) for party_id, before in held_back.items()},
             **joined_context(session, agreement),
         ),
         status,
@@ -419,6 +423,8 @@ def _details(event) -> list[tuple[str, str, bool]]:
     for key, value in event.details.items():
         if key == "expires_at":
             value = local_minute(datetime.fromisoformat(value))
+        elif key == "signing_order":
+            value = signing.SIGNING_ORDERS.get(value, value)
         rows.append((DETAIL_LABELS.get(key, key), str(value), key.endswith("sha256")))
     return rows
 

@@ -25,25 +25,12 @@ DELIVERY_TEXT = {
 
 
 def _notify_parties(agreement, issued, change_note="") -> dict[int, str]:
-    """Email the links (when SMTP is configured), after the links' transaction has committed.
-    Returns each link's delivery: emailed, failed, no_address or no_smtp; notes it on the link."""
-    if not mail.is_configured(current_app):
-        return {link.link_id: "no_smtp" for link in issued}
-    failed = mail.send_link_emails(
-        current_app, agreement, issued, g.user.email, url_for_token=sign_url, change_note=change_note
-    )
-    deliveries = {
-        link.link_id: "no_address"
-        if not link.party.contact_email
-        else ("failed" if link.party.contact_email in failed else "emailed")
-        for link in issued
-    }
-    with db().session() as session:
-        signing.record_delivery(session, {i: d for i, d in deliveries.items() if d in ("emailed", "failed")})
-    return deliveries
+    """Email the links in the official's name, after the links' transaction has committed."""
+    return mail.send_links(current_app, agreement, issued, g.user.email, change_note)
 
 
-def _links_page(agreement, issued, heading, deliveries):
+def _links_page(agreement, issued, heading, deliveries, order=None):
+    """The links just issued, shown once; `order`: the signing order, when it holds parties back."""
     links = [
         (
             link,
@@ -54,7 +41,13 @@ def _links_page(agreement, issued, heading, deliveries):
         for link in issued
     ]
     response = current_app.make_response(
-        render_template("drafting/links.html", agreement=agreement, heading=heading, links=links)
+        render_template(
+            "drafting/links.html",
+            agreement=agreement,
+            heading=heading,
+            links=links,
+            order_label=signing.SIGNING_ORDERS[order] if order else None,
+        )
     )
     response.headers["Cache-Control"] = "no-store"  # the links are shown once, never kept
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -73,6 +66,7 @@ def send(agreement_id):
         request.form.get("remind_every_days", ""),
         local_time(utcnow()).date(),
         link_max_age(),
+        request.form.get("signing_order", signing.TOGETHER),
     )
     try:
         agreement, issued = send_for_signature(agreement_id, change_note, terms)
@@ -83,7 +77,8 @@ def send(agreement_id):
         heading = "Avtalet är skickat för signering"
     else:
         heading = "Avtalet är låst för signering: ge parterna länkarna"
-    return _links_page(agreement, issued, heading, deliveries)
+    held_back = len(issued) < len(agreement.data["parties"])
+    return _links_page(agreement, issued, heading, deliveries, order=terms.signing_order if held_back else None)
 
 
 @bp.post("/<int:agreement_id>/parter/<int:party_id>/aterkalla")

@@ -111,7 +111,7 @@ def confirm(token):
         return _invalid_form(token, errors, form)
     with db().session() as session:
         try:
-            answer = signing.confirm(
+            answer, next_links = signing.confirm(
                 session,
                 link_serializer(),
                 token,
@@ -120,6 +120,7 @@ def confirm(token):
                 clean["place"],
                 request_actor(),
                 receipt_email=clean["receipt_email"],
+                max_age_days=link_max_age(),
             )
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
@@ -129,6 +130,7 @@ def confirm(token):
     elif done["agreement"].status == "completed":
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
     mail.send_confirmation_notice(current_app, done["agreement"], done["party"], answer)
+    mail.send_next_links(current_app, done["agreement"], done["version"], next_links)
     if answer.receipt_email:
         done["receipt_failed"] = bool(
             mail.send_receipt(current_app, answer.receipt_email, done, files().get(done["version"].pdf_sha256))
