@@ -21,7 +21,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 # Defined with the servers, which scripts/cluster imports without the test helpers.
 from scripts.servers import ROOT, free_port, processes_mentioning  # noqa: F401
-from service import agreements, final, signing, users
+from service import agreements, audit, final, signing, users
 from service.formatting import local_time
 from service.models import FinalDocument, User, utcnow
 from service.schema import luhn_ok
@@ -313,6 +313,17 @@ def send_for_signature(app, agreement_id, actor):
     return agreements.send_for_signature(
         x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, days, actor
     )
+
+
+def confirm_each(app, issued, place="Halmstad"):
+    """Every issued link confirmed through the domain rules, as the parties' pages do."""
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    client = audit.Actor("", "192.0.2.10", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")
+    for link in issued:
+        with app.extensions["db"].session() as session:
+            signing.confirm(
+                session, serializer, link.token, "Anna Andersson", "Ordförande", place, client, max_age_days=30
+            )
 
 
 def assemble_final(app, agreement_id):

@@ -10,7 +10,7 @@ from service import agreements, users
 from service.audit import Actor
 from service.models import Agreement
 
-from .helpers import axe_check, fill_party, log_in, screenshot, send_for_signature, wait_for
+from .helpers import axe_check, confirm_each, fill_party, log_in, screenshot, send_for_signature, wait_for
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -132,7 +132,10 @@ def test_overenskommelse_rows_renumber_and_a_party_joins(app, page, make_user, h
     with app.extensions["db"].session() as session:
         anna = users.user_by_email(session, "anna.andersson@region.example.se")  # its handläggare
         agreement_id = agreements.create_draft(session, app.extensions["files"], halland_data, anna, actor).id
-    send_for_signature(app, agreement_id, actor)
+    _, issued = send_for_signature(app, agreement_id, actor)
+    page.goto(f"/avtal/{agreement_id}")
+    expect(page.get_by_role("region", name="Anslut ny part")).to_have_count(0)  # only once it is complete
+    confirm_each(app, issued)
     page.goto(f"/avtal/{agreement_id}")
     joining = page.get_by_role("region", name="Anslut ny part")
     joining.locator("#parties-12-name").fill("Nya Föreningen i Varberg")
@@ -147,3 +150,7 @@ def test_overenskommelse_rows_renumber_and_a_party_joins(app, page, make_user, h
     page.get_by_role("button", name="Anslut parten").click()
     expect(page.get_by_role("heading", name="Nya Föreningen i Varberg är ansluten")).to_be_visible()
     expect(page.get_by_label("Länk till Nya Föreningen i Varberg")).to_have_value(re.compile(r"/sign/"))
+    page.goto(f"/avtal/{agreement_id}")
+    joined = page.get_by_role("region", name="Anslutna organisationer")
+    expect(joined.get_by_role("row", name=re.compile("Nya Föreningen i Varberg"))).to_contain_text("Väntar")
+    axe_check(page)
