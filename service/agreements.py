@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from . import audit, custom_templates, final, listing, renditions, roles, signing, text
+from . import audit, custom_templates, final, listing, renditions, roles, signing, status, text
 from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
@@ -23,7 +23,7 @@ from .schema import SchemaError, is_mailbox, org_number_or_blank, validate_agree
 from .status import LABELS, Status, change
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
-STATUS_LABELS = {status.value: label for status, label in LABELS.items()}
+STATUS_LABELS = {value.value: label for value, label in LABELS.items()}
 
 
 def _keep_data(files, data) -> str:
@@ -82,7 +82,7 @@ def copy_agreement(session, files, agreement, user, actor) -> Agreement:
 
 def update_draft(session, files, agreement, data, actor) -> Agreement:
     """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
-    if agreement.status == "completed":
+    if not status.may_edit(agreement):
         raise Conflict("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
     draft, _ = validate_draft(data)
     if draft["kind"] != agreement.kind:
@@ -140,8 +140,12 @@ def send_for_signature(
     """
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
-        if agreement.status == "completed":
-            raise Conflict("Avtalet är redan klart.")
+        if not status.may_send(agreement):
+            raise Conflict(
+                "Avtalet är redan klart."
+                if status.is_completed(agreement)
+                else "Avtalet är redan skickat för signering. Ändra texten om en ny version ska skickas."
+            )
         data, data_sha256 = agreement.data, agreement.data_sha256
         custom_sha256 = agreement.template.sha256 if agreement.template else None
     checked = validate_agreement(data)  # SchemaError lists what is missing
@@ -161,7 +165,7 @@ def send_for_signature(
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
-        if agreement.data_sha256 != data_sha256 or agreement.status == "completed":
+        if agreement.data_sha256 != data_sha256 or not status.may_send(agreement):
             raise Conflict("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
         previous = signing.latest_version(session, agreement.id)
         earlier_answers = signing.answers_by_party(session, agreement)
@@ -383,11 +387,9 @@ def get_party(session, agreement, party_id) -> Party:
 
 
 def check_open_for_accession(agreement):
-    """Only a sent or completed överenskommelse takes new parties (Conflict otherwise)."""
-    if agreement.kind != "overenskommelse":
-        raise Conflict("Bara en överenskommelse kan ta emot nya parter. Ändra avtalet och skicka det igen.")
-    if agreement.status not in ("sent", "completed"):
-        raise Conflict("Avtalet måste vara skickat för signering innan nya parter kan anslutas.")
+    """Conflict saying why, unless the agreement takes new parties (status.is_open_for_accession)."""
+    if refusal := status.accession_refusal(agreement):
+        raise Conflict(refusal)
 
 
 def add_parties(session, files, agreement, parties, actor, accession_id=None) -> list[Party]:
@@ -428,7 +430,7 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
     While the job makes the final PDF of a completed agreement, the newest is not there yet."""
     agreement = get_agreement(session, agreement_id)
     documents = agreement.final_documents
-    if number is None and agreement.status == "completed" and final.current_final(session, agreement) is None:
+    if number is None and status.is_completed(agreement) and final.current_final(session, agreement) is None:
         if problem := final.final_problem(session, agreement):
             raise Unavailable(problem)  # no longer retried: waiting will not help
         raise Conflict(

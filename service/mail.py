@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 from sqlalchemy import func, or_, select, update
 
-from . import audit, receipts, signing
+from . import audit, receipts, signing, status
 from .agreements import NOTIFY_CHOICES, handlers, notice_recipients
 from .errors import Conflict, Unavailable
 from .formatting import iso_date, local_minute, local_time
@@ -273,7 +273,7 @@ def _open_unanswered_links(app, now, *where):
         .where(
             signing.link_is_open(now),
             SigningLink.version_id == signing.current_version_id(Agreement.id).correlate(Agreement),
-            Agreement.status == "sent",
+            status.awaits_answers(Agreement),
             func.coalesce(SigningLink.sent_to, Party.contact_email) != "",
             Party.id.not_in(select(Confirmation.party_id).where(Confirmation.id.in_(current_answers))),
             *where,
@@ -399,7 +399,7 @@ def send_deadline_notices(app) -> int:
         passed = session.execute(
             select(Agreement, Version)
             .join(Version, Version.agreement_id == Agreement.id)
-            .where(Agreement.status == "sent", current, Version.answer_by < today)
+            .where(status.awaits_answers(Agreement), current, Version.answer_by < today)
         ).all()
         notices = []
         for agreement, version in passed:
@@ -489,7 +489,7 @@ def send_confirmation_notice(app, agreement, party, answer) -> list[str]:
         f"Ort: {answer.place}",
         f"Tidpunkt: {_when(answer.created_at)}",
     ]
-    if agreement.status == "completed":
+    if status.is_completed(agreement):
         closing = "Alla parter har nu bekräftat. Du får ett meddelande när det slutliga avtalet är klart."
     else:
         closing = "Avtalet väntar på svar från fler parter."

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import and_, func, select, update
 
-from . import audit, text
+from . import audit, status, text
 from .errors import Conflict, LinkProblem
 from .formatting import STOCKHOLM, local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
@@ -195,7 +195,7 @@ def reissue_link(session, serializer, party: Party, max_age_days: int, actor) ->
     """A new link for a party of a sent or declined agreement; its earlier open links are revoked."""
     agreement = session.get(Agreement, party.agreement_id)
     version = latest_version(session, agreement.id)
-    if version is None or agreement.status not in ("sent", "declined"):
+    if version is None or not status.is_out_for_signature(agreement):
         raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
     return issue_link(session, serializer, party, version, max_age_days, actor)
 
@@ -251,7 +251,7 @@ def check_link(session, serializer, token) -> SigningLink:
     link = _load(session, serializer, token)
     agreement = session.get(Agreement, link.party.agreement_id)
     current = latest_version(session, agreement.id)
-    if agreement.status == "draft" or current is None or current.id != link.version_id:
+    if status.is_draft(agreement) or current is None or current.id != link.version_id:
         raise LinkProblem("outdated", link, answer_for(session, link))
     if link.used_at is not None:
         raise LinkProblem("used", link, answer_for(session, link))
@@ -576,7 +576,7 @@ class PartyStatus:
 def answers_a_new_text_voids(session, agreement) -> list[Confirmation]:
     """The answers that stop counting if the agreement's text is changed now: every current answer
     to the version out for signature (none while it is a draft, whose answers are void already)."""
-    if agreement.status not in (Status.SENT, Status.DECLINED):
+    if not status.is_out_for_signature(agreement):
         return []
     return [s.answer for s in party_statuses(session, agreement) if s.answer is not None]
 

@@ -24,6 +24,7 @@ from ..formatting import local_minute
 from ..models import CustomTemplate
 from ..roles import DRAFTERS
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
+from ..status import awaits_answers, is_draft, is_open_for_accession, may_send
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, previews, request_actor
 from .security import error_response
@@ -50,7 +51,7 @@ DETAIL_LABELS = {
 @bp.app_template_global()
 def status_text(agreement, progress=None) -> str:
     """'Skickat – 1 av 2 har bekräftat' while parties are confirming, else the status label."""
-    if agreement.status == "sent" and progress:
+    if awaits_answers(agreement) and progress:
         confirmed, total = progress
         return f"Skickat – {confirmed} av {total} har bekräftat"
     return agreements.STATUS_LABELS.get(agreement.status, agreement.status)
@@ -194,7 +195,7 @@ def edit(agreement_id):
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
         voided = signing.answers_a_new_text_voids(session, agreement)
         if request.method == "GET":
-            missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
+            missing = missing_for_sending(agreement.data) if may_send(agreement) else {}
             return _form_page(
                 agreement.data, missing, agreement=agreement, unfinished=True, voided=voided, session=session
             )
@@ -226,18 +227,19 @@ def _link_issuers(session, agreement) -> dict[int, str]:
 
 def overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
-    answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
+    sent = not is_draft(agreement)
+    answers = signing.answers_by_party(session, agreement) if sent else {}
     parties = [
         (
             party,
             answers.get(party.id),
-            signing.answerable_link(party, version) if version and agreement.status != "draft" else None,
+            signing.answerable_link(party, version) if version and sent else None,
         )
         for party in signing.active_parties(session, agreement)
     ]
     new_index = len(agreement.data["parties"])
     accession = None
-    if agreement.kind == "overenskommelse" and agreement.status in ("sent", "completed"):
+    if is_open_for_accession(agreement):
         accession = forms.FormState(
             kind=agreement.kind,
             values=party_form or {f"parties-{new_index}-kind": "idéburen"},
@@ -253,7 +255,7 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             kind_label=KIND_LABELS[agreement.kind],
             accession=accession,
             new_index=new_index,
-            missing=missing_for_sending(agreement.data) if agreement.status == "draft" else {},
+            missing=missing_for_sending(agreement.data) if may_send(agreement) else {},
             handlers=agreements.handlers(session, agreement),
             may_change=agreements.is_handler(session, g.user, agreement),
             issuers=_link_issuers(session, agreement),
@@ -364,7 +366,7 @@ def preview(agreement_id):
         sha=sha,
         pages=pages,
         problem=problem,
-        can_send=agreement.status in ("draft", "declined") and not problem and not missing_for_sending(agreement.data),
+        can_send=may_send(agreement) and not problem and not missing_for_sending(agreement.data),
     ), 503 if problem else 200
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from .. import mail, receipts, signing
 from ..models import Agreement, SigningLink
+from ..status import is_completed
 from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor, sign_url
 from .problems import status_for
 
@@ -124,7 +125,7 @@ def confirm(token):
         except signing.LinkProblem as problem:
             return _problem(session, problem, token)
         done = _done_context(session, answer)
-    if done["agreement"].status == "completed":
+    if is_completed(done["agreement"]):
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
     mail.send_confirmation_notice(current_app, done["agreement"], done["party"], answer)
     if answer.receipt_email:
