@@ -19,6 +19,7 @@ from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
+from .roles import handler_row, is_handler, require_handler
 from .schema import SchemaError, is_mailbox, org_number_or_blank, validate_agreement, validate_draft
 from .status import LABELS, Status, change
 
@@ -80,8 +81,9 @@ def copy_agreement(session, files, agreement, user, actor) -> Agreement:
     return copy
 
 
-def update_draft(session, files, agreement, data, actor) -> Agreement:
+def update_draft(session, files, agreement, data, user, actor) -> Agreement:
     """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
+    require_handler(session, user, agreement)
     if not status.may_edit(agreement):
         raise Conflict("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
     draft, _ = validate_draft(data)
@@ -126,9 +128,20 @@ class SendingTerms:
 
 
 def send_for_signature(
-    db, files, office, sealer, serializer, agreement_id, max_age_days, actor, change_note="", terms=SendingTerms()
+    db,
+    files,
+    office,
+    sealer,
+    serializer,
+    agreement_id,
+    max_age_days,
+    user,
+    actor,
+    change_note="",
+    terms=SendingTerms(),
 ):
-    """Freeze the current text as a new version and issue one link per party.
+    """Freeze the current text as a new version and issue one link per party; `user` must be a
+    handläggare of the agreement (NotAllowed otherwise, before anything is rendered).
 
     Returns (agreement, [signing.IssuedLink]); each link says what its party answered to the
     version before, which no longer counts. `change_note` is the official's sentence on what
@@ -139,7 +152,7 @@ def send_for_signature(
     would read otherwise than its PDF is not sent: the refusal is in the audit trail.
     """
     with db.session() as session:
-        agreement = get_agreement(session, agreement_id)
+        agreement = handled_agreement(session, agreement_id, user)
         if not status.may_send(agreement):
             raise Conflict(
                 "Avtalet är redan klart."
@@ -296,14 +309,9 @@ def notice_recipients(session, agreement, choices) -> list[str]:
     )
 
 
-def _handler_row(session, agreement, user) -> AgreementHandler | None:
-    mine = (AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id)
-    return session.scalar(select(AgreementHandler).where(*mine))
-
-
 def notify_choice(session, agreement, user) -> str | None:
     """What `user` hears of the agreement by email; None if they are not its handläggare."""
-    handler = _handler_row(session, agreement, user) if user is not None else None
+    handler = handler_row(session, agreement, user) if user is not None else None
     return handler.notify if handler is not None else None
 
 
@@ -311,33 +319,11 @@ def set_notify(session, agreement, user, choice, actor) -> None:
     """The handläggare's own choice of what to hear of this agreement."""
     if choice not in NOTIFY_CHOICES:
         raise InvalidInput("Välj ett av alternativen för e-post om avtalet.")
-    handler = session.scalar(
-        select(AgreementHandler).where(
-            AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id
-        )
-    )
+    handler = handler_row(session, agreement, user)
     if handler is None:
         raise NotAllowed("Bara avtalets handläggare kan välja vad de får veta om avtalet.")
     handler.notify = choice
     audit.record(session, "notify_changed", actor, agreement.id, email=user.email, choice=choice)
-
-
-def is_handler(session, user, agreement) -> bool:
-    """Whether `user` may change the agreement and issue its links: an admin, or one of
-    its handläggare. Other officials may read it, nothing more."""
-    if user is None:
-        return False
-    if user.role == roles.ADMIN:
-        return True
-    return _handler_row(session, agreement, user) is not None
-
-
-def require_handler(session, user, agreement) -> None:
-    if not is_handler(session, user, agreement):
-        raise NotAllowed(
-            "Bara avtalets handläggare och administratörer kan ändra avtalet eller skicka länkar. "
-            "Be någon av dem att lägga till dig som handläggare."
-        )
 
 
 def add_handler(session, agreement, email, user, actor) -> User:
@@ -353,8 +339,9 @@ def add_handler(session, agreement, email, user, actor) -> User:
     return colleague
 
 
-def set_registry_email(session, agreement, email, actor) -> str:
+def set_registry_email(session, agreement, email, user, actor) -> str:
     """The address of the registratur that gets this agreement's final PDF ("" for none)."""
+    require_handler(session, user, agreement)
     email = email.strip()
     if email and (len(email) > text.EMAIL_MAX or not is_mailbox(email)):
         raise InvalidInput("Skriv en e-postadress som registrator@region.se, en enda adress, eller lämna fältet tomt.")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from sqlalchemy import func, or_, select, update
 
 from . import audit, receipts, signing, status
-from .agreements import NOTIFY_CHOICES, handlers, notice_recipients
+from .agreements import NOTIFY_CHOICES, handled_agreement, handlers, notice_recipients
 from .errors import Conflict, Unavailable
 from .formatting import iso_date, local_minute, local_time
 from .models import (
@@ -215,9 +215,11 @@ def send_reminders(app) -> int:
     return sum(_remind(app, row, audit.SYSTEM) for row in due)
 
 
-def remind_by_hand(app, agreement_id, party_id, actor) -> None:
-    """An official's reminder to one party, from the agreement's page: only to an open,
+def remind_by_hand(app, agreement_id, party_id, user, actor) -> None:
+    """A handläggare's reminder to one party, from the agreement's page: only to an open,
     unanswered link to the current version (Conflict otherwise, and nothing is sent)."""
+    with app.extensions["db"].session() as session:
+        handled_agreement(session, agreement_id, user)
     rows = _open_unanswered_links(app, utcnow(), Party.id == party_id, Agreement.id == agreement_id)
     if not rows:
         raise Conflict("Parten har ingen öppen länk som väntar på svar, så det finns inget att påminna om.")

@@ -22,6 +22,7 @@ from . import audit, status, text
 from .errors import Conflict, LinkProblem
 from .formatting import STOCKHOLM, local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
+from .roles import require_handler
 from .schema import is_mailbox
 from .status import Status, change
 
@@ -191,9 +192,10 @@ def issue_link(
     )
 
 
-def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
+def reissue_link(session, serializer, party: Party, max_age_days: int, user, actor) -> IssuedLink:
     """A new link for a party of a sent or declined agreement; its earlier open links are revoked."""
     agreement = session.get(Agreement, party.agreement_id)
+    require_handler(session, user, agreement)
     version = latest_version(session, agreement.id)
     if version is None or not status.is_out_for_signature(agreement):
         raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
@@ -495,10 +497,13 @@ def record_delivery(session, deliveries: dict[int, str]):
         session.execute(update(SigningLink).where(SigningLink.id == link_id).values(delivery=delivery))
 
 
-def revoke(session, link: SigningLink, actor):
-    if link.used_at is None and link.revoked_at is None:
-        link.revoked_at = utcnow()
-        audit.record(session, "revoked", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
+def revoke(session, party: Party, user, actor) -> None:
+    """A handläggare revokes the party's links that are neither used nor revoked yet."""
+    require_handler(session, user, session.get(Agreement, party.agreement_id))
+    for link in party.links:
+        if link.used_at is None and link.revoked_at is None:
+            link.revoked_at = utcnow()
+            audit.record(session, "revoked", actor, party.agreement_id, link_id=link.id, party=party.name)
 
 
 def current_answer_ids(version_id):

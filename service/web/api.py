@@ -279,8 +279,6 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
 )
 @token_required(*DRAFTERS)
 def send(agreement_id):
-    with db().session() as session:
-        agreements.handled_agreement(session, agreement_id, g.user)
     body = _json_body() if request.get_data() else {}
     note = body.get("change_note", "") if isinstance(body, dict) else ""
     if not isinstance(note, str):

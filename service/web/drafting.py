@@ -205,7 +205,7 @@ def edit(agreement_id):
         data = forms.without_blank_rows(data)
         try:
             registry.check_classification(session, data, current=agreement.data.get("classification", ""))
-            agreements.update_draft(session, files(), agreement, data, request_actor())
+            agreements.update_draft(session, files(), agreement, data, g.user, request_actor())
         except SchemaError as exc:
             return _form_page(data, exc.errors, agreement=agreement, status=400, voided=voided, session=session)
         except Conflict as exc:
@@ -328,9 +328,9 @@ def set_notify(agreement_id):
 @login_required(*DRAFTERS)
 def set_registry_email(agreement_id):
     with db().session() as session:
-        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        agreement = agreements.get_agreement(session, agreement_id)
         typed = request.form.get("registry_email", "")
-        email = agreements.set_registry_email(session, agreement, typed, request_actor())
+        email = agreements.set_registry_email(session, agreement, typed, g.user, request_actor())
     flash(f"Det slutliga avtalet skickas till registraturen {email}." if email else "Ingen registratur för avtalet.")
     return redirect(url_for(".show", agreement_id=agreement_id))
 
