@@ -5,10 +5,10 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import select
 
 from .. import accession, mail
-from ..agreements import get_agreement, handled_agreement, require_handler
+from ..agreements import get_agreement, handled_agreement
 from ..errors import AvtalError
 from ..models import Accession
-from ..roles import DRAFTERS
+from ..roles import DRAFTERS, require_handler
 from .auth import login_required
 from .context import db, files, request_actor
 

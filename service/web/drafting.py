@@ -22,7 +22,7 @@ from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import local_minute
 from ..models import CustomTemplate
-from ..roles import DRAFTERS
+from ..roles import DRAFTERS, is_handler
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
 from ..status import awaits_answers, is_draft, is_open_for_accession, may_send
 from .auth import login_required
@@ -257,7 +257,7 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             new_index=new_index,
             missing=missing_for_sending(agreement.data) if may_send(agreement) else {},
             handlers=agreements.handlers(session, agreement),
-            may_change=agreements.is_handler(session, g.user, agreement),
+            may_change=is_handler(session, g.user, agreement),
             issuers=_link_issuers(session, agreement),
             final_problem=final.final_problem(session, agreement),
             my_notify=agreements.notify_choice(session, agreement, g.user),
