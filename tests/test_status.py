@@ -118,10 +118,10 @@ LEFT_TO_THE_ACCESSION_REWRITE = {
 }
 
 
-def _python_names_status(node) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr == "status") or (
-        isinstance(node, ast.Name) and node.id == "status"
-    )
+def _python_agreement_status(node) -> bool:
+    """An agreement's status: `agreement.status`, `Agreement.status`, `done["agreement"].status`, ...
+    (a party's or a list's status, spelt with other words, is not one)."""
+    return isinstance(node, ast.Attribute) and node.attr == "status" and "agreement" in ast.unparse(node.value).lower()
 
 
 def _python_status_value(node) -> bool:
@@ -134,7 +134,7 @@ def _python_status_value(node) -> bool:
 
 
 def status_comparisons_in_python(source: str) -> list[tuple[str, int]]:
-    """(enclosing function, line) of each comparison of a status with a status word or Status member."""
+    """(enclosing function, line) of each comparison of an agreement's status with a status word or member."""
     found = []
 
     def visit(node, function):
@@ -142,11 +142,7 @@ def status_comparisons_in_python(source: str) -> list[tuple[str, int]]:
             function = node.name
         if isinstance(node, ast.Compare):
             operands = [node.left, *node.comparators]
-            members = any(
-                isinstance(o, ast.Attribute) and isinstance(o.value, ast.Name) and o.value.id == "Status"
-                for o in operands
-            )
-            if members or (any(map(_python_names_status, operands)) and any(map(_python_status_value, operands))):
+            if any(map(_python_agreement_status, operands)) and any(map(_python_status_value, operands)):
                 found.append((function, node.lineno))
         for child in ast.iter_child_nodes(node):
             visit(child, function)
@@ -161,16 +157,20 @@ def _jinja_status_value(node) -> bool:
     return isinstance(node, nodes.Tuple | nodes.List) and any(map(_jinja_status_value, node.items))
 
 
+def _jinja_agreement_status(node) -> bool:
+    if not (isinstance(node, nodes.Getattr) and node.attr == "status"):
+        return False
+    words = [n.name for n in (node.node, *node.node.find_all(nodes.Name)) if isinstance(n, nodes.Name)]
+    words += [c.value for c in (node.node, *node.node.find_all(nodes.Const)) if isinstance(c, nodes.Const)]
+    return any("agreement" in str(word).lower() for word in words)
+
+
 def status_comparisons_in_template(source: str) -> list[int]:
-    """The line of each comparison of a `status` with a status word in a Jinja template."""
+    """The line of each comparison of an agreement's status with a status word in a Jinja template."""
     found = []
     for compare in Environment().parse(source).find_all(nodes.Compare):
         operands = [compare.expr, *(operand.expr for operand in compare.ops)]
-        names_status = any(
-            (isinstance(o, nodes.Getattr) and o.attr == "status") or (isinstance(o, nodes.Name) and o.name == "status")
-            for o in operands
-        )
-        if names_status and any(map(_jinja_status_value, operands)):
+        if any(map(_jinja_agreement_status, operands)) and any(map(_jinja_status_value, operands)):
             found.append(compare.lineno)
     return found
 
@@ -181,16 +181,17 @@ def f(agreement, answer, accession):
     a = agreement.status == "completed"
     b = agreement.status not in ("draft", "declined")
     c = Agreement.status == Status.SENT
-    d = agreement.status != status
-    e = answer.decision == "declined"
-    g = accession.status == "sending"
+    d = done["agreement"].status == "completed" or get_agreement(session, 1).status != "draft"
+    e = answer.decision == "declined" or row.status == "declined" or accession.status == "sending"
+    g = agreement.status != status or after == Status.COMPLETED
     h = event.event in ("declined", "completed")
 """
-    assert status_comparisons_in_python(source) == [("f", 3), ("f", 4), ("f", 5)]
+    assert status_comparisons_in_python(source) == [("f", 3), ("f", 4), ("f", 5), ("f", 6), ("f", 6)]
     template = """{% if agreement.status in ("sent", "declined") %}x{% endif %}
 {% if answer.decision == "declined" %}{% endif %}{% if accession.status == "sending" %}{% endif %}
-{% if value == status %}{% endif %}{% if agreement.status != "draft" %}y{% endif %}"""
-    assert status_comparisons_in_template(template) == [1, 3]
+{% if value == status %}{% endif %}{% if agreement.status != "draft" %}y{% endif %}
+{% if row.status == "declined" %}{% endif %}{% if done["agreement"].status == "completed" %}{% endif %}"""
+    assert status_comparisons_in_template(template) == [1, 3, 4]
 
 
 def test_every_place_asks_the_rules_instead_of_comparing_status_words():
