@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import migrated_app  # noqa: E402
+from benchlib import drafting_official, migrated_app  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from service import agreements, final, signing  # noqa: E402
@@ -71,8 +71,9 @@ def completed(app, data):
     db, files, office, sealer = (app.extensions[name] for name in ("db", "files", "office", "seal"))
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
-        agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL).id
-    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, OFFICIAL)
+        user = drafting_official(session)
+        agreement_id = agreements.create_draft(session, files, data, user, OFFICIAL).id
+    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, user, OFFICIAL)
     tokens = [link.token for link in issued]
     for i, token in enumerate(tokens):
         with db.session() as session:

@@ -55,7 +55,7 @@ def main():
                 with db.session() as session:  # the official changes the draft
                     changed = dict(data, title=f"{data['title']} (utkast {run})")
                     stored = agreements.get_agreement(session, agreement.id)
-                    agreements.update_draft(session, app.extensions["files"], stored, changed, SYSTEM)
+                    agreements.update_draft(session, app.extensions["files"], stored, changed, user, SYSTEM)
                 samples["first_ms"].append(timed(preview))
                 samples["repeat_ms"].append(timed(preview))
                 print(f"run {run + 1}/{args.runs}", {k: round(v[-1]) for k, v in samples.items()}, file=sys.stderr)

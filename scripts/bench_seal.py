@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import migrated_app  # noqa: E402
+from benchlib import drafting_official, migrated_app  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from service import agreements, archive_package, audit, final, signing, verification  # noqa: E402
@@ -45,8 +45,9 @@ def complete_agreement(app, data) -> int:
     db, files, office, sealer = (app.extensions[name] for name in ("db", "files", "office", "seal"))
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with db.session() as session:
-        agreement_id = agreements.create_draft(session, files, data, None, ACTOR).id
-    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, ACTOR)
+        user = drafting_official(session)
+        agreement_id = agreements.create_draft(session, files, data, user, ACTOR).id
+    _, issued = agreements.send_for_signature(db, files, office, sealer, serializer, agreement_id, 30, user, ACTOR)
     for link in issued:
         with db.session() as session:
             signing.confirm(

@@ -34,6 +34,13 @@ def migrated_app(instance, config=None, office=None):
     return app
 
 
+def drafting_official(session, email="bench@example.se"):
+    """The official who drafts and sends the bench's agreements in the domain (made on first use)."""
+    return users.user_by_email(session, email) or users.create_user(
+        session, email, "official", users.generate_password()
+    )
+
+
 def official(db, email="bench@example.se"):
     """A new official: (user, password, API token)."""
     password = users.generate_password()

@@ -69,11 +69,12 @@ def create_app(test_config=None, office=None):
     if hops := app.config["TRUSTED_PROXIES"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.url_map.converters["int"] = DatabaseId
-    from . import cli, web
+    from . import cli, status, web
     from .audit import actor_label
     from .formatting import kronor, local_minute
 
     app.jinja_env.filters.update(sv_minute=local_minute, kr=kronor, actor=actor_label)
+    app.jinja_env.globals.update({rule.__name__: rule for rule in status.RULES})
 
     metrics.init_app(app)
     cli.register(app)

@@ -14,11 +14,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from . import audit, custom_templates, final, listing, renditions, roles, signing, text
+from . import audit, custom_templates, final, listing, renditions, roles, signing, status, text
 from .documents import render_agreement, wording
 from .documents.fill import TemplateFillError, builtin_template
 from .errors import Conflict, InvalidInput, NotAllowed, NotFound, Unavailable
 from .models import Agreement, AgreementHandler, FinalDocument, Party, User, Version, utcnow
+from .roles import handler_row, is_handler, require_handler
 from .schema import (
     MAX_ACCEDED_PARTIES,
     SchemaError,
@@ -31,7 +32,7 @@ from .schema import (
 from .status import LABELS, Status, change
 
 FINAL_RETRY_AFTER = 2  # seconds: assembling a final PDF takes about one
-STATUS_LABELS = {status.value: label for status, label in LABELS.items()}
+STATUS_LABELS = {value.value: label for value, label in LABELS.items()}
 
 
 def _keep_data(files, data) -> str:
@@ -84,9 +85,10 @@ def copy_agreement(session, files, agreement, user, actor) -> Agreement:
     return copy
 
 
-def update_draft(session, files, agreement, data, actor) -> Agreement:
+def update_draft(session, files, agreement, data, user, actor) -> Agreement:
     """Save new form data, finished or not. A sent agreement goes back to draft and its links stop working."""
-    if agreement.status == "completed":
+    require_handler(session, user, agreement)
+    if not status.may_edit(agreement):
         raise Conflict("Avtalet är klart och kan inte ändras. Nya parter kan anslutas.")
     draft, _ = validate_draft(data)
     if draft["kind"] != agreement.kind:
@@ -132,9 +134,20 @@ class SendingTerms:
 
 
 def send_for_signature(
-    db, files, office, sealer, serializer, agreement_id, max_age_days, actor, change_note="", terms=SendingTerms()
+    db,
+    files,
+    office,
+    sealer,
+    serializer,
+    agreement_id,
+    max_age_days,
+    user,
+    actor,
+    change_note="",
+    terms=SendingTerms(),
 ):
-    """Freeze the current text as a new version and issue one link per party.
+    """Freeze the current text as a new version and issue one link per party; `user` must be a
+    handläggare of the agreement (NotAllowed otherwise, before anything is rendered).
 
     Returns (agreement, [signing.IssuedLink]); each link says what its party answered to the
     version before, which no longer counts. `change_note` is the official's sentence on what
@@ -145,9 +158,13 @@ def send_for_signature(
     would read otherwise than its PDF is not sent: the refusal is in the audit trail.
     """
     with db.session() as session:
-        agreement = get_agreement(session, agreement_id)
-        if agreement.status == "completed":
-            raise Conflict("Avtalet är redan klart.")
+        agreement = handled_agreement(session, agreement_id, user)
+        if not status.may_send(agreement):
+            raise Conflict(
+                "Avtalet är redan klart."
+                if status.is_completed(agreement)
+                else "Avtalet är redan skickat för signering. Ändra texten om en ny version ska skickas."
+            )
         data, data_sha256 = agreement.data, agreement.data_sha256
         custom_sha256 = agreement.template.sha256 if agreement.template else None
     checked = validate_agreement(data)  # SchemaError lists what is missing
@@ -167,7 +184,7 @@ def send_for_signature(
 
     with db.session() as session:
         agreement = get_agreement(session, agreement_id)
-        if agreement.data_sha256 != data_sha256 or agreement.status == "completed":
+        if agreement.data_sha256 != data_sha256 or not status.may_send(agreement):
             raise Conflict("Avtalet ändrades medan det skickades. Kontrollera texten och skicka igen.")
         previous = signing.latest_version(session, agreement.id)
         earlier_answers = signing.answers_by_party(session, agreement)
@@ -306,14 +323,9 @@ def notice_recipients(session, agreement, choices) -> list[str]:
     )
 
 
-def _handler_row(session, agreement, user) -> AgreementHandler | None:
-    mine = (AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id)
-    return session.scalar(select(AgreementHandler).where(*mine))
-
-
 def notify_choice(session, agreement, user) -> str | None:
     """What `user` hears of the agreement by email; None if they are not its handläggare."""
-    handler = _handler_row(session, agreement, user) if user is not None else None
+    handler = handler_row(session, agreement, user) if user is not None else None
     return handler.notify if handler is not None else None
 
 
@@ -321,33 +333,11 @@ def set_notify(session, agreement, user, choice, actor) -> None:
     """The handläggare's own choice of what to hear of this agreement."""
     if choice not in NOTIFY_CHOICES:
         raise InvalidInput("Välj ett av alternativen för e-post om avtalet.")
-    handler = session.scalar(
-        select(AgreementHandler).where(
-            AgreementHandler.agreement_id == agreement.id, AgreementHandler.user_id == user.id
-        )
-    )
+    handler = handler_row(session, agreement, user)
     if handler is None:
         raise NotAllowed("Bara avtalets handläggare kan välja vad de får veta om avtalet.")
     handler.notify = choice
     audit.record(session, "notify_changed", actor, agreement.id, email=user.email, choice=choice)
-
-
-def is_handler(session, user, agreement) -> bool:
-    """Whether `user` may change the agreement and issue its links: an admin, or one of
-    its handläggare. Other officials may read it, nothing more."""
-    if user is None:
-        return False
-    if user.role == roles.ADMIN:
-        return True
-    return _handler_row(session, agreement, user) is not None
-
-
-def require_handler(session, user, agreement) -> None:
-    if not is_handler(session, user, agreement):
-        raise NotAllowed(
-            "Bara avtalets handläggare och administratörer kan ändra avtalet eller skicka länkar. "
-            "Be någon av dem att lägga till dig som handläggare."
-        )
 
 
 def add_handler(session, agreement, email, user, actor) -> User:
@@ -363,8 +353,9 @@ def add_handler(session, agreement, email, user, actor) -> User:
     return colleague
 
 
-def set_registry_email(session, agreement, email, actor) -> str:
+def set_registry_email(session, agreement, email, user, actor) -> str:
     """The address of the registratur that gets this agreement's final PDF ("" for none)."""
+    require_handler(session, user, agreement)
     email = email.strip()
     if email and (len(email) > text.EMAIL_MAX or not is_mailbox(email)):
         raise InvalidInput("Skriv en e-postadress som registrator@region.se, en enda adress, eller lämna fältet tomt.")
@@ -397,12 +388,9 @@ def get_party(session, agreement, party_id) -> Party:
 
 
 def check_open_for_accession(agreement):
-    """Only a completed överenskommelse takes new parties (Conflict otherwise): the founding
-    parties' text is signed, and each organisation that joins confirms that same frozen text."""
-    if agreement.kind != "overenskommelse":
-        raise Conflict("Bara en överenskommelse kan ta emot nya parter.")
-    if agreement.status != Status.COMPLETED:
-        raise Conflict("Avtalet måste vara klart, alla parter ha bekräftat, innan fler organisationer kan anslutas.")
+    """Conflict saying why, unless the agreement takes new parties (status.is_open_for_accession)."""
+    if refusal := status.accession_refusal(agreement):
+        raise Conflict(refusal)
 
 
 def check_room_for(agreement, count) -> None:
@@ -479,7 +467,7 @@ def download_final(session, files, agreement_id, number, actor) -> tuple[FinalDo
     While the job makes the final PDF of a completed agreement, the newest is not there yet."""
     agreement = get_agreement(session, agreement_id)
     documents = agreement.final_documents
-    if number is None and agreement.status == "completed" and final.current_final(session, agreement) is None:
+    if number is None and status.is_completed(agreement) and final.current_final(session, agreement) is None:
         if problem := final.final_problem(session, agreement):
             raise Unavailable(problem)  # no longer retried: waiting will not help
         raise Conflict(

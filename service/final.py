@@ -17,7 +17,7 @@ from docx import Document
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, signing
+from . import audit, signing, status
 from .documents.appendix import Evidence, PartyEvidence, append_appendix
 from .documents.assemble import ensure_styles
 from .documents.compose import compose_final
@@ -167,7 +167,7 @@ def assemble_final(db, files, office, sealer, agreement_id) -> FinalDocument | N
     """
     with db.session() as session:
         agreement = session.get(Agreement, agreement_id)
-        if agreement is None or agreement.status != "completed":
+        if agreement is None or not status.is_completed(agreement):
             return None
         count = confirmed_state(session, agreement)
         if _final_exists(session, agreement_id, count):
@@ -201,7 +201,7 @@ def assemble_final(db, files, office, sealer, agreement_id) -> FinalDocument | N
 def current_final(session, agreement) -> FinalDocument | None:
     """The final PDF of the agreement's present state: None unless it is completed and the
     job has made it (after an accession the earlier final PDF covers fewer parties)."""
-    if agreement.status != "completed":
+    if not status.is_completed(agreement):
         return None
     count = confirmed_state(session, agreement)
     return session.scalars(
@@ -243,7 +243,7 @@ def _gave_up(session, agreement) -> bool:
 
 def final_problem(session, agreement) -> str | None:
     """What the agreement page says when its final PDF could not be made and is no longer retried."""
-    if agreement.status != "completed" or current_final(session, agreement) or not _gave_up(session, agreement):
+    if not status.is_completed(agreement) or current_final(session, agreement) or not _gave_up(session, agreement):
         return None
     return (
         f"Den slutliga PDF:en kunde inte skapas efter {MAX_ATTEMPTS} försök och görs inte om automatiskt. "
@@ -263,5 +263,5 @@ def retry(session, agreement, actor) -> None:
 def agreements_missing_final(session) -> list[int]:
     """Completed agreements whose newest state has no final PDF (e.g. a job lost in a crash),
     unless making it has already failed MAX_ATTEMPTS times."""
-    completed = session.scalars(select(Agreement).where(Agreement.status == "completed"))
+    completed = session.scalars(select(Agreement).where(status.is_completed(Agreement)))
     return [a.id for a in completed if current_final(session, a) is None and not _gave_up(session, a)]

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 from sqlalchemy import func, or_, select, update
 
-from . import audit, receipts, signing
-from .agreements import NOTIFY_CHOICES, handlers, notice_recipients
+from . import audit, receipts, signing, status
+from .agreements import NOTIFY_CHOICES, handled_agreement, handlers, notice_recipients
 from .errors import Conflict, Unavailable
 from .formatting import iso_date, local_minute, local_time
 from .models import (
@@ -244,9 +244,11 @@ def send_reminders(app) -> int:
     return sum(_remind(app, row, audit.SYSTEM) for row in due)
 
 
-def remind_by_hand(app, agreement_id, party_id, actor) -> None:
-    """An official's reminder to one party, from the agreement's page: only to an open,
+def remind_by_hand(app, agreement_id, party_id, user, actor) -> None:
+    """A handläggare's reminder to one party, from the agreement's page: only to an open,
     unanswered link to the current version (Conflict otherwise, and nothing is sent)."""
+    with app.extensions["db"].session() as session:
+        handled_agreement(session, agreement_id, user)
     rows = _open_unanswered_links(app, utcnow(), Party.id == party_id, Agreement.id == agreement_id)
     if not rows:
         raise Conflict("Parten har ingen öppen länk som väntar på svar, så det finns inget att påminna om.")
@@ -302,7 +304,7 @@ def _open_unanswered_links(app, now, *where):
         .where(
             signing.link_is_open(now),
             SigningLink.version_id == signing.current_version_id(Agreement.id).correlate(Agreement),
-            Agreement.status == "sent",
+            status.awaits_answers(Agreement),
             func.coalesce(SigningLink.sent_to, Party.contact_email) != "",
             Party.id.not_in(select(Confirmation.party_id).where(Confirmation.id.in_(current_answers))),
             *where,
@@ -428,7 +430,7 @@ def send_deadline_notices(app) -> int:
         passed = session.execute(
             select(Agreement, Version)
             .join(Version, Version.agreement_id == Agreement.id)
-            .where(Agreement.status == "sent", current, Version.answer_by < today)
+            .where(status.awaits_answers(Agreement), current, Version.answer_by < today)
         ).all()
         notices = []
         for agreement, version in passed:
@@ -520,7 +522,7 @@ def send_confirmation_notice(app, agreement, party, answer) -> list[str]:
     ]
     if party.acceded:
         closing = "Organisationen har anslutit sig till överenskommelsen. Dess anslutningsbevis görs nu."
-    elif agreement.status == "completed":
+    elif status.is_completed(agreement):
         closing = "Alla parter har nu bekräftat. Du får ett meddelande när det slutliga avtalet är klart."
     else:
         closing = "Avtalet väntar på svar från fler parter."

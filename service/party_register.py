@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, signing
+from . import audit, signing, status
 from .documents.register import RegisterFacts, RegisterRow, register_csv, register_pdf, register_xlsx
 from .errors import Conflict, NotFound
 from .models import AccessionRecord, Agreement, Confirmation, Party, PartyRegister, utcnow
@@ -61,7 +61,7 @@ def is_current(session, agreement) -> bool:
 
 def check_may_request(session, agreement) -> None:
     """Conflict unless the agreement takes accessions and its latest register is out of date."""
-    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+    if not status.is_open_for_accession(agreement):
         raise Conflict("Förteckningen görs för en klar överenskommelse.")
     if is_current(session, agreement):
         raise Conflict("Förteckningen är redan aktuell: ingen organisation har anslutit sig sedan den gjordes.")

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, exists, select
 
-from . import audit, listing
+from . import audit, listing, status
 from .models import Agreement, AuditEvent, IdempotencyKey, Party, Version, utcnow
 
 DAY = 24 * 60 * 60
@@ -53,7 +53,7 @@ def remove_unsent_drafts(session, files, days: int) -> int:
     cutoff = utcnow() - timedelta(days=days)
     never_sent = ~exists().where(Version.agreement_id == Agreement.id)
     due = select(Agreement).where(
-        Agreement.status == "draft", Agreement.removed_at.is_(None), Agreement.updated_at < cutoff, never_sent
+        status.is_draft(Agreement), Agreement.removed_at.is_(None), Agreement.updated_at < cutoff, never_sent
     )
     drafts = list(session.scalars(due.order_by(Agreement.id)))
     for agreement in drafts:

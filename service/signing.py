@@ -18,10 +18,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import and_, func, select, update
 
-from . import audit, text
+from . import audit, status, text
 from .errors import Conflict, LinkProblem
 from .formatting import STOCKHOLM, join_sv, local_time
 from .models import Agreement, AuditEvent, Confirmation, Party, SigningLink, Version, utcnow
+from .roles import require_handler
 from .schema import is_mailbox
 from .status import Status, change
 
@@ -245,16 +246,17 @@ def issue_link(
     )
 
 
-def reissue_link(session, serializer, party: Party, max_age_days: int, actor) -> IssuedLink:
+def reissue_link(session, serializer, party: Party, max_age_days: int, user, actor) -> IssuedLink:
     """A new link for a party of a sent or declined agreement, or for an organisation that joined
     a completed one and has not confirmed yet; its earlier open links are revoked. A party the
     signing order still holds back gets none (Conflict)."""
     agreement = session.get(Agreement, party.agreement_id)
+    require_handler(session, user, agreement)
     version = latest_version(session, agreement.id)
-    if party.acceded and agreement.status == Status.COMPLETED:
+    if party.acceded and status.is_completed(agreement):
         if party_answer(session, party, version) is not None:
             raise Conflict("Organisationen har redan svarat på avtalet, så det finns ingen länk att förnya.")
-    elif version is None or agreement.status not in ("sent", "declined"):
+    elif version is None or not status.is_out_for_signature(agreement):
         raise Conflict("Avtalet är inte skickat för signering, så det finns ingen länk att förnya.")
     if before := waiting_now(session, agreement, version).get(party.id):
         raise Conflict(
@@ -349,7 +351,7 @@ def check_link(session, serializer, token) -> SigningLink:
     link = _load(session, serializer, token)
     agreement = session.get(Agreement, link.party.agreement_id)
     current = latest_version(session, agreement.id)
-    if agreement.status == "draft" or current is None or current.id != link.version_id:
+    if status.is_draft(agreement) or current is None or current.id != link.version_id:
         raise LinkProblem("outdated", link, answer_for(session, link))
     if link.used_at is not None:
         raise LinkProblem("used", link, answer_for(session, link))
@@ -484,7 +486,7 @@ def _answer(session, serializer, token, client, decision, **answer) -> tuple[Con
 def _follow_answers(session, agreement, version) -> None:
     """Set the status the answers of the parties in the text give; note when that completes it."""
     after = status_after_answer(session, agreement)
-    if after == Status.COMPLETED and agreement.status != Status.COMPLETED:
+    if after == Status.COMPLETED and not status.is_completed(agreement):
         parties = len(agreement.data["parties"])
         audit.record(session, "completed", audit.SYSTEM, agreement.id, version=version.number, parties=parties)
     change(agreement, after)
@@ -612,10 +614,13 @@ def record_delivery(session, deliveries: dict[int, str]):
         session.execute(update(SigningLink).where(SigningLink.id == link_id).values(delivery=delivery))
 
 
-def revoke(session, link: SigningLink, actor):
-    if link.used_at is None and link.revoked_at is None:
-        link.revoked_at = utcnow()
-        audit.record(session, "revoked", actor, link.party.agreement_id, link_id=link.id, party=link.party.name)
+def revoke(session, party: Party, user, actor) -> None:
+    """A handläggare revokes the party's links that are neither used nor revoked yet."""
+    require_handler(session, user, session.get(Agreement, party.agreement_id))
+    for link in party.links:
+        if link.used_at is None and link.revoked_at is None:
+            link.revoked_at = utcnow()
+            audit.record(session, "revoked", actor, party.agreement_id, link_id=link.id, party=party.name)
 
 
 def current_answer_ids(version_id):
@@ -703,7 +708,7 @@ class PartyStatus:
 def answers_a_new_text_voids(session, agreement) -> list[Confirmation]:
     """The answers that stop counting if the agreement's text is changed now: every current answer
     to the version out for signature (none while it is a draft, whose answers are void already)."""
-    if agreement.status not in (Status.SENT, Status.DECLINED):
+    if not status.is_out_for_signature(agreement):
         return []
     return [s.answer for s in party_statuses(session, agreement) if s.answer is not None]
 

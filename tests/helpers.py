@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from scripts.servers import ROOT, free_port, processes_mentioning  # noqa: F401
 from service import agreements, audit, final, signing, users
 from service.formatting import local_time
-from service.models import FinalDocument, User, utcnow
+from service.models import Agreement, FinalDocument, User, utcnow
 from service.schema import luhn_ok
 
 EXAMPLES = ROOT / "scripts" / "examples"
@@ -305,13 +305,27 @@ def decline(client, url, reason, name="Bertil Berg", title="Ordförande", receip
     return client.post(path_of(url) + "/avboj", data=form)
 
 
+def drafting_official(session, email="handlaggare@region.example.se") -> User:
+    """An official to draft agreements in the domain with (made on first use): its handläggare."""
+    found = session.scalar(select(User).where(User.email == email))
+    return found or users.create_user(session, email, "official", users.generate_password())
+
+
+def handler_of(session, agreement_id) -> User:
+    """The agreement's first handläggare, who may change it."""
+    return agreements.handlers(session, session.get(Agreement, agreement_id))[0]
+
+
 def send_for_signature(app, agreement_id, actor):
-    """Freeze and send through the domain rules with the app's components: (agreement, issued links)."""
+    """Freeze and send through the domain rules with the app's components, as the agreement's
+    first handläggare: (agreement, issued links)."""
     x = app.extensions
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     days = app.config["LINK_MAX_AGE_DAYS"]
+    with x["db"].session() as session:
+        user = handler_of(session, agreement_id)
     return agreements.send_for_signature(
-        x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, days, actor
+        x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, days, user, actor
     )
 
 

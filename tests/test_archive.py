@@ -20,6 +20,7 @@ from .helpers import (
     create_and_send,
     csrf_token,
     flat,
+    handler_of,
     login,
     org_number,
     pdf_text,
@@ -137,9 +138,8 @@ def test_every_frozen_version_can_be_downloaded(app, client, api_token, iop_data
     agreement_id, _ = create_and_send(client, api_token, iop_data)
     iop_data["notice_months"] = 3
     with app.extensions["db"].session() as session:  # an edit after sending, then sent again
-        agreements.update_draft(
-            session, app.extensions["files"], session.get(Agreement, agreement_id), iop_data, SYSTEM
-        )
+        agreement, official = session.get(Agreement, agreement_id), handler_of(session, agreement_id)
+        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, official, SYSTEM)
     assert client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).status_code == 200
     html = archivist.get(f"/arkiv/{agreement_id}").get_data(as_text=True)
     with app.extensions["db"].session() as session:

@@ -12,7 +12,7 @@ from service import agreements, signing
 from service.audit import Actor
 from service.models import SigningLink, utcnow
 
-from .helpers import axe_check, confirm, create_and_send, path_of, screenshot
+from .helpers import axe_check, confirm, create_and_send, handler_of, path_of, screenshot
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
@@ -67,7 +67,10 @@ def make_outdated(app, agreement_id, data):
     with app.extensions["db"].session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
         changed = dict(data, title=data["title"] + " (ändrad)")
-        agreements.update_draft(session, app.extensions["files"], agreement, changed, Actor("user:t@example.se"))
+        official = handler_of(session, agreement_id)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, changed, official, Actor("user:t@example.se")
+        )
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -114,7 +117,8 @@ def test_every_error_page_passes_axe_and_says_what_to_do(
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     with app.extensions["db"].session() as session:  # the official sends the party a new link
         link = session.get(SigningLink, signing.read_token(serializer, new.rsplit("/", 1)[1])[0])
-        signing.reissue_link(session, serializer, link.party, 30, Actor("user:test@example.se"))
+        official = handler_of(session, agreement_id)
+        signing.reissue_link(session, serializer, link.party, 30, official, Actor("user:test@example.se"))
     page.goto(new)  # the new link revoked the party's open one
     expect(page.get_by_role("heading", name="Länken har återkallats")).to_be_visible()
     axe_check(page)

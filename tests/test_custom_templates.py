@@ -14,7 +14,17 @@ from service.documents.fill import MAX_FILLED_BYTES, TEMPLATE_DIR, TemplateFillE
 from service.models import CustomTemplate
 from service.schema import validate_agreement
 
-from .helpers import PARTIES_LOOP, count, csrf_token, docx_with, flat, pdf_text, send_for_signature, upload_template
+from .helpers import (
+    PARTIES_LOOP,
+    count,
+    csrf_token,
+    docx_with,
+    drafting_official,
+    flat,
+    pdf_text,
+    send_for_signature,
+    upload_template,
+)
 
 
 def reasons(data, kind="iop"):
@@ -103,7 +113,8 @@ def test_an_uploaded_template_fills_the_agreement(app, office, iop_data):
     actor = Actor("user:test@example.se")
     with app.extensions["db"].session() as session:
         template = store_template(session, app.extensions["files"], data, "Vår mall", "iop", None)
-        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, actor, template)
+        official = drafting_official(session)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, official, actor, template)
     send_for_signature(app, agreement.id, actor)
     with app.extensions["db"].session() as session:
         version = signing.latest_version(session, agreement.id)

@@ -336,6 +336,19 @@ def test_sending_shows_links_that_work(app, client, official, iop_data):
 
 
 @pytest.mark.slow
+def test_a_sent_agreement_is_not_frozen_again_and_its_answers_still_count(app, client, api_token, iop_data):
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
+    again = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token))
+    assert again.status_code == 409
+    assert again.json["detail"] == "Avtalet är redan skickat för signering. Ändra texten om en ny version ska skickas."
+    assert count(app, Version, Version.agreement_id == agreement_id) == 1
+    standing = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token)).json
+    assert [party["status"] for party in standing["parties"]] == ["confirmed", "pending"]
+    assert client.get(path_of(links[1]["url"])).status_code == 200  # the other party's link still works
+
+
+@pytest.mark.slow
 def test_send_page_is_not_cached_and_says_the_links_are_shown_once(client, official, iop_data):
     agreement_id = create(client, iop_data)
     overview = client.get(f"/avtal/{agreement_id}").get_data(as_text=True)

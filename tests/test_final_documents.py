@@ -25,6 +25,7 @@ from .helpers import (
     count,
     create_and_send,
     docx_with,
+    drafting_official,
     final_pdf,
     flat,
     org_number,
@@ -62,7 +63,8 @@ def complete(app, data, template=None, checked=True):
             session.flush()
         else:
             uploaded = template and store_template(session, files, template, "Egen mall", data["kind"], None)
-        agreement_id = agreements.create_draft(session, files, data, None, OFFICIAL, template=uploaded).id
+        official = drafting_official(session)
+        agreement_id = agreements.create_draft(session, files, data, official, OFFICIAL, template=uploaded).id
     _, issued = send_for_signature(app, agreement_id, OFFICIAL)
     for i, link in enumerate(issued):
         representative = data["parties"][i]["representative"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from service import agreements, forms, mail, signing, starting_text
 from service.audit import Actor
-from service.models import Agreement, AgreementHandler, AuditEvent, Confirmation, SigningLink, User, Version
+from service.models import Agreement, AgreementHandler, AuditEvent, Confirmation, Party, SigningLink, User, Version
 
 from .helpers import (
     LINK_URL,
@@ -25,6 +25,7 @@ from .helpers import (
     decline,
     field_error,
     flat,
+    handler_of,
     login,
     org_number,
     path_of,
@@ -291,7 +292,7 @@ def sent_with_terms(app, iop_data, terms):
         agreement_id = agreements.create_draft(session, x["files"], iop_data, user, Actor("test")).id
     serializer = signing.link_serializer(app.config["SECRET_KEY"])
     _, issued = agreements.send_for_signature(
-        x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, 30, Actor("test"), terms=terms
+        x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, 30, user, Actor("test"), terms=terms
     )
     return agreement_id, issued
 
@@ -329,8 +330,8 @@ def test_reminders_go_at_the_cadence_and_before_the_last_day_never_to_answered_o
     assert len(events(app, agreement_id, "reminder_sent")) == 2
 
     with app.extensions["db"].session() as session:  # revoked: never reminded again
-        for link in session.scalars(select(SigningLink)):
-            signing.revoke(session, link, Actor("test"))
+        for party in session.scalars(select(Party)):
+            signing.revoke(session, party, handler_of(session, party.agreement_id), Actor("test"))
     shift_links(app, reminded_at=-timedelta(days=5))
     assert mail.send_reminders(app) == 0 and len(reminders(smtp_server)) == 2
 
@@ -349,7 +350,10 @@ def test_an_outdated_link_is_never_reminded(app, api_token, iop_data, smtp_serve
     agreement_id, _ = sent_with_terms(app, iop_data, agreements.SendingTerms("", None, 1))
     with app.extensions["db"].session() as session:  # the text is edited: the links are outdated
         agreement = session.get(Agreement, agreement_id)
-        agreements.update_draft(session, app.extensions["files"], agreement, dict(agreement.data), Actor("test"))
+        official = handler_of(session, agreement_id)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, dict(agreement.data), official, Actor("test")
+        )
     shift_links(app, created_at=-timedelta(days=3), expires_at=-timedelta(days=28))
     assert mail.send_reminders(app) == 0 and reminders(smtp_server) == []
 
@@ -489,8 +493,8 @@ def test_a_bad_forward_sends_nothing_and_changes_nothing(app, client, api_token,
     )
     assert used.status_code == 409
     with app.extensions["db"].session() as session:
-        for link in session.scalars(select(SigningLink)):
-            signing.revoke(session, link, Actor("test"))
+        for party in session.scalars(select(Party)):
+            signing.revoke(session, party, handler_of(session, party.agreement_id), Actor("test"))
     revoked = client.post(
         path_of(url) + "/skicka-vidare",
         data={"csrf_token": token, "forward_name": "X", "forward_email": "x@example.se"},

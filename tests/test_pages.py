@@ -26,6 +26,8 @@ from .helpers import (
     bearer,
     count,
     create_and_send,
+    drafting_official,
+    handler_of,
     load_example,
     path_of,
     pdf_text,
@@ -77,7 +79,7 @@ def send_with_template(app, office, data, template_bytes):
     files = app.extensions["files"]
     with app.extensions["db"].session() as session:
         template = store_template(session, files, template_bytes, "Vår mall", data["kind"], None)
-        agreement = agreements.create_draft(session, files, data, None, OFFICIAL, template)
+        agreement = agreements.create_draft(session, files, data, drafting_official(session), OFFICIAL, template)
     _, issued = send_for_signature(app, agreement.id, OFFICIAL)
     return agreement.id, [f"/sign/{link.token}" for link in issued]
 
@@ -195,7 +197,9 @@ def test_bad_picture_requests_are_plain_404s(app, client, api_token, iop_data):
     data = dict(iop_data, title=iop_data["title"] + " (ändrad)")
     with app.extensions["db"].session() as session:
         agreement = agreements.get_agreement(session, agreement_id)
-        agreements.update_draft(session, app.extensions["files"], agreement, data, OFFICIAL)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, data, handler_of(session, agreement.id), OFFICIAL
+        )
     assert client.get(second).status_code == 410
     preview = client.get(f"/api/agreements/{agreement_id}", headers=bearer(api_token))
     assert preview.status_code == 200 and preview.json["status"] == "draft"
@@ -268,7 +272,8 @@ def test_a_text_whose_page_and_pdf_differ_is_not_sent_and_the_refusal_is_audited
     doc.save(out)
     with app.extensions["db"].session() as session:
         template = store_template(session, app.extensions["files"], out.getvalue(), "Dold riktning", "iop", None)
-        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, OFFICIAL, template)
+        official = drafting_official(session)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, official, OFFICIAL, template)
     with pytest.raises(agreements.InvalidInput) as refused:
         send_for_signature(app, agreement.id, OFFICIAL)
     assert "Texten på partens sida och i PDF:en skiljer sig åt" in refused.value.message
@@ -290,7 +295,8 @@ def test_xml_written_by_a_template_at_fill_time_is_checked_too(app, office, iop_
     doc.save(out)
     with app.extensions["db"].session() as session:
         template = store_template(session, app.extensions["files"], out.getvalue(), "Dold", "iop", None)
-        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, None, OFFICIAL, template)
+        official = drafting_official(session)
+        agreement = agreements.create_draft(session, app.extensions["files"], iop_data, official, OFFICIAL, template)
     with pytest.raises(TemplateFillError) as refused:
         send_for_signature(app, agreement.id, OFFICIAL)
     assert "Det ifyllda dokumentet kan inte skickas: Mallen innehåller dold text" in refused.value.message

@@ -8,11 +8,13 @@ import re
 import pytest
 from sqlalchemy import select
 
-from service import users
-from service.models import AgreementHandler, Party
+from service import agreements, mail, signing, users
+from service.audit import Actor
+from service.errors import NotAllowed
+from service.models import Agreement, AgreementHandler, AuditEvent, Party, SigningLink, Version
 from service.roles import ADMINS, DRAFTERS, OFFICIAL, READERS, ROLES
 
-from .helpers import bearer, create_and_send, login, path_of
+from .helpers import bearer, count, create_and_send, login, path_of
 
 ACCESS = {
     # endpoint: roles let in; "any" = everyone, "token" = whoever holds the party's link
@@ -192,3 +194,68 @@ def test_access_matrix(app, world, visitor):
             assert status == 302 and "/login" in where, label
         else:
             assert status == 403, label
+
+
+# --- the handläggare rule, asked by the domain functions themselves ---
+
+
+def test_a_colleague_who_is_not_handlaggare_cannot_change_a_draft_through_the_domain(app, make_user, iop_data):
+    anna, _ = make_user("official", "anna@example.se")
+    bertil, _ = make_user("official", "bertil@example.se")
+    admin, _ = make_user("admin", "admin@example.se")
+    x = app.extensions
+    with x["db"].session() as session:
+        agreement_id = agreements.create_draft(session, x["files"], iop_data, anna, Actor("user:anna")).id
+    events_before = count(app, AuditEvent)
+    changed = dict(iop_data, title="Bertils titel")
+
+    with x["db"].session() as session, pytest.raises(NotAllowed) as refused:
+        agreements.update_draft(session, x["files"], session.get(Agreement, agreement_id), changed, bertil, Actor("b"))
+    assert "Bara avtalets handläggare och administratörer" in refused.value.message
+    with x["db"].session() as session, pytest.raises(NotAllowed):
+        agreement = session.get(Agreement, agreement_id)
+        agreements.set_registry_email(session, agreement, "diarium@example.se", bertil, Actor("b"))
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    with pytest.raises(NotAllowed):  # refused before anything is rendered
+        agreements.send_for_signature(
+            x["db"], x["files"], x["office"], x["seal"], serializer, agreement_id, 30, bertil, Actor("b")
+        )
+    with x["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        assert (agreement.title, agreement.registry_email, agreement.status) == (iop_data["title"], "", "draft")
+    assert count(app, AuditEvent) == events_before and count(app, Version) == 0
+
+    with x["db"].session() as session:  # an admin may, as the handläggare may
+        agreement = session.get(Agreement, agreement_id)
+        agreements.update_draft(session, x["files"], agreement, changed, admin, Actor("admin"))
+        agreements.set_registry_email(session, agreement, "diarium@example.se", anna, Actor("anna"))
+    with x["db"].session() as session:
+        agreement = session.get(Agreement, agreement_id)
+        assert (agreement.title, agreement.registry_email) == ("Bertils titel", "diarium@example.se")
+
+
+@pytest.mark.slow
+def test_a_colleague_who_is_not_handlaggare_cannot_touch_the_links_through_the_domain(
+    app, client, api_token, make_user, iop_data, smtp_server
+):
+    agreement_id, _ = create_and_send(client, api_token, iop_data)
+    bertil, _ = make_user("official", "bertil@example.se")
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    with app.extensions["db"].session() as session:
+        party = signing.active_parties(session, session.get(Agreement, agreement_id))[1]
+    links_before, events_before = count(app, SigningLink), count(app, AuditEvent)
+
+    with app.extensions["db"].session() as session, pytest.raises(NotAllowed):
+        signing.reissue_link(session, serializer, session.get(Party, party.id), 30, bertil, Actor("b"))
+    with app.extensions["db"].session() as session, pytest.raises(NotAllowed):
+        signing.revoke(session, session.get(Party, party.id), bertil, Actor("b"))
+    with pytest.raises(NotAllowed):
+        mail.remind_by_hand(app, agreement_id, party.id, bertil, Actor("b"))
+    assert count(app, SigningLink) == links_before and count(app, AuditEvent) == events_before
+    assert count(app, SigningLink, SigningLink.revoked_at.is_not(None)) == 0
+    assert not [m for m in smtp_server.messages if m["Subject"].startswith("Påminnelse")]
+
+    with app.extensions["db"].session() as session:  # the creator, a handläggare, may
+        creator = agreements.handlers(session, session.get(Agreement, agreement_id))[0]
+        signing.revoke(session, session.get(Party, party.id), creator, Actor("creator"))
+    assert count(app, SigningLink, SigningLink.revoked_at.is_not(None)) == 1

@@ -26,6 +26,7 @@ from .helpers import (
     decline,
     final_pdf,
     flat,
+    handler_of,
     login,
     org_number,
     path_of,
@@ -181,7 +182,9 @@ def test_changed_text_makes_old_links_outdated(app, client, api_token, iop_data)
     iop_data["notice_months"] = 6
     with app.extensions["db"].session() as session:
         agreement = session.get(agreements.Agreement, agreement_id)
-        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, OFFICIAL)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, iop_data, handler_of(session, agreement_id), OFFICIAL
+        )
     outdated = client.get(path_of(links[1]["url"]))
     assert outdated.status_code == 410 and "Avtalstexten har ändrats" in outdated.get_data(as_text=True)
 
@@ -199,7 +202,10 @@ def test_the_current_version_is_the_latest_in_progress_lists_and_api(app, client
     with app.extensions["db"].session() as session:
         agreement = session.get(agreements.Agreement, agreement_id)
         assert listing.progress(session, agreement) == (1, 2)
-        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, OFFICIAL)
+        official = handler_of(session, agreement_id)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, official, OFFICIAL
+        )
     resent = client.post(f"/api/agreements/{agreement_id}/send", headers=bearer(api_token)).json
 
     with app.extensions["db"].session() as session:
@@ -240,7 +246,8 @@ def reissue(app, agreement_id, position) -> str:
     with app.extensions["db"].session() as session:
         party = signing.active_parties(session, session.get(agreements.Agreement, agreement_id))[position]
         serializer = signing.link_serializer(app.config["SECRET_KEY"])
-        return "/sign/" + signing.reissue_link(session, serializer, party, 30, OFFICIAL).token
+        official = handler_of(session, agreement_id)
+        return "/sign/" + signing.reissue_link(session, serializer, party, 30, official, OFFICIAL).token
 
 
 def state(app, client, api_token, agreement_id):
@@ -349,7 +356,9 @@ def test_a_new_version_voids_the_answers_and_every_party_hears_of_it(app, client
     with app.extensions["db"].session() as session:
         agreement = session.get(agreements.Agreement, agreement_id)
         actor = Actor(f"user:{official.id} {official.email}")
-        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, actor)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, official, actor
+        )
     with app.extensions["db"].session() as session:
         voided = session.scalars(select(AuditEvent).where(AuditEvent.event == "answer_voided")).all()
         assert sorted((e.details["party"], e.details["decision"], e.details["version"]) for e in voided) == [
@@ -396,7 +405,10 @@ def test_without_email_the_api_names_the_parties_who_must_be_told(app, client, a
     assert confirm(client, links[0]["url"], "Kristianstad").status_code == 200
     with app.extensions["db"].session() as session:
         agreement = session.get(agreements.Agreement, agreement_id)
-        agreements.update_draft(session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, OFFICIAL)
+        official = handler_of(session, agreement_id)
+        agreements.update_draft(
+            session, app.extensions["files"], agreement, {**iop_data, "notice_months": 6}, official, OFFICIAL
+        )
     resent = client.post(
         f"/api/agreements/{agreement_id}/send",
         json={"change_note": "Kortare uppsägningstid."},

@@ -310,8 +310,8 @@ def test_an_officials_changes_reach_the_integration_as_documented(app, client, a
         creator = session.scalars(select(User).where(User.email == "api@example.se")).one()
         agreements.add_handler(session, agreement, colleague.email, creator, ADMIN)
         party = session.scalars(select(Party).where(Party.agreement_id == agreement_id, Party.position == 1)).one()
-        signing.reissue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), party, 30, ADMIN)
-        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, ADMIN)
+        signing.reissue_link(session, signing.link_serializer(app.config["SECRET_KEY"]), party, 30, creator, ADMIN)
+        agreements.update_draft(session, app.extensions["files"], agreement, iop_data, creator, ADMIN)
     fan_out(app)
 
     with app.extensions["db"].session() as session:

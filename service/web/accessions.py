@@ -6,10 +6,11 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy import select
 
 from .. import accession, accession_records, mail, party_register, registry
-from ..agreements import get_agreement, handled_agreement, require_handler
+from ..agreements import get_agreement, handled_agreement
 from ..errors import AvtalError
 from ..models import Accession
-from ..roles import DRAFTERS, READERS
+from ..roles import DRAFTERS, READERS, require_handler
+from ..status import is_open_for_accession
 from .auth import login_required
 from .context import attachment, db, files, request_actor
 
@@ -21,7 +22,7 @@ def joined_context(session, agreement) -> dict:
     """For an agreement page (the official's or the archive's): the organisations that joined
     later, a page at a time (?anslutna_efter=position), their counts and the latest register of
     parties; empty for an agreement no one can join."""
-    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+    if not is_open_for_accession(agreement):
         return {}
     after = request.args.get("anslutna_efter", type=int)
     return {

@@ -21,6 +21,7 @@ from .. import (
     party_register,
     registry,
     signing,
+    status,
     users,
 )
 from ..errors import (
@@ -182,12 +183,12 @@ def index():
     """One page of agreements, newest change first unless `sort` says otherwise."""
     # Exactly the parameters the description documents: a name changed there is a KeyError here.
     args = {name: request.args.get(name, "") for name in api_schema.ListQuery.model_fields}
-    status = args["status"]
-    if status and status not in agreements.STATUS_LABELS:
+    wanted = args["status"]
+    if wanted and wanted not in agreements.STATUS_LABELS:
         raise BadRequest("Okänd status. Använd draft, sent, completed eller declined.")
     filters = listing.Filters(
         text=args["q"],
-        status=status,
+        status=wanted,
         org_number=args["org_number"],
         registration_number=args["registration_number"],
         updated_since=_utc_datetime(args["updated_since"]),
@@ -258,7 +259,7 @@ def show(agreement_id):
 
 
 def _joined_summary(session, agreement) -> api_schema.JoinedSummary | None:
-    if agreement.kind != "overenskommelse" or agreement.status != "completed":
+    if not status.is_open_for_accession(agreement):
         return None
     counts = accession_records.counts(session, agreement)
     register = party_register.latest(session, agreement.id)
@@ -383,8 +384,6 @@ def _final_entry(document) -> api_schema.LatestFinalPdf | None:
 )
 @token_required(*DRAFTERS)
 def send(agreement_id):
-    with db().session() as session:
-        agreements.handled_agreement(session, agreement_id, g.user)
     body = _json_body() if request.get_data() else {}
     note = body.get("change_note", "") if isinstance(body, dict) else ""
     if not isinstance(note, str):

@@ -15,6 +15,7 @@ from ..errors import Conflict
 from ..models import FinalDocument
 from ..roles import READERS
 from ..schema import KIND_LABELS
+from ..status import is_completed
 from .accessions import joined_context
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, request_actor
@@ -174,7 +175,7 @@ def packages():
 def package(agreement_id):
     """The agreement's E-ARK archive package; the export and its SHA-256 go into the trail."""
     with db().session() as session:
-        if agreements.get_agreement(session, agreement_id).status != "completed":
+        if not is_completed(agreements.get_agreement(session, agreement_id)):
             raise Conflict("Arkivpaket kan bara skapas för avtal som är klara.")
     made = _export(agreement_id)
     return attachment(made.data, "application/zip", made.filename)

@@ -49,6 +49,7 @@ def send_for_signature(agreement_id, change_note="", terms=agreements.SendingTer
         link_serializer(),
         agreement_id,
         link_max_age(),
+        g.user,
         request_actor(),
         change_note,
         terms,

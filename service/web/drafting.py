@@ -22,8 +22,9 @@ from ..documents.preview import page_count, page_png
 from ..errors import Conflict, Unavailable
 from ..formatting import join_sv, local_minute
 from ..models import CustomTemplate
-from ..roles import DRAFTERS
+from ..roles import DRAFTERS, is_handler
 from ..schema import KIND_LABELS, SchemaError, missing_for_sending, validate_agreement
+from ..status import awaits_answers, is_draft, is_open_for_accession, may_send
 from .accessions import joined_context
 from .auth import login_required
 from .context import attachment, db, files, final_pdf_download, previews, request_actor
@@ -52,7 +53,7 @@ DETAIL_LABELS = {
 @bp.app_template_global()
 def status_text(agreement, progress=None) -> str:
     """'Skickat – 1 av 2 har bekräftat' while parties are confirming, else the status label."""
-    if agreement.status == "sent" and progress:
+    if awaits_answers(agreement) and progress:
         confirmed, total = progress
         return f"Skickat – {confirmed} av {total} har bekräftat"
     return agreements.STATUS_LABELS.get(agreement.status, agreement.status)
@@ -196,7 +197,7 @@ def edit(agreement_id):
         agreement = agreements.handled_agreement(session, agreement_id, g.user)
         voided = signing.answers_a_new_text_voids(session, agreement)
         if request.method == "GET":
-            missing = missing_for_sending(agreement.data) if agreement.status == "draft" else {}
+            missing = missing_for_sending(agreement.data) if may_send(agreement) else {}
             return _form_page(
                 agreement.data, missing, agreement=agreement, unfinished=True, voided=voided, session=session
             )
@@ -206,7 +207,7 @@ def edit(agreement_id):
         data = forms.without_blank_rows(data)
         try:
             registry.check_classification(session, data, current=agreement.data.get("classification", ""))
-            agreements.update_draft(session, files(), agreement, data, request_actor())
+            agreements.update_draft(session, files(), agreement, data, g.user, request_actor())
         except SchemaError as exc:
             return _form_page(data, exc.errors, agreement=agreement, status=400, voided=voided, session=session)
         except Conflict as exc:
@@ -219,19 +220,20 @@ def edit(agreement_id):
 
 def overview(session, agreement, party_form=None, party_errors=None, status=200):
     version = signing.latest_version(session, agreement.id)
-    answers = signing.answers_by_party(session, agreement) if agreement.status != "draft" else {}
+    sent = not is_draft(agreement)
+    answers = signing.answers_by_party(session, agreement) if sent else {}
     parties = [
         (
             party,
             answers.get(party.id),
-            signing.answerable_link(party, version) if version and agreement.status != "draft" else None,
+            signing.answerable_link(party, version) if version and sent else None,
         )
         for party in signing.active_parties(session, agreement)
     ]
-    held_back = signing.waiting_now(session, agreement, version) if agreement.status != "draft" else {}
+    held_back = signing.waiting_now(session, agreement, version) if not is_draft(agreement) else {}
     new_index = len(agreement.data["parties"])
     accession = None
-    if agreement.kind == "overenskommelse" and agreement.status == "completed":
+    if is_open_for_accession(agreement):
         accession = forms.FormState(
             kind=agreement.kind,
             values=party_form or {f"parties-{new_index}-kind": "idéburen"},
@@ -247,9 +249,9 @@ def overview(session, agreement, party_form=None, party_errors=None, status=200)
             kind_label=KIND_LABELS[agreement.kind],
             accession=accession,
             new_index=new_index,
-            missing=missing_for_sending(agreement.data) if agreement.status == "draft" else {},
+            missing=missing_for_sending(agreement.data) if may_send(agreement) else {},
             handlers=agreements.handlers(session, agreement),
-            may_change=agreements.is_handler(session, g.user, agreement),
+            may_change=is_handler(session, g.user, agreement),
             final_problem=final.final_problem(session, agreement),
             my_notify=agreements.notify_choice(session, agreement, g.user),
             notify_labels=agreements.NOTIFY_LABELS,
@@ -322,9 +324,9 @@ def set_notify(agreement_id):
 @login_required(*DRAFTERS)
 def set_registry_email(agreement_id):
     with db().session() as session:
-        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        agreement = agreements.get_agreement(session, agreement_id)
         typed = request.form.get("registry_email", "")
-        email = agreements.set_registry_email(session, agreement, typed, request_actor())
+        email = agreements.set_registry_email(session, agreement, typed, g.user, request_actor())
     flash(f"Det slutliga avtalet skickas till registraturen {email}." if email else "Ingen registratur för avtalet.")
     return redirect(url_for(".show", agreement_id=agreement_id))
 
@@ -360,7 +362,7 @@ def preview(agreement_id):
         sha=sha,
         pages=pages,
         problem=problem,
-        can_send=agreement.status in ("draft", "declined") and not problem and not missing_for_sending(agreement.data),
+        can_send=may_send(agreement) and not problem and not missing_for_sending(agreement.data),
     ), 503 if problem else 200
 
 

@@ -57,8 +57,6 @@ def _links_page(agreement, issued, heading, deliveries, order=None):
 @bp.post("/<int:agreement_id>/skicka")
 @login_required(*DRAFTERS)
 def send(agreement_id):
-    with db().session() as session:
-        agreements.handled_agreement(session, agreement_id, g.user)
     change_note = agreements.check_change_note(request.form.get("change_note", ""))
     terms = agreements.check_sending_terms(
         request.form.get("message", ""),
@@ -85,10 +83,9 @@ def send(agreement_id):
 @login_required(*DRAFTERS)
 def revoke(agreement_id, party_id):
     with db().session() as session:
-        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        agreement = agreements.get_agreement(session, agreement_id)
         party = agreements.get_party(session, agreement, party_id)
-        for link in party.links:
-            signing.revoke(session, link, request_actor())
+        signing.revoke(session, party, g.user, request_actor())
     flash(f"Länken till {party.name} är återkallad. Den kan inte längre användas.")
     return redirect(url_for("drafting.show", agreement_id=agreement_id))
 
@@ -97,9 +94,9 @@ def revoke(agreement_id, party_id):
 @login_required(*DRAFTERS)
 def reissue(agreement_id, party_id):
     with db().session() as session:
-        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        agreement = agreements.get_agreement(session, agreement_id)
         party = agreements.get_party(session, agreement, party_id)
-        issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), request_actor())]
+        issued = [signing.reissue_link(session, link_serializer(), party, link_max_age(), g.user, request_actor())]
     return _links_page(agreement, issued, f"Ny länk till {party.name}", _notify_parties(agreement, issued))
 
 
@@ -108,9 +105,9 @@ def reissue(agreement_id, party_id):
 def remind(agreement_id, party_id):
     """A reminder by hand: the same reminder the sweep sends, recorded as the official's."""
     with db().session() as session:
-        agreement = agreements.handled_agreement(session, agreement_id, g.user)
+        agreement = agreements.get_agreement(session, agreement_id)
         party = agreements.get_party(session, agreement, party_id)
-    mail.remind_by_hand(current_app, agreement_id, party.id, request_actor())
+    mail.remind_by_hand(current_app, agreement_id, party.id, g.user, request_actor())
     flash(f"En påminnelse är skickad till {party.name} ({party.contact_email}).")
     return redirect(url_for("drafting.show", agreement_id=agreement_id))
 

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from .. import accession_records, mail, receipts, signing
 from ..models import Agreement, SigningLink
+from ..status import is_completed
 from .context import attachment, db, files, link_max_age, link_serializer, renditions, request_actor, sign_url
 from .problems import status_for
 
@@ -127,7 +128,7 @@ def confirm(token):
         done = _done_context(session, answer)
     if accession_records.needs_record(answer):
         current_app.extensions["jobs"].enqueue_record(answer.id)
-    elif done["agreement"].status == "completed":
+    elif is_completed(done["agreement"]):
         current_app.extensions["jobs"].enqueue_final(done["agreement"].id)
     mail.send_confirmation_notice(current_app, done["agreement"], done["party"], answer)
     mail.send_next_links(current_app, done["agreement"], done["version"], next_links)
