@@ -128,7 +128,7 @@ def test_openapi_description(app, client):
     assert doc["openapi"].startswith("3.1")
     described = {(path, method.upper()) for path, operations in doc["paths"].items() for method in operations}
     served = {
-        (re.sub(r"<(?:int:)?([a-z_]+)>", r"{\1}", rule.rule), method)
+        (re.sub(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-z_]+)>", r"{\1}", rule.rule), method)
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith("/api/") and rule.endpoint != "api.openapi"
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -175,7 +175,7 @@ DESCRIBED = [status_code_conformance, content_type_conformance, response_schema_
 def test_api_fuzzed_from_its_openapi_description(app, api_token):
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 7
+    assert len(operations) == 10
     for operation in operations:
 
         @settings(max_examples=30, deadline=None, database=None, suppress_health_check=list(HealthCheck))

@@ -324,12 +324,12 @@ def record_pdf(agreement_id, number):
     return attachment(data, "application/pdf", f"avtal-{agreement_id}-anslutning-{record.number}.pdf")
 
 
-@bp.get("/agreements/<int:agreement_id>/register.<ending>")
+@bp.get("/agreements/<int:agreement_id>/register.<any(pdf, csv, xlsx):ending>")
 @described(
     "downloadRegister",
     "documents",
     "Den senaste förteckningen över parterna: pdf, csv eller xlsx",
-    ok={200: "application/pdf"},
+    ok={200: tuple(content_type for _, content_type in party_register.FORMATS.values())},
     errors=(401, 403, 404),
 )
 @token_required(*READERS)

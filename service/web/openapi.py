@@ -20,7 +20,8 @@ from .api_schema import Problem
 from .problems import MEDIA_TYPE as PROBLEM
 
 REF = "#/components/schemas/{model}"
-_PLACEHOLDER = re.compile(r"<(?:(\w+):)?(\w+)>")  # '<int:agreement_id>': converter, name
+# '<int:agreement_id>', '<any(pdf, csv):ending>': converter, its arguments, name
+_PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 _CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"}}
 
 IDEMPOTENCY_KEY = {
@@ -105,7 +106,7 @@ def document(app, blueprint) -> dict:
     schemas, components = _schemas(operations)
     paths: dict[str, dict] = {}
     for rule, method, operation in operations:
-        path = _PLACEHOLDER.sub(r"{\2}", rule)
+        path = _PLACEHOLDER.sub(r"{\3}", rule)
         paths.setdefault(path, {})[method.lower()] = _operation(rule, method, operation, schemas, components)
     for schema in components.values():
         _name_enum_values(schema)
@@ -146,7 +147,7 @@ def _schemas(operations):
     wanted: list[tuple[object, str]] = [(Problem, "serialization")]
     for _, _, operation in operations:
         wanted += [(kind, "validation") for kind in (operation.body, operation.query) if kind is not None]
-        wanted += [(kind, "serialization") for kind in operation.ok.values() if not isinstance(kind, str)]
+        wanted += [(kind, "serialization") for kind in operation.ok.values() if not isinstance(kind, str | tuple)]
     found, definitions = TypeAdapter.json_schemas(
         [(kind, mode, TypeAdapter(kind)) for kind, mode in dict.fromkeys(wanted)],
         ref_template=REF,
@@ -155,10 +156,16 @@ def _schemas(operations):
     return {kind: schema for (kind, _), schema in found.items()}, definitions.get("$defs", {})
 
 
+def _path_schema(converter, arguments) -> dict:
+    if converter == "any":  # one of the words listed
+        return {"type": "string", "enum": [word.strip() for word in arguments.split(",")]}
+    return _CONVERTER_SCHEMAS.get(converter, {"type": "string"})
+
+
 def _operation(rule, method, operation, schemas, components) -> dict:
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": _CONVERTER_SCHEMAS.get(converter, {"type": "string"})}
-        for converter, name in _PLACEHOLDER.findall(rule)
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(converter, arguments)}
+        for converter, arguments, name in _PLACEHOLDER.findall(rule)
     ]
     if operation.query is not None:
         parameters += _query_parameters(components[_name(schemas[operation.query])])
@@ -186,7 +193,10 @@ def _operation(rule, method, operation, schemas, components) -> dict:
 
 def _answer(answer, schemas) -> dict:
     if isinstance(answer, str):  # a file
-        return {"description": "OK", "content": {answer: {"schema": {"type": "string", "format": "binary"}}}}
+        answer = (answer,)
+    if isinstance(answer, tuple):  # a file of one of these types
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "OK", "content": {content_type: binary for content_type in answer}}
     return {"description": "OK", "content": {"application/json": {"schema": schemas[answer]}}}
 
 
