@@ -83,6 +83,14 @@ EVENTS = (
     EventType("link.issued", "link_issued", "En länk har skickats till en part", ("party", "version", "expires_at")),
     EventType("link.revoked", "revoked", "En parts länk har återkallats", ("party",)),
     EventType(
+        "link.forwarded",
+        "forwarded",
+        "En part har skickat vidare sin länk till den som får skriva under",
+        ("party", "name"),
+    ),
+    EventType("reminder.sent", "reminder_sent", "En påminnelse har skickats till en part", ("party", "at")),
+    EventType("deadline.passed", "deadline_passed", "Sista dag att svara har passerat", ("version", "waiting")),
+    EventType(
         "party.confirmed", "confirmed", "En part har bekräftat", ("party", "name", "title", "place", "version", "at")
     ),
     EventType(
@@ -135,6 +143,7 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "url": "https://avtal.example.se/api/agreements/42/final.pdf",
     "record_url": "https://avtal.example.se/api/agreements/42/records/1.pdf",
     "rows": 3,
+    "waiting": ["Brottsofferjouren Skåne"],
 }
 FAN_OUT_BATCH = 500
 LOG_PAGE = 50

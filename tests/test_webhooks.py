@@ -11,7 +11,7 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from service import accession_records, agreements, signing, webhooks
+from service import accession_records, agreements, mail, signing, webhooks
 from service.audit import Actor
 from service.models import (
     Agreement,
@@ -361,3 +361,28 @@ def test_an_organisation_that_joins_reaches_the_integration_with_its_record(
     assert (data["party"], data["number"], data["sha256"]) == ("Nya Föreningen i Varberg", 1, record.sha256)
     fetched = client.get(data["record_url"].removeprefix(app.config["PUBLIC_URL"]), headers=bearer(api_token))
     assert fetched.status_code == 200 and hashlib.sha256(fetched.data).hexdigest() == record.sha256
+
+
+def test_a_forwarded_link_and_a_reminder_reach_the_integration_as_documented(
+    app, client, api_token, iop_data, smtp_server
+):
+    endpoint_id, _ = add_endpoint(app, "https://crm.example.se/hooks", ["link.forwarded", "reminder.sent"])
+    agreement_id, links = create_and_send(client, api_token, iop_data)
+    x = app.extensions
+    serializer = signing.link_serializer(app.config["SECRET_KEY"])
+    with x["db"].session() as session:
+        token = links[1]["url"].rsplit("/", 1)[1]
+        link, _ = signing.forward(session, serializer, token, "Eva Ek", "eva@forening.example.se", ADMIN, 30)
+        party_id = link.party_id
+        creator = session.scalars(select(User).where(User.email == "api@example.se")).one()
+    mail.remind_by_hand(app, agreement_id, party_id, creator, ADMIN)
+    fan_out(app)
+
+    with x["db"].session() as session:
+        bodies = session.scalars(select(WebhookDelivery.body).where(WebhookDelivery.endpoint_id == endpoint_id)).all()
+    payloads = [json.loads(body) for body in bodies]
+    assert [p["type"] for p in payloads] == ["link.forwarded", "reminder.sent"]
+    for payload in payloads:
+        assert list(payload["data"]) == list(documented(payload)["data"])
+        assert payload["data"]["party"] == iop_data["parties"][1]["name"]
+    assert payloads[0]["data"]["name"] == "Eva Ek"
