@@ -20,7 +20,7 @@ from benchlib import timed  # noqa: E402
 
 from service import migrate as migrations  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.metrics import LINK_EVENTS, _LinkEvents  # noqa: E402
+from service.operations.metrics import LINK_EVENTS, _LinkEvents  # noqa: E402
 
 OTHER_EVENTS = ("draft_saved", "downloaded", "final_assembled", "created")
 

@@ -23,9 +23,10 @@ sys.path.insert(0, str(ROOT))
 from bench_documents import completed  # noqa: E402
 from benchlib import migrated_app  # noqa: E402
 
-from service import archive_package, final  # noqa: E402
+from service import final  # noqa: E402
 from service.audit import Actor  # noqa: E402
 from service.documents.convert import OfficePool  # noqa: E402
+from service.records import archive_package  # noqa: E402
 
 EXAMPLES = ROOT / "scripts" / "examples"
 

@@ -31,7 +31,7 @@ import sys, tempfile, time
 sys.path.insert(0, ".")
 sys.path.insert(0, "scripts")
 from benchlib import migrated_app
-from service import verification
+from service.records import verification
 app = migrated_app(tempfile.mkdtemp())
 data = open(sys.argv[1], "rb").read()
 print("READY", flush=True)

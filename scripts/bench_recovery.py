@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 from benchlib import migrated_app, official  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from service import audit, create_app, verification  # noqa: E402
+from service import audit, create_app  # noqa: E402
 from service.models import FinalDocument  # noqa: E402
+from service.records import verification  # noqa: E402
 from tests.helpers import assemble_final, bearer, confirm, create_and_send, path_of  # noqa: E402
 
 

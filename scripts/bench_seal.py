@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT))
 from benchlib import drafting_official, migrated_app  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from service import agreements, archive_package, audit, final, signing, verification  # noqa: E402
+from service import agreements, audit, final, signing  # noqa: E402
 from service.models import Agreement, AuditEvent, FinalDocument, Party, Version  # noqa: E402
+from service.records import archive_package, verification  # noqa: E402
 
 ACTOR = audit.Actor("user:bench@example.se")
 

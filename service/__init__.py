@@ -7,11 +7,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
-from . import config, metrics
+from . import config
 from .db import Database
 from .documents import seal
 from .documents.convert import OfficeHosts, OfficePool
 from .jobs import Jobs
+from .operations import metrics
 from .previews import PreviewCache
 from .renditions import Renditions
 from .storage import make_store

@@ -10,13 +10,15 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from . import archive_package, audit, logs, metrics, readiness, retention, roles, users, verification, webhooks
-from . import backup as backups
+from . import audit, retention, roles, users, webhooks
 from . import migrate as migrations
 from .config import ConfigError
 from .documents import render_agreement_pdf
 from .errors import InvalidInput, Unavailable
 from .formatting import local_minute
+from .operations import backup as backups
+from .operations import logs, metrics, readiness
+from .records import archive_package, verification
 from .schema import SchemaError, validate_agreement
 
 

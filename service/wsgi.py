@@ -4,8 +4,9 @@ each worker process once the app is loaded."""
 
 import sys
 
-from . import create_app, logs, metrics, readiness
+from . import create_app
 from .config import ConfigError
+from .operations import logs, metrics, readiness
 
 try:
     app = create_app()

@@ -17,8 +17,9 @@ import pytest
 from lxml import etree
 from sqlalchemy import select, update
 
-from service import archive_package, audit, party_register
+from service import audit, party_register
 from service.models import AccessionRecord, AuditEvent, FinalDocument, Version
+from service.records import archive_package
 
 from .helpers import (
     ROOT,

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from service import logs, metrics
+from service.operations import logs, metrics
 
 from .helpers import ROOT, confirm, create_and_send, free_port
 

@@ -9,8 +9,9 @@ import zipfile
 import pytest
 from lxml import etree
 
-from service import archive_package, fgs, registry
+from service import registry
 from service.models import Agreement, Classification
+from service.records import archive_package, fgs
 
 from .helpers import bearer, complete_iop, count, csrf_token, field_error, login, problem_fields, visible_text
 

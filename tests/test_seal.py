@@ -27,10 +27,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from service import create_app, verification
+from service import create_app
 from service import migrate as migrations
 from service.documents import seal
 from service.models import Agreement, Version
+from service.records import verification
 
 from .helpers import (
     PRINT,
@@ -49,7 +50,7 @@ pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
 
 def seal_status(pdf: bytes, sealer):
     """pyHanko's own view of the seal, trusting exactly `sealer`'s certificate."""
-    from service.verification import _trusting
+    from service.records.verification import _trusting
 
     signature = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures[0]
     return seal.outside_event_loop(

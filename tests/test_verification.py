@@ -19,11 +19,12 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign.signers import SimpleSigner
 from sqlalchemy import select
 
-from service import create_app, verification
+from service import create_app
 from service.documents import seal
 from service.documents.appendix import VERIFY_HOW
 from service.documents.fill import fill_agreement
 from service.models import AuditEvent, FinalDocument, Version
+from service.records import verification
 from service.schema import validate_agreement
 from service.web import verify as verify_page
 

@@ -15,7 +15,6 @@ from .. import (
     accession_records,
     agreements,
     final,
-    idempotency,
     listing,
     mail,
     party_register,
@@ -40,7 +39,7 @@ from ..mail import absolute_url
 from ..models import utcnow
 from ..roles import DRAFTERS, READERS
 from ..schema import missing_for_sending
-from . import api_schema, problems
+from . import api_schema, idempotency, problems
 from .context import (
     attachment,
     db,

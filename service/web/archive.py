@@ -9,10 +9,11 @@ from datetime import date
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import func, select
 
-from .. import agreements, archive_package, audit, listing, registry, signing
+from .. import agreements, audit, listing, registry, signing
 from ..audit import EVENT_LABELS
 from ..errors import Conflict
 from ..models import FinalDocument
+from ..records import archive_package
 from ..roles import READERS
 from ..schema import KIND_LABELS
 from ..status import is_completed

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, TypeAdapter
 
-from .. import idempotency, webhooks
+from .. import webhooks
+from . import idempotency
 from .api_schema import Problem
 from .problems import MEDIA_TYPE as PROBLEM
 
 REF = "#/components/schemas/{model}"
 # '<int:agreement_id>', '<any(pdf, csv):ending>': converter, its arguments, name
 _PLACEHOLDER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
-_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"}}
+_CONVERTER_SCHEMAS: dict[str, dict] = {"int": {"type": "integer", "minimum": 0}, "float": {"type": "number"}}
 
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",

@@ -10,7 +10,7 @@ import uuid
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from sqlalchemy.exc import DBAPIError
 
-from .. import metrics, readiness
+from ..operations import metrics, readiness
 from .security import error_response
 
 bp = Blueprint("operations", __name__)

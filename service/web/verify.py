@@ -6,7 +6,8 @@ document are shown only when the service holds exactly those bytes.
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from .. import limits, verification
+from .. import limits
+from ..records import verification
 from .context import attachment, db
 
 bp = Blueprint("verify", __name__, url_prefix="/verifiera")

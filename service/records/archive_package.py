@@ -24,12 +24,13 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import select
 
-from . import accession_records, audit, fgs, party_register, registry, trail_check
-from .agreements import STATUS_LABELS
-from .formatting import STOCKHOLM
-from .models import Agreement, FinalDocument, utcnow
-from .schema import KIND_LABELS
-from .storage import sha256_hex
+from .. import accession_records, audit, party_register, registry, trail_check
+from ..agreements import STATUS_LABELS
+from ..formatting import STOCKHOLM
+from ..models import Agreement, FinalDocument, utcnow
+from ..schema import KIND_LABELS
+from ..storage import sha256_hex
+from . import fgs
 
 SCHEMA_DIR = Path(__file__).parent / "archive_schemas"
 SCHEMAS = ("mets.xsd", "xlink.xsd", "premis.xsd")

@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from .errors import Conflict, InvalidInput
-from .models import IdempotencyKey, utcnow
+from ..errors import Conflict, InvalidInput
+from ..models import IdempotencyKey, utcnow
 
 MAX_KEY_LENGTH = 255
 IN_FLIGHT = "En förfrågan med samma Idempotency-Key pågår redan. Försök igen om en stund."

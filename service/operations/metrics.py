@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import CounterMetricFamily
 from sqlalchemy import func, select
 
-from .models import AuditEvent
+from ..models import AuditEvent
 
 # The methods the service answers; any other is refused with 405 and counted as "OTHER",
 # so a client cannot add a series per invented method

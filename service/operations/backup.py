@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-from . import migrate as migrations
-from .config import SECRET_KEY_FILE, private_folder
-from .documents.seal import DEFAULT_P12
-from .errors import BackupError
-from .models import Base, utcnow
-from .storage import sha256_hex
+from .. import migrate as migrations
+from ..config import SECRET_KEY_FILE, private_folder
+from ..documents.seal import DEFAULT_P12
+from ..errors import BackupError
+from ..models import Base, utcnow
+from ..storage import sha256_hex
 
 MANIFEST = "manifest.json"
 KEYS = "keys.json"

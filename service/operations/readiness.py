@@ -3,9 +3,9 @@ setting stops the service with a message naming it rather than letting it half-w
 
 from sqlalchemy import text
 
-from .config import ConfigError
-from .documents.convert import OfficeHosts
-from .storage import StorageError
+from ..config import ConfigError
+from ..documents.convert import OfficeHosts
+from ..storage import StorageError
 
 
 def _database(app):

@@ -21,11 +21,11 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 
-from .documents import seal
-from .documents.seal import SELF_SIGNED_NOTICE
-from .formatting import local_minute
-from .models import Confirmation, FinalDocument, Version
-from .storage import sha256_hex
+from ..documents import seal
+from ..documents.seal import SELF_SIGNED_NOTICE
+from ..formatting import local_minute
+from ..models import Confirmation, FinalDocument, Version
+from ..storage import sha256_hex
 
 log = logging.getLogger(__name__)
 

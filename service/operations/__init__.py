@@ -1,0 +1,1 @@
+"""Running the service: its logs, metrics, readiness, and backup and restore."""
