@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from aiosmtpd.controller import Controller  # noqa: E402
-from benchlib import migrated_app, official  # noqa: E402
+from benchlib import migrated_app, official, org_number  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 from sqlalchemy import insert, select, update  # noqa: E402
 
@@ -70,15 +70,6 @@ class Links:
         return "250 OK"
 
 
-def org_number(n: int) -> str:
-    first_nine = f"5{n:08d}"
-    total = 0
-    for i, ch in enumerate(first_nine):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return f"{first_nine[:6]}-{first_nine[6:]}{(10 - total % 10) % 10}"
-
-
 def address(run, i) -> str:
     return f"kansli{i}@forening{run}.example.se"
 
@@ -86,7 +77,7 @@ def address(run, i) -> str:
 def list_csv(run, n) -> bytes:
     rows = ["Namn;Organisationsnummer;E-post;Firmatecknare;Titel"]
     rows += [
-        f"Förening {i} i Halland;{org_number(run * 100_000 + i)};{address(run, i)};Ombud {i};Ordförande"
+        f"Förening {i} i Halland;{org_number(f'5{run * 100_000 + i:08d}')};{address(run, i)};Ombud {i};Ordförande"
         for i in range(n)
     ]
     return "\n".join(rows).encode("utf-8")
@@ -241,7 +232,7 @@ def run_one(app, client, api_token, inbox, run, n, sample) -> dict:
     for i in range(5):
         party = {
             "name": f"Sen förening {i}",
-            "org_number": org_number(run * 100_000 + 90_000 + i),
+            "org_number": org_number(f"5{run * 100_000 + 90_000 + i:08d}"),
             "kind": "idéburen",
             "contact_email": f"sen{i}@example.se",
             "representative": {"name": "Eva Ek"},

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchlib import drafting_official, migrated_app  # noqa: E402
+from benchlib import drafting_official, migrated_app, org_number  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
 
 from service import agreements, final, signing  # noqa: E402
@@ -42,22 +42,13 @@ class Client:
     user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
 
 
-def org_number(n: int) -> str:
-    first_nine = f"80{n:07d}"
-    total = 0
-    for i, ch in enumerate(first_nine):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return f"{first_nine[:6]}-{first_nine[6:]}{(10 - total % 10) % 10}"
-
-
 def many_parties(data, count):
     first = data["parties"][0]
     others = [
         dict(
             data["parties"][1],
             name=f"Förening nummer {i} i Halland",
-            org_number=org_number(i),
+            org_number=org_number(f"80{i:07d}"),
             contact_email=f"forening{i}@example.se",
             representative={"name": f"Ordförande Nummer {i}", "title": "Ordförande"},
         )

@@ -7,6 +7,7 @@ import time
 
 from service import create_app, users
 from service import migrate as migrations
+from service.schema import luhn_ok
 
 
 def timed(fn):
@@ -48,3 +49,9 @@ def official(db, email="bench@example.se"):
         user = users.create_user(session, email, "official", password)
         token = users.issue_api_token(session, user)
     return user, password, token
+
+
+def org_number(first_nine: str) -> str:
+    """A valid organisationsnummer, NNNNNN-NNNN, from nine digits and the check digit that makes it pass."""
+    check = next(d for d in "0123456789" if luhn_ok(first_nine + d))
+    return f"{first_nine[:6]}-{first_nine[6:]}{check}"

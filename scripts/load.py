@@ -54,17 +54,10 @@ ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venv" / "bin"
 sys.path.insert(0, str(ROOT))
 
+from benchlib import org_number  # noqa: E402
 from cluster import migrate_with_official  # noqa: E402
 from servers import free_port, processes_mentioning  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
-
-
-def org_number(first_nine):
-    total = 0
-    for i, ch in enumerate(first_nine):
-        n = int(ch) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return f"{first_nine[:6]}-{first_nine[6:]}{(10 - total % 10) % 10}"
 
 
 class Client:
