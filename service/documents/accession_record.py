@@ -11,7 +11,7 @@ from docx import Document
 from docx.oxml.ns import qn
 
 from ..formatting import local_minute, local_time, place_and_date, short_title, xml_text
-from .appendix import PROOF, VERIFY_HOW, PartyEvidence, digest_paragraph, paragraph, party_table, running_header
+from .appendix import PartyEvidence, digest_paragraph, paragraph, proof_and_evidence, running_header
 from .assemble import ensure_styles
 from .fill import builtin_template
 
@@ -71,18 +71,7 @@ def accession_record_docx(facts: AccessionFacts) -> bytes:
         "Avtalstexten finns i ärendet som en egen handling. Stämmer dess kontrollsumma med den ovan "
         "är det exakt den text som organisationen bekräftade.",
     )
-    paragraph(doc, VERIFY_HOW)
-
-    doc.add_heading("Vad en bekräftelse visar", level=2)
-    paragraph(doc, PROOF)
-
-    doc.add_heading("Bekräftelsen", level=2)
-    paragraph(
-        doc,
-        "Uppgifterna kommer från tjänstens hashkedjade granskningslogg, som arkivet kan hämta i sin helhet.",
-        keep_with_next=True,
-    )
-    party_table(doc, [e])
+    proof_and_evidence(doc, "Bekräftelsen", [e])
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -158,6 +158,21 @@ def _party_rows(parties):
         ]
 
 
+def proof_and_evidence(doc, heading, parties: list[PartyEvidence]) -> None:
+    """How to check the seal, what a confirmation proves, and the evidence per party, under `heading`:
+    the end of the final appendix and of an accession record alike."""
+    paragraph(doc, VERIFY_HOW)
+    doc.add_heading("Vad en bekräftelse visar", level=2)
+    paragraph(doc, PROOF)
+    doc.add_heading(heading, level=2)
+    paragraph(
+        doc,
+        "Uppgifterna kommer från tjänstens hashkedjade granskningslogg, som arkivet kan hämta i sin helhet.",
+        keep_with_next=True,
+    )
+    party_table(doc, parties)
+
+
 def party_table(doc, parties: list[PartyEvidence]):
     """The evidence of each party's confirmation, a row a party: the appendix's table, and an accession record's."""
     return _table(doc, ["Part", "Bekräftad av", "Länk och teknik"], [4.4, 4.4, 7.2], _party_rows(parties))
@@ -217,18 +232,7 @@ def append_appendix(doc, evidence: Evidence):
         "3. Jämför resultatet med kontrollsumman ovan. Stämmer alla 64 tecken är filen exakt den text "
         "som parterna bekräftade.",
     ).paragraph_format.space_before = Pt(5)
-    paragraph(doc, VERIFY_HOW)
-
-    doc.add_heading("Vad en bekräftelse visar", level=2)
-    paragraph(doc, PROOF)
-
-    doc.add_heading("Bekräftelser", level=2)
-    paragraph(
-        doc,
-        "Uppgifterna kommer från tjänstens hashkedjade granskningslogg, som arkivet kan hämta i sin helhet.",
-        keep_with_next=True,
-    )
-    party_table(doc, evidence.parties)
+    proof_and_evidence(doc, "Bekräftelser", evidence.parties)
 
     if evidence.events:
         doc.add_heading("Övriga händelser", level=2)
