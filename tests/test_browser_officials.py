@@ -28,10 +28,10 @@ def fits(page, size):
     assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
 
 
-def sent_by_official(app, browser, live_server, make_user, iop_data, size, order=None, **terms):
+def sent_by_official(app, browser, live_server, make_user, iop_data, order=None, **terms):
     """Log in, create the Skåne IOP through the API and send it from its page (with the terms
     typed and the signing order chosen, if given): (official's page, agreement id)."""
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     log_in(page, make_user)
     with app.extensions["db"].session() as session:
         user = session.scalar(select(User).where(User.email == OFFICIAL))
@@ -43,11 +43,22 @@ def sent_by_official(app, browser, live_server, make_user, iop_data, size, order
     if order:
         expect(page.get_by_label("Alla samtidigt")).to_be_checked()
         page.get_by_label(order).check()
-        axe_check(page)
-        screenshot(page, f"sending-form-{size}")
+        every_size(page, "sending-form")
     page.get_by_role("button", name="Skicka för signering").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("skickat för signering")
     return page, agreement_id
+
+
+def every_size(page, name=""):
+    """One flow, walked as a phone, checked as a phone and a desktop show each page: axe, the page
+    within the width, and a screenshot of each when `name` is given."""
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        axe_check(page)
+        fits(page, size)
+        if name:
+            screenshot(page, f"{name}-{size}")
+    page.set_viewport_size(SIZES["phone"])
 
 
 def emailed_link(inbox, address) -> str:
@@ -55,14 +66,11 @@ def emailed_link(inbox, address) -> str:
     return path_of(LINK_URL.search(message.get_content()).group())
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_declining_asks_once_more_and_shows_a_receipt(
-    app, browser, live_server, make_user, iop_data, size, smtp_server
-):
-    official, agreement_id = sent_by_official(app, browser, live_server, make_user, iop_data, size)
+def test_declining_asks_once_more_and_shows_a_receipt(app, browser, live_server, make_user, iop_data, smtp_server):
+    official, agreement_id = sent_by_official(app, browser, live_server, make_user, iop_data)
     official.context.close()
     party = iop_data["parties"][1]
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     page.goto(emailed_link(smtp_server, party["contact_email"]))
     page.get_by_role("button", name="Avböj avtalet …").click()  # nothing filled in
     expect(page.get_by_label("Namn på den som avböjer")).to_be_focused()
@@ -74,9 +82,7 @@ def test_declining_asks_once_more_and_shows_a_receipt(
     page.get_by_role("button", name="Avböj avtalet …").click()
 
     expect(page.get_by_role("heading", name="Är du säker?")).to_be_visible()
-    axe_check(page)
-    fits(page, size)
-    screenshot(page, f"decline-sure-{size}")
+    every_size(page, "decline-sure")
     with app.extensions["db"].session() as session:
         assert session.scalars(select(Confirmation)).all() == []  # nothing is stored yet
     page.get_by_role("button", name="Ja, avböj avtalet").click()
@@ -84,9 +90,7 @@ def test_declining_asks_once_more_and_shows_a_receipt(
     expect(page.get_by_role("heading", name="Ert svar är registrerat")).to_be_visible()
     receipt = flat(page.locator("main").inner_text())
     assert "Birthe Wallin, Ordförande" in receipt and "Styrelsen vill ändra uppföljningen." in receipt
-    axe_check(page)
-    fits(page, size)
-    screenshot(page, f"decline-receipt-{size}")
+    every_size(page, "decline-receipt")
     page.context.close()
 
     by_address = {m["To"]: m for m in smtp_server.messages if "bekräfta" not in m["Subject"]}
@@ -101,9 +105,8 @@ def test_declining_asks_once_more_and_shows_a_receipt(
         assert (event.details["name"], event.details["title"]) == ("Birthe Wallin", "Ordförande")
 
 
-@pytest.mark.parametrize("size", SIZES)
 def test_a_party_passes_its_link_on_and_the_new_person_confirms(
-    app, browser, live_server, make_user, iop_data, size, smtp_server
+    app, browser, live_server, make_user, iop_data, smtp_server
 ):
     official, agreement_id = sent_by_official(
         app,
@@ -111,11 +114,10 @@ def test_a_party_passes_its_link_on_and_the_new_person_confirms(
         live_server,
         make_user,
         iop_data,
-        size,
         **{"Meddelande till parterna (frivilligt)": "Svara gärna före den 20:e.", "Påminn var … dag (frivilligt)": "7"},
     )
     party = iop_data["parties"][1]
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     page.goto(emailed_link(smtp_server, party["contact_email"]))
     assert "Svara gärna före den 20:e." in page.locator("main").inner_text()
     page.get_by_label("Personens e-postadress").fill(party["contact_email"])
@@ -126,9 +128,7 @@ def test_a_party_passes_its_link_on_and_the_new_person_confirms(
     page.get_by_label("Personens e-postadress").fill("birthe@natverket.example.se")
     page.get_by_role("button", name="Skicka vidare").click()
     expect(page.get_by_role("heading", name="Avtalet är skickat vidare")).to_be_visible()
-    axe_check(page)
-    fits(page, size)
-    screenshot(page, f"forwarded-{size}")
+    every_size(page, "forwarded")
 
     page.goto(emailed_link(smtp_server, "birthe@natverket.example.se"))
     page.get_by_label("Ditt namn").fill("Kim Kansli")
@@ -141,9 +141,7 @@ def test_a_party_passes_its_link_on_and_the_new_person_confirms(
     official.goto(f"/avtal/{agreement_id}")
     expect(official.get_by_text("Obs! Bekräftat av Kim Kansli; angiven företrädare Birthe Wallin")).to_be_visible()
     expect(official.get_by_role("button", name=re.compile("^Påminn"))).to_have_count(1)  # Region Skåne waits
-    axe_check(official)
-    fits(official, size)
-    screenshot(official, f"agreement-officials-day-{size}")
+    every_size(official, "agreement-officials-day")
     official.get_by_role("button", name=re.compile("^Påminn")).click()
     expect(official.get_by_text("En påminnelse är skickad till Region Skåne")).to_be_visible()
     official.get_by_label("En sammanfattning per dag").check()
@@ -157,17 +155,15 @@ def test_a_party_passes_its_link_on_and_the_new_person_confirms(
     assert (iop_data["parties"][0]["contact_email"], "Påminnelse") in subjects
 
 
-@pytest.mark.parametrize("size", SIZES)
 def test_the_official_sends_with_the_region_last_and_the_page_says_who_waits(
-    app, browser, live_server, make_user, iop_data, size, smtp_server
+    app, browser, live_server, make_user, iop_data, smtp_server
 ):
     region, association = iop_data["parties"]
     official, agreement_id = sent_by_official(
-        app, browser, live_server, make_user, iop_data, size, order="Regionen bekräftar sist"
+        app, browser, live_server, make_user, iop_data, order="Regionen bekräftar sist"
     )
     expect(official.get_by_text("Ordning för länkarna: Regionen bekräftar sist.")).to_be_visible()
-    axe_check(official)
-    fits(official, size)
+    every_size(official)
     assert [m["To"] for m in smtp_server.messages] == [association["contact_email"]]
 
     official.goto(f"/avtal/{agreement_id}")
@@ -176,11 +172,9 @@ def test_the_official_sends_with_the_region_last_and_the_page_says_who_waits(
     row = official.get_by_role("row", name=re.compile(region["name"]))
     expect(row).to_contain_text(f"Väntar på tur Får länken när {association['name']} har bekräftat")
     expect(row.get_by_role("button")).to_have_count(0)  # no link to renew, revoke or remind of
-    axe_check(official)
-    fits(official, size)
-    screenshot(official, f"agreement-signing-order-{size}")
+    every_size(official, "agreement-signing-order")
 
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     page.goto(emailed_link(smtp_server, association["contact_email"]))
     page.get_by_label("Ditt namn").fill("Birthe Wallin")
     page.get_by_label("Ort").fill("Malmö")
@@ -194,7 +188,7 @@ def test_the_official_sends_with_the_region_last_and_the_page_says_who_waits(
     expect(row).to_contain_text("Länken skickades av Tjänsten")
     expect(row.get_by_role("button", name=re.compile("^Påminn"))).to_have_count(1)
     official.context.close()
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     page.goto(region_link)
     expect(page.get_by_role("button", name="Bekräfta avtalet")).to_be_visible()
     page.context.close()
