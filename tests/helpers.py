@@ -485,6 +485,31 @@ def axe_check(page):
     )
 
 
+SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
+
+
+def at(browser, live_server, size):
+    """A fresh Swedish browser page of its own context, at a size of SIZES."""
+    context = browser.new_context(locale="sv-SE", base_url=live_server, viewport=SIZES[size])
+    return context.new_page()
+
+
+def fits(page, size):
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
+
+
+def every_size(page, name=""):
+    """A page reached once, checked as a phone and a desktop show it: axe, the page within the
+    width, and a screenshot of each when `name` is given. The page is left at phone size."""
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        axe_check(page)
+        fits(page, size)
+        if name:
+            screenshot(page, f"{name}-{size}")
+    page.set_viewport_size(SIZES["phone"])
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

@@ -11,21 +11,11 @@ from sqlalchemy import select
 from service import users
 from service.models import AuditEvent, Confirmation, User
 
-from .helpers import LINK_URL, axe_check, bearer, flat, log_in, path_of, screenshot
+from .helpers import LINK_URL, at, axe_check, bearer, every_size, flat, log_in, path_of
 
 pytestmark = pytest.mark.slow  # LibreOffice and a browser
 
-SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
 OFFICIAL = "anna.andersson@region.example.se"  # log_in's user
-
-
-def at(browser, live_server, size):
-    context = browser.new_context(locale="sv-SE", base_url=live_server, viewport=SIZES[size])
-    return context.new_page()
-
-
-def fits(page, size):
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
 
 
 def sent_by_official(app, browser, live_server, make_user, iop_data, order=None, **terms):
@@ -47,18 +37,6 @@ def sent_by_official(app, browser, live_server, make_user, iop_data, order=None,
     page.get_by_role("button", name="Skicka för signering").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("skickat för signering")
     return page, agreement_id
-
-
-def every_size(page, name=""):
-    """One flow, walked as a phone, checked as a phone and a desktop show each page: axe, the page
-    within the width, and a screenshot of each when `name` is given."""
-    for size, viewport in SIZES.items():
-        page.set_viewport_size(viewport)
-        axe_check(page)
-        fits(page, size)
-        if name:
-            screenshot(page, f"{name}-{size}")
-    page.set_viewport_size(SIZES["phone"])
 
 
 def emailed_link(inbox, address) -> str:

@@ -12,12 +12,9 @@ from service import agreements, signing
 from service.audit import Actor
 from service.models import SigningLink, utcnow
 
-from .helpers import axe_check, confirm, create_and_send, handler_of, path_of, screenshot
+from .helpers import at, confirm, create_and_send, every_size, handler_of, path_of
 
 pytestmark = pytest.mark.slow  # LibreOffice, a browser or injected faults
-
-
-SIZES = {"phone": {"width": 375, "height": 740}, "desktop": {"width": 1280, "height": 900}}
 
 
 @pytest.fixture
@@ -27,34 +24,25 @@ def links(app, client, api_token, iop_data):
     return agreement_id, [path_of(link["url"]) for link in sent]
 
 
-def at(browser, live_server, size):
-    context = browser.new_context(locale="sv-SE", base_url=live_server, viewport=SIZES[size])
-    return context.new_page()
-
-
-@pytest.mark.parametrize("size", SIZES)
-def test_sign_page_and_receipt_pass_axe(app, browser, live_server, links, iop_data, size, smtp_server):
+def test_sign_page_and_receipt_pass_axe(app, browser, live_server, links, iop_data, smtp_server):
     _, (first, _) = links
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
     page.goto(first)
     expect(page.get_by_role("heading", level=1)).to_contain_text("Region Skåne")
     page.get_by_text("Visa som sidor").click()
     page.get_by_text("Tekniska uppgifter").click()
-    axe_check(page)
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
-    screenshot(page, f"sign-page-{size}")
+    every_size(page, "sign-page")
 
     page.get_by_role("button", name="Bekräfta avtalet").click()  # nothing filled in
     expect(page.get_by_label("Ditt namn")).to_be_focused()
-    axe_check(page)
+    every_size(page)
 
     page.get_by_label("Ditt namn").fill("Carl Johan Sonesson")
     page.get_by_label("Ort").fill("Kristianstad")
     page.get_by_label(re.compile("Jag har läst avtalet")).check()
     page.get_by_role("button", name="Bekräfta avtalet").click()
     expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
-    axe_check(page)
-    screenshot(page, f"sign-receipt-{size}")
+    every_size(page, "sign-receipt")
     page.context.close()
 
 
@@ -73,43 +61,40 @@ def make_outdated(app, agreement_id, data):
         )
 
 
-@pytest.mark.parametrize("size", SIZES)
-def test_every_error_page_passes_axe_and_says_what_to_do(
-    app, browser, live_server, client, api_token, links, iop_data, size
-):
+def test_every_error_page_passes_axe_and_says_what_to_do(app, browser, live_server, client, api_token, links, iop_data):
     agreement_id, (first, second) = links
-    page = at(browser, live_server, size)
+    page = at(browser, live_server, "phone")
 
     page.goto("/sign/inte-en-riktig-lank")
     expect(page.get_by_role("heading", name="Ogiltig länk")).to_be_visible()
     expect(page.get_by_text("Svara på e-postmeddelandet")).to_be_visible()  # whom to contact
-    axe_check(page)
+    every_size(page)
 
     page.goto("/sign/slutligt/inte-en-riktig-lank")
     expect(page.get_by_role("heading", name="Det slutliga avtalet kan inte hämtas")).to_be_visible()
-    axe_check(page)
+    every_size(page)
 
     page.goto(first + "/sida/99/" + "0" * 64 + ".png")
     expect(page.get_by_role("heading", name="Sidan finns inte")).to_be_visible()
-    axe_check(page)
+    every_size(page)
 
     assert confirm(client, "http://x" + first, "Kristianstad").status_code == 200
     page.goto(first)
     expect(page.get_by_role("heading", name="Avtalet är redan besvarat")).to_be_visible()
     expect(page.get_by_text(iop_data["title"])).to_be_visible()  # names the agreement
-    axe_check(page)
+    every_size(page)
     page.get_by_role("link", name="Visa kvittot").click()
     expect(page.get_by_role("heading", name="Tack, avtalet är bekräftat")).to_be_visible()
 
     expire_links(app)
     page.goto(second)
     expect(page.get_by_role("heading", name="Länken har gått ut")).to_be_visible()
-    axe_check(page)
+    every_size(page)
 
     make_outdated(app, agreement_id, iop_data)
     page.goto(second)
     expect(page.get_by_role("heading", name="Avtalet har ändrats")).to_be_visible()
-    axe_check(page)
+    every_size(page)
 
     official = {"Authorization": f"Bearer {api_token}"}
     resent = client.post(f"/api/agreements/{agreement_id}/send", headers=official)
@@ -121,7 +106,7 @@ def test_every_error_page_passes_axe_and_says_what_to_do(
         signing.reissue_link(session, serializer, link.party, 30, official, Actor("user:test@example.se"))
     page.goto(new)  # the new link revoked the party's open one
     expect(page.get_by_role("heading", name="Länken har återkallats")).to_be_visible()
-    axe_check(page)
+    every_size(page)
     page.context.close()
 
 
