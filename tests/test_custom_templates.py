@@ -351,6 +351,30 @@ def test_a_linked_image_is_refused_whatever_relationship_it_names(element):
     assert "extern adress (http://10.0.0.5/intern)" in reasons(docx_linking(element))
 
 
+def with_document_xml(docx: bytes, edit) -> bytes:
+    """The .docx with its word/document.xml bytes edited as a hand-made file could have them."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(docx)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            data = source.read(info)
+            target.writestr(info, edit(data) if info.filename == "word/document.xml" else data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "spelt",
+    [b'xmlns:q="&#104;' + R_NS[1:].encode() + b'"', b"xmlns:q = '" + R_NS.encode() + b"'"],
+    ids=["namespace-spelt-with-a-character-reference", "single-quotes-and-spaces"],
+)
+def test_a_link_is_found_however_its_namespace_is_spelt_in_the_bytes(spelt):
+    """The check reads a part's bytes before it parses them; what the parser would read as the
+    relationships namespace must not pass as anything else."""
+    docx = docx_linking(f'<a:blip xmlns:a="{A_NS}" xmlns:r="{R_NS}" r:embed="{{rid}}"/>')
+    edited = with_document_xml(docx, lambda xml: xml.replace(b" r:embed=", b" " + spelt + b" q:embed="))
+    assert b" q:embed=" in zipfile.ZipFile(io.BytesIO(edited)).read("word/document.xml")
+    assert "extern adress (http://10.0.0.5/intern)" in reasons(edited)
+
+
 def test_a_hyperlink_may_name_an_external_address():
     link = (
         '<w:hyperlink xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '

@@ -19,7 +19,7 @@ from lxml import etree
 
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 W_HYPERLINK = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}hyperlink"
-VML_NAMESPACES = {"urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office"}
+VML_NS, OFFICE_NS = "urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:office"
 HYPERLINK_TYPE = REL_NS + "/hyperlink"
 
 # The field types that make Word or LibreOffice read another file or address.
@@ -105,23 +105,48 @@ def _external_relationships(archive) -> dict[str, dict[str, tuple[str, str]]]:
     return found
 
 
-def _links_in(xml_file, external: dict[str, tuple[str, str]]) -> list[str]:
+_REL_ATTRIBUTES = etree.XPath("//@*[namespace-uri() = $ns]")
+_VML_SOURCES = etree.XPath(
+    "//*[namespace-uri() = $vml or namespace-uri() = $office]/@*[local-name() = 'href' or local-name() = 'src']"
+)
+_DECLARATION = rb"""xmlns(?::([\w.-]+))?\s*=\s*["']%s["']"""
+
+
+def _prefixes(raw: bytes, uri: str) -> list[bytes]:
+    """The prefixes a part binds to `uri` (b"" for a default namespace), read from its bytes."""
+    return re.findall(_DECLARATION % re.escape(uri.encode()), raw)
+
+
+def _may_link(raw: bytes) -> bool:
+    """Whether a part can hold a linking attribute at all, read from its bytes: an attribute whose
+    prefix is bound to the relationships namespace, or a VML element. A character reference or a
+    DTD could spell a name otherwise, so either sends the part to the parser. Word's style parts
+    (hundreds of kB, in every document) declare these namespaces and never use them."""
+    if b"&#" in raw or b"<!" in raw:
+        return True
+    if any(re.search(rb"\s" + re.escape(p) + rb":[\w.-]+\s*=", raw) for p in _prefixes(raw, REL_NS) if p):
+        return True
+    vml = _prefixes(raw, VML_NS) + _prefixes(raw, OFFICE_NS)
+    return any(not p or re.search(rb"<" + re.escape(p) + rb":", raw) for p in vml)
+
+
+def _links_in(raw: bytes, external: dict[str, tuple[str, str]]) -> list[str]:
     """Targets an element of this part would fetch: r:link, VML hrefs, and any use of an
-    external relationship other than a w:hyperlink's r:id."""
+    external relationship other than a w:hyperlink's r:id. Found by XPath, in lxml's C code:
+    this runs on every part of every filled document."""
+    if not _may_link(raw):
+        return []
+    tree = etree.parse(io.BytesIO(raw), etree.XMLParser(resolve_entities=False, no_network=True))
     targets = []
-    for _, element in etree.iterparse(xml_file, events=("end",), resolve_entities=False, no_network=True):
-        vml = etree.QName(element).namespace in VML_NAMESPACES
-        for key, value in element.attrib.items():
-            name = etree.QName(key)
-            if name.namespace == REL_NS and name.localname == "link":
-                targets.append(external.get(value, ("", value))[1])
-            elif vml and name.localname in ("href", "src"):
-                targets.append(value)
-            elif name.namespace == REL_NS and value in external:
-                kind, target = external[value]
-                if not (element.tag == W_HYPERLINK and name.localname == "id" and kind == HYPERLINK_TYPE):
-                    targets.append(target)
-        element.clear(keep_tail=True)
+    for value in _REL_ATTRIBUTES(tree, ns=REL_NS):
+        name = etree.QName(value.attrname).localname
+        if name == "link":
+            targets.append(external.get(str(value), ("", str(value)))[1])
+        elif str(value) in external:
+            kind, target = external[str(value)]
+            if not (value.getparent().tag == W_HYPERLINK and name == "id" and kind == HYPERLINK_TYPE):
+                targets.append(target)
+    targets += [str(value) for value in _VML_SOURCES(tree, vml=VML_NS, office=OFFICE_NS)]
     return targets
 
 
@@ -133,6 +158,5 @@ def external_links(docx: bytes) -> list[str]:
         targets = [t for rels in external.values() for kind, t in rels.values() if kind != HYPERLINK_TYPE]
         for info in archive.infolist():
             if info.filename.endswith(".xml"):
-                with archive.open(info) as xml_file:
-                    targets += _links_in(xml_file, external.get(info.filename, {}))
+                targets += _links_in(archive.read(info), external.get(info.filename, {}))
     return sorted(set(targets))
