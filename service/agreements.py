@@ -172,7 +172,9 @@ def send_for_signature(
     template = files.get(custom_sha256) if custom_sha256 else builtin_template(checked.kind)
     template_sha256 = files.put(template)
     try:
-        docx, pdf = render_agreement(checked, office, files, pdfa=True, template=template)
+        # an uploaded template is filled in a limited child process; our own built-in one is trusted
+        uploaded = template if custom_sha256 else None
+        docx, pdf = render_agreement(checked, office, files, pdfa=True, template=uploaded)
         sealed = sealer.seal(pdf)
         rendition = renditions.make(files, docx, sealed)  # what the parties read, made once from the same fill
         _check_page_reads_as_pdf(files, rendition, sealed, docx)
