@@ -361,11 +361,7 @@ def _join_batch(session, serializer, agreement, accession, batch, config, actor)
         return []
     version = signing.latest_version(session, agreement.id)
     added = agreements.add_parties(session, agreement, valid, actor, accession_id=accession.id)
-    issued = []
-    for party in added:
-        party.invited_at = utcnow()
-        issued.append(signing.issue_link(session, serializer, party, version, config["LINK_MAX_AGE_DAYS"], actor))
-    return issued
+    return [signing.issue_link(session, serializer, p, version, config["LINK_MAX_AGE_DAYS"], actor) for p in added]
 
 
 @dataclass

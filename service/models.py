@@ -167,7 +167,9 @@ class Party(Base):
     contact_email: Mapped[str] = mapped_column(String(254), default="")
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     accession_id: Mapped[int | None] = mapped_column(ForeignKey("accessions.id"), index=True)
-    invited_at: Mapped[datetime | None]  # claimed for its one link by a bulk accession
+    # When a list's job claimed the party for its link, until lists were claimed a batch of rows at
+    # a time (Accession.rows_done, migration 0013); kept for those rows, set no more: the link says when.
+    invited_at: Mapped[datetime | None]
     acceded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     representative_name: Mapped[str] = mapped_column(String(300), default="", server_default="")  # acceded
     representative_title: Mapped[str] = mapped_column(String(300), default="", server_default="")
