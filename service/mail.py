@@ -642,6 +642,27 @@ def _what_follows(party) -> str:
     return "När alla parter har bekräftat får ni det slutliga avtalet med en egen länk."
 
 
+def _registry_addresses(app, agreement) -> list[str]:
+    """Where a document goes to be registered: AVTAL_REGISTRY_EMAIL and the agreement's own registratur."""
+    return [a for a in dict.fromkeys((app.config["REGISTRY_EMAIL"], agreement.registry_email)) if a]
+
+
+def _registry_subject(dnr, what) -> str:
+    """A subject for registraturen, the diarienummer first."""
+    return f"{dnr or 'Utan diarienummer'} – {what}"
+
+
+def _deliver_to_registry_too(app, messages, registry, agreement_id, sha256) -> list[str]:
+    """Deliver, then note in the audit trail each registry address that got the document: what
+    registraturen got, for its records and ours. Returns the addresses that failed."""
+    failed = _deliver(app, messages)
+    with app.extensions["db"].session() as session:
+        for to in registry:
+            if to not in failed:
+                audit.record(session, "sent_to_registry", audit.SYSTEM, agreement_id, email=to, sha256=sha256)
+    return failed
+
+
 def send_accession_record(app, record_id) -> list[str]:
     """An organisation's sealed accession record to the organisation (its receipt address) and to
     registraturen, with the diarienummer leading the registry's subject; each registry delivery audited."""
@@ -651,7 +672,7 @@ def send_accession_record(app, record_id) -> list[str]:
         record = session.get(AccessionRecord, record_id)
         confirmation = session.get(Confirmation, record.confirmation_id)
         party, agreement = record.party, session.get(Agreement, record.agreement_id)
-        registry = [a for a in dict.fromkeys((app.config["REGISTRY_EMAIL"], agreement.registry_email)) if a]
+        registry = _registry_addresses(app, agreement)
         dnr, title, number, sha256 = agreement.registration_number, agreement.title, record.number, record.sha256
         attachment = (f"avtal-{agreement.id}-anslutning-{number}.pdf", app.extensions["files"].get(sha256))
         text = f"""Hej!
@@ -670,19 +691,10 @@ tjänsten och hänvisar till den avtalstext som bekräftades.
                 receipts.receipt_address(confirmation, party), f"Anslutning: {title}", text, attachments=(attachment,)
             )
         ]
-        messages += [
-            Outgoing(
-                to, f"{dnr or 'Utan diarienummer'} – anslutning {number}: {party.name}", text, attachments=(attachment,)
-            )
-            for to in registry
-        ]
+        subject = _registry_subject(dnr, f"anslutning {number}: {party.name}")
+        messages += [Outgoing(to, subject, text, attachments=(attachment,)) for to in registry]
         agreement_id = agreement.id
-    failed = _deliver(app, messages)
-    with app.extensions["db"].session() as session:
-        for to in registry:
-            if to not in failed:
-                audit.record(session, "sent_to_registry", audit.SYSTEM, agreement_id, email=to, sha256=sha256)
-    return failed
+    return _deliver_to_registry_too(app, messages, registry, agreement_id, sha256)
 
 
 def send_decline_receipt(app, to, done) -> list[str]:
@@ -735,7 +747,7 @@ def send_final_to_officials(app, document_id) -> list[str]:
         document = session.get(FinalDocument, document_id)
         agreement = document.agreement
         officials = notice_recipients(session, agreement, NOTIFY_CHOICES)
-        registry = [a for a in dict.fromkeys((app.config["REGISTRY_EMAIL"], agreement.registry_email)) if a]
+        registry = _registry_addresses(app, agreement)
         pdf = app.extensions["files"].get(document.sha256)
         dnr, title, number = agreement.registration_number, agreement.title, document.number
         url = route_url(app, "drafting.final_pdf", agreement_id=agreement.id, number=number)
@@ -757,16 +769,11 @@ Avtalet: {agreement_url(app, agreement.id)}
 
 {SIGNATURE}
 """
-        registry_subject = f"{dnr or 'Utan diarienummer'} – slutligt avtal: {title}"
+        registry_subject = _registry_subject(dnr, f"slutligt avtal: {title}")
         messages = [Outgoing(to, f"Slutligt avtal klart: {title}", text, attachments=attachments) for to in officials]
         messages += [Outgoing(to, registry_subject, text, attachments=attachments) for to in registry]
         agreement_id, sha256 = agreement.id, document.sha256
-    failed = _deliver(app, messages)
-    with app.extensions["db"].session() as session:  # what registraturen got, for its records and ours
-        for to in registry:
-            if to not in failed:
-                audit.record(session, "sent_to_registry", audit.SYSTEM, agreement_id, email=to, sha256=sha256)
-    return failed
+    return _deliver_to_registry_too(app, messages, registry, agreement_id, sha256)
 
 
 def _final_text(title, party_name, url, days) -> str:
