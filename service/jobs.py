@@ -63,9 +63,7 @@ class Jobs:
         db = app.extensions["db"]
         with app.app_context():
             try:
-                document = final.assemble_final(
-                    db, app.extensions["files"], app.extensions["office"], app.extensions["seal"], agreement_id
-                )
+                document = final.assemble_final(*self._documents(), agreement_id)
             except Exception as exc:  # whatever failed, the attempt counts
                 log.exception("final PDF of agreement %s failed", agreement_id)
                 if final.record_failure(db, agreement_id, exc) == final.MAX_ATTEMPTS:
