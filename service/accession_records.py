@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, final
+from . import audit, final, signing
 from .documents.accession_record import AccessionFacts, accession_record_docx
 from .errors import NotFound
 from .models import AccessionRecord, Agreement, Confirmation, Party, SigningLink, Version
@@ -146,9 +146,9 @@ def joined_page(session, agreement, after: int | None = None, size: int = PAGE_S
     more = len(parties) > size
     parties = parties[:size]
     ids = [p.id for p in parties]
-    answers: dict[int, Confirmation] = {}
-    for c in session.scalars(select(Confirmation).where(Confirmation.party_id.in_(ids)).order_by(Confirmation.id)):
-        answers[c.party_id] = c  # the latest answer counts
+    version = signing.latest_version(session, agreement.id)
+    current = signing.current_answer_ids(version.id, ids)
+    answers = {c.party_id: c for c in session.scalars(select(Confirmation).where(Confirmation.id.in_(current)))}
     records = {r.party_id: r for r in session.scalars(select(AccessionRecord).where(AccessionRecord.party_id.in_(ids)))}
     rows = [Joined(p, answers.get(p.id), records.get(p.id)) for p in parties]
     return JoinedPage(rows, parties[-1].position if more else None)
@@ -168,16 +168,12 @@ class JoinedCounts:
 
 def counts(session, agreement) -> JoinedCounts:
     """How many organisations joined, confirmed and declined, and how many records are made."""
-    latest = (
-        select(func.max(Confirmation.id))
-        .join(Party, Confirmation.party_id == Party.id)
-        .where(Party.agreement_id == agreement.id, Party.acceded.is_(True))
-        .group_by(Confirmation.party_id)
-    )
+    joined = select(Party.id).where(Party.agreement_id == agreement.id, Party.acceded.is_(True))
+    current = signing.current_answer_ids(signing.latest_version(session, agreement.id).id, joined)
     decisions = dict(
         session.execute(
             select(Confirmation.decision, func.count(Confirmation.id))
-            .where(Confirmation.id.in_(latest))
+            .where(Confirmation.id.in_(current))
             .group_by(Confirmation.decision)
         ).all()
     )

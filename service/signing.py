@@ -267,9 +267,8 @@ def reissue_link(session, serializer, party: Party, max_age_days: int, user, act
 
 
 def party_answer(session, party: Party, version: Version) -> Confirmation | None:
-    """The party's current answer to `version`: its latest, read by its own index."""
-    latest = select(Confirmation).where(Confirmation.party_id == party.id, Confirmation.version_id == version.id)
-    return session.scalar(latest.order_by(Confirmation.id.desc()).limit(1))
+    """The party's current answer to `version` (`current_answer_ids`), read by its own index."""
+    return session.scalar(select(Confirmation).where(Confirmation.id.in_(current_answer_ids(version.id, [party.id]))))
 
 
 def issue_due_links(session, serializer, agreement, version: Version, max_age_days: int) -> list[IssuedLink]:
@@ -623,11 +622,14 @@ def revoke(session, party: Party, user, actor) -> None:
             audit.record(session, "revoked", actor, party.agreement_id, link_id=link.id, party=party.name)
 
 
-def current_answer_ids(version_id):
+def current_answer_ids(version_id, party_ids=None):
     """The rule for a party's current answer: its latest answer (confirmed or declined) to the
     version, whatever it answered before through an earlier link. A subquery of Confirmation ids;
-    `version_id` may be a value or a column to correlate with."""
+    `version_id` may be a value or a column to correlate with; `party_ids` (ids or a subquery of
+    them) keeps it to those parties, read by their index."""
     latest = select(func.max(Confirmation.id)).where(Confirmation.version_id == version_id)
+    if party_ids is not None:
+        latest = latest.where(Confirmation.party_id.in_(party_ids))
     return latest.group_by(Confirmation.party_id).correlate_except(Confirmation)
 
 
